@@ -1,0 +1,244 @@
+"""The pure streaming core: chunk coalescing and the sync/async bridges.
+
+Nothing here imports Django, so it can be read, tested and benchmarked on its
+own; :mod:`django_streamkit.responses` adapts it to Django's response classes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+from django_streamkit._typing import AsyncChunks, Piece, SyncChunks
+
+T = TypeVar("T")
+
+_DONE: Any = object()
+
+
+def to_bytes(piece: Piece, encoding: str) -> bytes:
+    """Encode a piece as Django's ``HttpResponseBase.make_bytes`` would."""
+    if isinstance(piece, bytes):
+        return piece
+    if isinstance(piece, str):
+        return piece.encode(encoding)
+    if isinstance(piece, memoryview):
+        return bytes(piece)
+    return str(piece).encode(encoding)
+
+
+class Batcher:
+    """Decide when pending bytes become a chunk; shared by both coalescers.
+
+    The first non-empty piece is let through on its own, at once, so the
+    client sees a first byte as early as possible. After that, pending bytes
+    are flushed when they reach ``chunk_size`` or when ``max_latency`` seconds
+    have passed since the oldest of them was produced, whichever comes first.
+    """
+
+    __slots__ = ("_deadline", "_encoding", "_first", "_latency", "_left", "_pending", "_size")
+
+    def __init__(self, chunk_size: int, max_latency: float, encoding: str) -> None:
+        self._size = chunk_size
+        self._latency = max_latency
+        self._encoding = encoding
+        self._pending: list[bytes] = []
+        self._deadline = 0.0
+        self._left = 0
+        self._first = True
+
+    def push(self, piece: Piece) -> bytes | None:
+        data = piece if type(piece) is bytes else to_bytes(piece, self._encoding)
+        if not data:
+            return None
+        if self._first:
+            self._first = False
+            return data
+        pending = self._pending
+        if not pending:
+            self._deadline = time.monotonic() + self._latency
+            self._left = self._size
+        pending.append(data)
+        self._left -= len(data)
+        if self._left <= 0 or time.monotonic() >= self._deadline:
+            return self.flush()
+        return None
+
+    def flush(self) -> bytes | None:
+        if not self._pending:
+            return None
+        chunk = b"".join(self._pending)
+        self._pending.clear()
+        return chunk
+
+
+def coalesce(
+    source: Iterator[Piece],
+    *,
+    chunk_size: int,
+    max_latency: float,
+    encoding: str = "utf-8",
+) -> SyncChunks:
+    """Join the pieces of ``source`` into chunks of about ``chunk_size`` bytes.
+
+    See :class:`Batcher` for when a chunk is let go.
+    """
+    push = (batcher := Batcher(chunk_size, max_latency, encoding)).push
+    for piece in source:
+        if (chunk := push(piece)) is not None:
+            yield chunk
+    if (chunk := batcher.flush()) is not None:
+        yield chunk
+
+
+async def acoalesce(
+    source: AsyncIterator[Piece],
+    *,
+    chunk_size: int,
+    max_latency: float,
+    encoding: str = "utf-8",
+) -> AsyncChunks:
+    """The async twin of :func:`coalesce`."""
+    push = (batcher := Batcher(chunk_size, max_latency, encoding)).push
+    async for piece in source:
+        if (chunk := push(piece)) is not None:
+            yield chunk
+    if (chunk := batcher.flush()) is not None:
+        yield chunk
+
+
+def prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """``first`` (when not empty), then the rest of ``chunks``."""
+    if first:
+        yield first
+    yield from chunks
+
+
+def next_or_done(iterator: Iterator[T]) -> T:
+    """``next()`` that returns a sentinel instead of raising ``StopIteration``.
+
+    ``StopIteration`` must not cross a thread or a future boundary (PEP 479).
+    """
+    return next(iterator, _DONE)
+
+
+async def anext_or_done(iterator: AsyncIterator[T]) -> T:
+    try:
+        return await iterator.__anext__()
+    except StopAsyncIteration:
+        return _DONE
+
+
+def is_done(value: object) -> bool:
+    return value is _DONE
+
+
+class AsyncDriver:
+    """Drive an async iterator from synchronous code, one item per call.
+
+    One event loop serves the iterator's whole life (an async generator, and
+    what it opened, may be bound to the loop it started on). The loop runs in
+    the calling thread when that thread has none running, as under a WSGI
+    server, and in a dedicated thread otherwise. ``aclose`` runs on the same
+    loop when the driver is closed.
+    """
+
+    def __init__(
+        self, iterator: AsyncIterator[Any], aclose: Callable[[], Awaitable[Any]]
+    ) -> None:
+        self._iterator = iterator
+        self._aclose = aclose
+        self._runner: asyncio.Runner | None = None
+        self._thread_loop: asyncio.AbstractEventLoop | None = None
+        self._closed = False
+
+    def _run(self, factory: Callable[[], Awaitable[T]]) -> T:
+        if self._thread_loop is None:
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                if self._runner is None:
+                    self._runner = asyncio.Runner()
+                return self._runner.run(_awaited(factory))
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, daemon=True).start()
+            self._thread_loop = loop
+        future = asyncio.run_coroutine_threadsafe(_awaited(factory), self._thread_loop)
+        return future.result()
+
+    def __iter__(self) -> Iterator[Any]:
+        return self
+
+    def __next__(self) -> Any:
+        item = self._run(lambda: anext_or_done(self._iterator))
+        if item is _DONE:
+            raise StopIteration
+        return item
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._run(self._aclose)
+        finally:
+            if self._runner is not None:
+                self._runner.close()
+            if self._thread_loop is not None:
+                self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
+
+
+async def _awaited(factory: Callable[[], Awaitable[T]]) -> T:
+    return await factory()
+
+
+class Closer:
+    """Close a chunk generator, then its source, each exactly once.
+
+    Closing the generator first throws ``GeneratorExit`` into any wrapper it
+    runs; the source's own ``close()`` (a generator's ``finally``) follows.
+    The async twin is :class:`AsyncCloser`.
+    """
+
+    def __init__(self, *closables: object) -> None:
+        self._closables = closables
+        self.closed = False
+
+    def __call__(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        errors: list[BaseException] = []
+        for obj in self._closables:
+            close = getattr(obj, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception as exc:  # close every one, then report
+                    errors.append(exc)
+        if errors:
+            raise errors[0]
+
+
+class AsyncCloser:
+    def __init__(self, *closables: object) -> None:
+        self._closables = closables
+        self.closed = False
+
+    async def __call__(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        errors: list[BaseException] = []
+        for obj in self._closables:
+            aclose = getattr(obj, "aclose", None)
+            if aclose is not None:
+                try:
+                    await aclose()
+                except Exception as exc:
+                    errors.append(exc)
+        if errors:
+            raise errors[0]

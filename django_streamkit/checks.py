@@ -1,0 +1,77 @@
+"""System checks. Ids are stable and listed in the README.
+
+streamkit.E001  STREAMKIT_CHUNK_SIZE is not a positive integer.
+streamkit.E002  STREAMKIT_MAX_LATENCY is not a non-negative number of seconds.
+streamkit.E003  STREAMKIT_CSV_ESCAPE_FORMULAS is not a bool.
+streamkit.E004  STREAMKIT_QUERYSET_CHUNK_SIZE is not a positive integer.
+streamkit.E005  STREAMKIT_TEMPLATE_BUFFER_SIZE is not a positive integer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.apps import AppConfig
+from django.conf import settings
+from django.core import checks
+
+from django_streamkit.conf import DEFAULTS
+
+
+def _positive_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _non_negative_number(value: object) -> bool:
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and value >= 0
+        and value == value  # not NaN
+        and value != float("inf")
+    )
+
+
+_RULES: list[tuple[str, str, Callable[[object], bool], str]] = [
+    ("CHUNK_SIZE", "streamkit.E001", _positive_int, "a positive integer (bytes)"),
+    (
+        "MAX_LATENCY",
+        "streamkit.E002",
+        _non_negative_number,
+        "a finite, non-negative number of seconds",
+    ),
+    (
+        "CSV_ESCAPE_FORMULAS",
+        "streamkit.E003",
+        lambda v: isinstance(v, bool),
+        "True or False",
+    ),
+    ("QUERYSET_CHUNK_SIZE", "streamkit.E004", _positive_int, "a positive integer"),
+    ("TEMPLATE_BUFFER_SIZE", "streamkit.E005", _positive_int, "a positive integer"),
+]
+
+
+def check_settings(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    for name, check_id, valid, expected in _RULES:
+        setting = f"STREAMKIT_{name}"
+        if not hasattr(settings, setting):
+            continue
+        value = getattr(settings, setting)
+        if not valid(value):
+            errors.append(
+                checks.Error(
+                    f"{setting} is {value!r}; it must be {expected}.",
+                    hint=f"Set {setting} to {expected}, or remove it to use "
+                    f"the default ({DEFAULTS[name]!r}).",
+                    id=check_id,
+                )
+            )
+    return errors
+
+
+def register() -> None:
+    checks.register(check_settings)

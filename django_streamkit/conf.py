@@ -1,0 +1,55 @@
+"""Settings, read live from ``django.conf.settings`` so ``override_settings`` works.
+
+Every setting is prefixed ``STREAMKIT_``; the defaults below are documented in
+the README and validated by the system checks in :mod:`django_streamkit.checks`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+
+DEFAULTS: dict[str, Any] = {
+    # Target size of each chunk handed to the server, in bytes.
+    "CHUNK_SIZE": 64 * 1024,
+    # Longest time, in seconds, that produced bytes wait for more before they
+    # are flushed while the source keeps producing.
+    "MAX_LATENCY": 0.1,
+    # Prefix spreadsheet formula triggers in CSV string cells with "'".
+    "CSV_ESCAPE_FORMULAS": True,
+    # Rows fetched per database round trip when a QuerySet is streamed.
+    "QUERYSET_CHUNK_SIZE": 2000,
+    # Jinja2's ``enable_buffering(size)`` default for streamed templates.
+    "TEMPLATE_BUFFER_SIZE": 5,
+}
+
+
+class Settings:
+    """Typed, live access to the ``STREAMKIT_*`` settings and their defaults."""
+
+    def _get(self, name: str) -> Any:
+        return getattr(settings, f"STREAMKIT_{name}", DEFAULTS[name])
+
+    @property
+    def CHUNK_SIZE(self) -> int:  # noqa: N802
+        return int(self._get("CHUNK_SIZE"))
+
+    @property
+    def MAX_LATENCY(self) -> float:  # noqa: N802
+        return float(self._get("MAX_LATENCY"))
+
+    @property
+    def CSV_ESCAPE_FORMULAS(self) -> bool:  # noqa: N802
+        return bool(self._get("CSV_ESCAPE_FORMULAS"))
+
+    @property
+    def QUERYSET_CHUNK_SIZE(self) -> int:  # noqa: N802
+        return int(self._get("QUERYSET_CHUNK_SIZE"))
+
+    @property
+    def TEMPLATE_BUFFER_SIZE(self) -> int:  # noqa: N802
+        return int(self._get("TEMPLATE_BUFFER_SIZE"))
+
+
+conf = Settings()

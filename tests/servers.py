@@ -1,0 +1,157 @@
+"""Real servers on 127.0.0.1 for the tests that only a server can answer.
+
+Each server is a subprocess (gunicorn or uvicorn) serving ``tests.wsgi`` or
+``tests.asgi`` with ``tests.server_settings``; startup and every wait are
+bounded, and the process is stopped when the ``with`` block ends.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SERVERS = {
+    "gunicorn": ["-m", "gunicorn", "--worker-class", "sync", "--workers", "1"],
+    "gthread": [
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "gthread",
+        "--workers",
+        "1",
+        "--threads",
+        "8",
+    ],
+    "uvicorn": ["-m", "uvicorn", "--no-access-log", "--lifespan", "off"],
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    kind: str
+    url: str
+    process: subprocess.Popen[bytes]
+    log: Path
+    output: Path
+    markers: Path
+
+    @property
+    def serving_pid(self) -> int:
+        """The process that runs the app: gunicorn's worker, or uvicorn itself."""
+        if self.kind == "uvicorn":
+            return self.process.pid
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            children = Path(
+                f"/proc/{self.process.pid}/task/{self.process.pid}/children"
+            ).read_text()
+            if children.split():
+                return int(children.split()[0])
+            time.sleep(0.05)
+        raise RuntimeError(f"gunicorn {self.process.pid} has no worker")
+
+    def reset_peak_rss(self) -> int:
+        """Reset the kernel's peak RSS mark; return the current RSS in bytes."""
+        pid = self.serving_pid
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+        return self._status_kb(pid, "VmRSS") * 1024
+
+    def peak_rss(self) -> int:
+        return self._status_kb(self.serving_pid, "VmHWM") * 1024
+
+    @staticmethod
+    def _status_kb(pid: int, field: str) -> int:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+        raise RuntimeError(f"no {field} for process {pid}")
+
+    def log_text(self) -> str:
+        return self.log.read_text() if self.log.exists() else ""
+
+    def wait_for_marker(self, token: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if (self.markers / token).exists():
+                return True
+            time.sleep(0.05)
+        return False
+
+
+@contextmanager
+def serve(
+    kind: str, *, settings: str = "tests.server_settings", extra_env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix=f"streamkit-{kind}-"))
+    markers = workdir / "markers"
+    markers.mkdir()
+    log = workdir / "streamkit.log"
+    output = workdir / "server.out"
+    app = "tests.asgi:application" if kind == "uvicorn" else "tests.wsgi:application"
+    if kind == "uvicorn":
+        address = ["--host", "127.0.0.1", "--port", str(port)]
+    else:
+        address = ["--bind", f"127.0.0.1:{port}", "--timeout", "300"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": settings,
+        "STREAMKIT_TEST_LOG": str(log),
+        "STREAMKIT_TEST_MARKERS": str(markers),
+        "PYTHONPATH": str(ROOT),
+        **(extra_env or {}),
+    }
+    with output.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, *SERVERS[kind], *address, app],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    server = Server(kind, f"http://127.0.0.1:{port}", process, log, output, markers)
+    try:
+        _wait_until_up(server)
+        yield server
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _wait_until_up(server: Server, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        try:
+            if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError(
+        f"{server.kind} did not start at {server.url}:\n"
+        + server.output.read_text(errors="replace")[-4000:]
+    )
