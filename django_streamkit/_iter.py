@@ -61,6 +61,15 @@ class Batcher:
         if not pending:
             self._deadline = time.monotonic() + self._latency
             self._left = self._size
+        elif len(data) > self._left:
+            # Flush before overflowing, so chunks stay within ``chunk_size``
+            # (servers split anything larger, e.g. ASGI's 64 KiB messages).
+            chunk = b"".join(pending)
+            pending.clear()
+            pending.append(data)
+            self._deadline = time.monotonic() + self._latency
+            self._left = self._size - len(data)
+            return chunk
         pending.append(data)
         self._left -= len(data)
         if self._left <= 0 or time.monotonic() >= self._deadline:
@@ -173,8 +182,14 @@ class AsyncDriver:
         return self
 
     def __next__(self) -> Any:
-        item = self._run(lambda: anext_or_done(self._iterator))
+        try:
+            item = self._run(lambda: anext_or_done(self._iterator))
+        except BaseException:
+            self.close()
+            raise
         if item is _DONE:
+            # Release the event loop now, not when the response is closed.
+            self.close()
             raise StopIteration
         return item
 

@@ -1,0 +1,42 @@
+# Shared helpers for scripts/test and scripts/demo (sourced, not run).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+say() { printf '\n== %s\n' "$*"; }
+die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
+
+# find_python 3.13 3.12 -> the first interpreter of those versions found on
+# PATH or in pyenv.
+find_python() {
+    local version candidate
+    for version in "$@"; do
+        for candidate in "python$version" \
+            "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version"*/bin/python"$version"; do
+            if command -v "$candidate" >/dev/null 2>&1; then
+                command -v "$candidate"
+                return 0
+            fi
+        done
+    done
+    return 1
+}
+
+# make_venv DIR PYTHON "extra requirement" [extras]: create DIR and install the
+# project into it; skipped when nothing it depends on has changed.
+make_venv() {
+    local dir="$1" python="$2" django="$3" extras="${4:-test}"
+    local stamp="$dir/.streamkit-stamp"
+    local want
+    want="$("$python" --version 2>&1) $django $extras $(sha1sum pyproject.toml | cut -c1-40)"
+    if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
+        return 0
+    fi
+    say "Installing into $dir ($("$python" --version 2>&1), $django)"
+    rm -rf "$dir"
+    "$python" -m venv "$dir"
+    "$dir/bin/python" -m pip install --quiet --upgrade pip
+    "$dir/bin/python" -m pip install --quiet -e ".[$extras]" "$django"
+    echo "$want" >"$stamp"
+}
