@@ -37,9 +37,16 @@ def measure(server: Server, url: str, *, warmup: str | None = None) -> Measure:
 
 def table(headers: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-    line = "| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths)) + " |"
+    line = (
+        "| "
+        + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
+        + " |"
+    )
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    body = ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
+    body = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) + " |"
+        for r in rows
+    ]
     return "\n".join([line, rule, *body])
 
 

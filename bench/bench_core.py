@@ -25,19 +25,41 @@ def main() -> None:
         with serve(server_kind) as server:
             for source in ("sync", "async"):
                 times = {}
-                for label, plain in (("StreamingHttpResponse", "1"), ("StreamingResponse", "")):
+                for label, plain in (
+                    ("StreamingHttpResponse", "1"),
+                    ("StreamingResponse", ""),
+                ):
                     url = f"/core/rows?kind={source}&n={rows}&plain={plain}"
                     m = measure(server, url, warmup=f"/core/rows?kind={source}&n=1000")
                     assert m.size == rows * 39, m.size
                     times[label] = m.total
-                    results.append([server_kind, f"{source} generator", label,
-                                    f"{m.total:.2f} s", mib(m.rss_growth), ""])
-                results[-1][-1] = (
-                    f"{times['StreamingHttpResponse'] / times['StreamingResponse']:.1f}x faster"
-                )
+                    results.append(
+                        [
+                            server_kind,
+                            f"{source} generator",
+                            label,
+                            f"{m.total:.2f} s",
+                            mib(m.rss_growth),
+                            "",
+                        ]
+                    )
+                ratio = times["StreamingHttpResponse"] / times["StreamingResponse"]
+                results[-1][-1] = f"{ratio:.1f}x faster"
             print(f"done {server_kind}", file=sys.stderr)
     print(f"\n{rows:,} pieces of 39 bytes, read to the end by httpx\n")
-    print(table(["server", "source", "response", "total", "peak RSS growth", "streamkit vs plain"], results))
+    print(
+        table(
+            [
+                "server",
+                "source",
+                "response",
+                "total",
+                "peak RSS growth",
+                "streamkit vs plain",
+            ],
+            results,
+        )
+    )
 
 
 if __name__ == "__main__":

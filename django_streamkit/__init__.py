@@ -1,4 +1,4 @@
-"""Streaming responses for Django: CSV, Jinja2 templates and request-scoped generators."""
+"""Streaming responses for Django: CSV, Jinja2 templates, request-scoped state."""
 
 from __future__ import annotations
 

@@ -7,16 +7,23 @@ own; :mod:`django_streamkit.responses` adapts it to Django's response classes.
 from __future__ import annotations
 
 import asyncio
+import enum
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from django_streamkit._typing import AsyncChunks, Piece, SyncChunks
 
 T = TypeVar("T")
 
-_DONE: Any = object()
+
+class _Done(enum.Enum):
+    DONE = "done"
+
+
+DONE: Final = _Done.DONE
+"""What :func:`next_or_done` and :func:`anext_or_done` return at the end."""
 
 
 def to_bytes(piece: Piece, encoding: str) -> bytes:
@@ -39,7 +46,15 @@ class Batcher:
     have passed since the oldest of them was produced, whichever comes first.
     """
 
-    __slots__ = ("_deadline", "_encoding", "_first", "_latency", "_left", "_pending", "_size")
+    __slots__ = (
+        "_deadline",
+        "_encoding",
+        "_first",
+        "_latency",
+        "_left",
+        "_pending",
+        "_size",
+    )
 
     def __init__(self, chunk_size: int, max_latency: float, encoding: str) -> None:
         self._size = chunk_size
@@ -126,23 +141,19 @@ def prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield from chunks
 
 
-def next_or_done(iterator: Iterator[T]) -> T:
+def next_or_done(iterator: Iterator[T]) -> T | Literal[_Done.DONE]:
     """``next()`` that returns a sentinel instead of raising ``StopIteration``.
 
     ``StopIteration`` must not cross a thread or a future boundary (PEP 479).
     """
-    return next(iterator, _DONE)
+    return next(iterator, DONE)
 
 
-async def anext_or_done(iterator: AsyncIterator[T]) -> T:
+async def anext_or_done(iterator: AsyncIterator[T]) -> T | Literal[_Done.DONE]:
     try:
         return await iterator.__anext__()
     except StopAsyncIteration:
-        return _DONE
-
-
-def is_done(value: object) -> bool:
-    return value is _DONE
+        return DONE
 
 
 class AsyncDriver:
@@ -187,7 +198,7 @@ class AsyncDriver:
         except BaseException:
             self.close()
             raise
-        if item is _DONE:
+        if item is DONE:
             # Release the event loop now, not when the response is closed.
             self.close()
             raise StopIteration

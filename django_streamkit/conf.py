@@ -32,23 +32,23 @@ class Settings:
         return getattr(settings, f"STREAMKIT_{name}", DEFAULTS[name])
 
     @property
-    def CHUNK_SIZE(self) -> int:  # noqa: N802
+    def CHUNK_SIZE(self) -> int:
         return int(self._get("CHUNK_SIZE"))
 
     @property
-    def MAX_LATENCY(self) -> float:  # noqa: N802
+    def MAX_LATENCY(self) -> float:
         return float(self._get("MAX_LATENCY"))
 
     @property
-    def CSV_ESCAPE_FORMULAS(self) -> bool:  # noqa: N802
+    def CSV_ESCAPE_FORMULAS(self) -> bool:
         return bool(self._get("CSV_ESCAPE_FORMULAS"))
 
     @property
-    def QUERYSET_CHUNK_SIZE(self) -> int:  # noqa: N802
+    def QUERYSET_CHUNK_SIZE(self) -> int:
         return int(self._get("QUERYSET_CHUNK_SIZE"))
 
     @property
-    def TEMPLATE_BUFFER_SIZE(self) -> int:  # noqa: N802
+    def TEMPLATE_BUFFER_SIZE(self) -> int:
         return int(self._get("TEMPLATE_BUFFER_SIZE"))
 
 

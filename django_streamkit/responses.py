@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 
 from django_streamkit._iter import (
+    DONE,
     AsyncCloser,
     AsyncDriver,
     Closer,
     acoalesce,
     coalesce,
-    is_done,
     next_or_done,
     prepend,
 )
@@ -37,7 +37,11 @@ def _in_event_loop() -> bool:
 def _check_chunk_size(chunk_size: object) -> int:
     if chunk_size is None:
         return conf.CHUNK_SIZE
-    if not isinstance(chunk_size, int) or isinstance(chunk_size, bool) or chunk_size < 1:
+    if (
+        not isinstance(chunk_size, int)
+        or isinstance(chunk_size, bool)
+        or chunk_size < 1
+    ):
         raise ValueError(
             f"chunk_size must be a positive number of bytes, not {chunk_size!r}; "
             "pass None to use the STREAMKIT_CHUNK_SIZE setting."
@@ -64,6 +68,8 @@ class StreamingResponse(StreamingHttpResponse):
     connection and the client sees an incomplete transfer.
     """
 
+    _resource_closers: list[Callable[[], object]]  # HttpResponseBase's, untyped
+
     def __init__(
         self,
         content: Stream = (),
@@ -85,21 +91,21 @@ class StreamingResponse(StreamingHttpResponse):
 
     def _set_streaming_content(self, value: Any) -> None:
         # Normalise once, when assigned; never iterate the source twice.
-        options = {
-            "chunk_size": self.chunk_size,
-            "max_latency": self.max_latency,
-            "encoding": self.charset,
-        }
+        size, latency, encoding = self.chunk_size, self.max_latency, self.charset
         self._first = b""
         if hasattr(value, "__aiter__"):
             self.is_async = True
             source = value.__aiter__()
-            self._chunks: Any = acoalesce(source, **options)
+            self._chunks: Any = acoalesce(
+                source, chunk_size=size, max_latency=latency, encoding=encoding
+            )
             self._aclose = AsyncCloser(self._chunks, source)
         elif hasattr(value, "__iter__") and not isinstance(value, str | bytes):
             self.is_async = False
             source = iter(value)
-            self._chunks = coalesce(source, **options)
+            self._chunks = coalesce(
+                source, chunk_size=size, max_latency=latency, encoding=encoding
+            )
             self._close = Closer(self._chunks, source)
             self._resource_closers.append(self._close)
             if not _in_event_loop():
@@ -176,7 +182,7 @@ class StreamingResponse(StreamingHttpResponse):
         # ran: never the whole body at once (as sync_to_async(list) would).
         step = sync_to_async(next_or_done, thread_sensitive=True)
         try:
-            while not is_done(chunk := await step(chunks)):
+            while (chunk := await step(chunks)) is not DONE:
                 yield chunk
         except Exception:
             self._log_abort()

@@ -99,15 +99,25 @@ class Server:
 
 @contextmanager
 def serve(
-    kind: str, *, settings: str = "tests.server_settings", extra_env: dict[str, str] | None = None
+    kind: str,
+    *,
+    project: str = "tests",
+    settings: str = "tests.server_settings",
+    pythonpath: Path = ROOT,
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
+    """Serve ``<project>.wsgi`` (gunicorn) or ``<project>.asgi`` (uvicorn)."""
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix=f"streamkit-{kind}-"))
     markers = workdir / "markers"
     markers.mkdir()
     log = workdir / "streamkit.log"
     output = workdir / "server.out"
-    app = "tests.asgi:application" if kind == "uvicorn" else "tests.wsgi:application"
+    app = (
+        f"{project}.asgi:application"
+        if kind == "uvicorn"
+        else f"{project}.wsgi:application"
+    )
     if kind == "uvicorn":
         address = ["--host", "127.0.0.1", "--port", str(port)]
     else:
@@ -117,20 +127,20 @@ def serve(
         "DJANGO_SETTINGS_MODULE": settings,
         "STREAMKIT_TEST_LOG": str(log),
         "STREAMKIT_TEST_MARKERS": str(markers),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(pythonpath), str(ROOT)])),
         **(extra_env or {}),
     }
     with output.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, *SERVERS[kind], *address, app],
-            cwd=ROOT,
+            cwd=pythonpath,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
     server = Server(kind, f"http://127.0.0.1:{port}", process, log, output, markers)
     try:
-        _wait_until_up(server)
+        _wait_until_up(server, "/healthz" if project == "tests" else "/")
         yield server
     finally:
         process.send_signal(signal.SIGTERM)
@@ -141,13 +151,13 @@ def serve(
             process.wait(timeout=5)
 
 
-def _wait_until_up(server: Server, timeout: float = 30) -> None:
+def _wait_until_up(server: Server, health: str, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             break
         try:
-            if httpx.get(server.url + "/healthz", timeout=2).status_code == 200:
+            if httpx.get(server.url + health, timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             time.sleep(0.1)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.handlers.asgi import ASGIHandler
-from django.http import HttpRequest, StreamingHttpResponse
+from django.http import StreamingHttpResponse
 from django.test import Client, override_settings
 
 from django_streamkit import StreamingResponse
@@ -90,7 +90,9 @@ def test_sends_x_accel_buffering_and_keeps_user_headers() -> None:
 
 @pytest.mark.parametrize("bad", [0, -5, 1.5, "64k", True])
 def test_bad_chunk_size_is_named(bad: object) -> None:
-    with pytest.raises(ValueError, match=r"chunk_size must be a positive number") as info:
+    with pytest.raises(
+        ValueError, match=r"chunk_size must be a positive number"
+    ) as info:
         StreamingResponse([b"x"], chunk_size=bad)  # type: ignore[arg-type]
     assert repr(bad) in str(info.value)
 
@@ -147,11 +149,14 @@ def test_generator_finally_runs_on_close() -> None:
     assert events == ["finally"]
 
 
-def test_mid_stream_error_is_logged_and_reraised(caplog: pytest.LogCaptureFixture) -> None:
+def test_mid_stream_error_is_logged_and_reraised(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     source = Source([b"a", b"b", b"c"], fail_at=2)
     response = StreamingResponse(source)
-    with caplog.at_level(logging.ERROR, logger="django_streamkit"), pytest.raises(
-        ValueError, match="source failed at 2"
+    with (
+        caplog.at_level(logging.ERROR, logger="django_streamkit"),
+        pytest.raises(ValueError, match="source failed at 2"),
     ):
         list(response)
     (record,) = caplog.records
@@ -202,14 +207,17 @@ def test_async_source_closed_when_abandoned_under_wsgi() -> None:
     assert events == ["finally"]
 
 
-def test_async_source_error_under_wsgi_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+def test_async_source_error_under_wsgi_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def agen() -> AsyncIterator[bytes]:
         yield b"a"
         raise KeyError("late")
 
     response = StreamingResponse(agen())
-    with caplog.at_level(logging.ERROR, logger="django_streamkit"), pytest.raises(
-        KeyError
+    with (
+        caplog.at_level(logging.ERROR, logger="django_streamkit"),
+        pytest.raises(KeyError),
     ):
         list(response)
     assert caplog.records
@@ -311,7 +319,9 @@ class _Handler(ASGIHandler):
 
 
 def _body(messages: list[dict[str, Any]]) -> bytes:
-    return b"".join(m.get("body", b"") for m in messages if m["type"] == "http.response.body")
+    return b"".join(
+        m.get("body", b"") for m in messages if m["type"] == "http.response.body"
+    )
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
@@ -351,5 +361,3 @@ def test_asgi_disconnect_runs_the_sources_finally(
     assert error is None
     assert (tmp_path / "t").read_text() == "closed"
     assert len([m for m in messages if m["type"] == "http.response.body"]) < 10
-
-

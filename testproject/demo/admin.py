@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from django.contrib import admin
+
+from demo.models import Author, Book, Order
+
+
+@admin.register(Author)
+class AuthorAdmin(admin.ModelAdmin):
+    list_display = ["name", "country", "born"]
+    search_fields = ["name"]
+    list_filter = ["country"]
+
+
+@admin.register(Book)
+class BookAdmin(admin.ModelAdmin):
+    list_display = ["title", "author", "genre", "published", "price", "in_stock"]
+    list_filter = ["genre", "in_stock"]
+    search_fields = ["title", "isbn"]
+    list_select_related = ["author"]
+    raw_id_fields = ["author"]
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    list_display = ["id", "created", "customer", "book", "quantity", "total", "status"]
+    list_filter = ["status"]
+    search_fields = ["customer", "email"]
+    list_select_related = ["book"]
+    raw_id_fields = ["book"]
+    date_hierarchy = "created"
