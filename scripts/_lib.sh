@@ -12,10 +12,12 @@ die() { printf '\nERROR: %s\n' "$*" >&2; exit 1; }
 find_python() {
     local version candidate
     for version in "$@"; do
-        for candidate in "python$version" \
-            "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version"*/bin/python"$version"; do
-            if command -v "$candidate" >/dev/null 2>&1; then
-                command -v "$candidate"
+        for candidate in \
+            "${PYENV_ROOT:-$HOME/.pyenv}"/versions/"$version".*/bin/python"$version" \
+            "$(command -v "python$version" 2>/dev/null)"; do
+            # A pyenv shim can exist and still refuse to run: try it.
+            if [[ -x "$candidate" ]] && "$candidate" -c "" >/dev/null 2>&1; then
+                echo "$candidate"
                 return 0
             fi
         done
@@ -36,7 +38,11 @@ make_venv() {
     say "Installing into $dir ($("$python" --version 2>&1), $django)"
     rm -rf "$dir"
     "$python" -m venv "$dir"
-    "$dir/bin/python" -m pip install --quiet --upgrade pip
-    "$dir/bin/python" -m pip install --quiet -e ".[$extras]" "$django"
+    local log="$dir/install.log"
+    if ! { "$dir/bin/python" -m pip install --upgrade pip &&
+        "$dir/bin/python" -m pip install -e ".[$extras]" "$django"; } >"$log" 2>&1; then
+        tail -n 40 "$log" >&2
+        die "Installing into $dir failed (full log: $log)."
+    fi
     echo "$want" >"$stamp"
 }
