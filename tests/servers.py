@@ -8,6 +8,7 @@ bounded, and the process is stopped when the ``with`` block ends.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -165,3 +166,86 @@ def _wait_until_up(server: Server, health: str, timeout: float = 30) -> None:
         f"{server.kind} did not start at {server.url}:\n"
         + server.output.read_text(errors="replace")[-4000:]
     )
+
+
+NGINX_CONF = """
+worker_processes 1;
+daemon off;
+user root;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 512; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/client_body;
+    proxy_temp_path {dir}/proxy;
+    fastcgi_temp_path {dir}/fastcgi;
+    uwsgi_temp_path {dir}/uwsgi;
+    scgi_temp_path {dir}/scgi;
+    gzip {gzip};
+    gzip_proxied any;
+    gzip_min_length 0;
+    gzip_types text/plain text/csv text/html;
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            # nginx's defaults otherwise: proxy_buffering stays on, so only
+            # the response's X-Accel-Buffering header lets chunks through.
+            proxy_pass {upstream};
+            proxy_http_version 1.1;
+            proxy_set_header Host $host;
+        }}
+    }}
+}}
+"""
+
+
+@contextmanager
+def nginx_in_front(upstream: Server, *, gzip: bool = False) -> Iterator[str]:
+    """Debian's nginx on a loopback port, proxying to ``upstream``; yields its URL."""
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="streamkit-nginx-"))
+    conf = workdir / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            dir=workdir,
+            port=port,
+            upstream=upstream.url,
+            gzip="on" if gzip else "off",
+        )
+    )
+    process = subprocess.Popen(
+        [
+            shutil.which("nginx") or "/usr/sbin/nginx",
+            "-c",
+            str(conf),
+            "-p",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 15
+        while True:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                error_log = workdir / "error.log"
+                raise RuntimeError(
+                    "nginx did not start: "
+                    + (error_log.read_text() if error_log.exists() else "")
+                )
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.send_signal(signal.SIGQUIT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
