@@ -134,6 +134,22 @@ async def acoalesce(
         yield chunk
 
 
+def passthrough(source: Iterator[Piece], encoding: str = "utf-8") -> SyncChunks:
+    """Each non-empty piece as bytes, one for one: for content that is already
+    chunked (a wrapper a middleware put around coalesced chunks)."""
+    for piece in source:
+        if data := to_bytes(piece, encoding):
+            yield data
+
+
+async def apassthrough(
+    source: AsyncIterator[Piece], encoding: str = "utf-8"
+) -> AsyncChunks:
+    async for piece in source:
+        if data := to_bytes(piece, encoding):
+            yield data
+
+
 def prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
     """``first`` (when not empty), then the rest of ``chunks``."""
     if first:
@@ -163,7 +179,8 @@ class AsyncDriver:
     what it opened, may be bound to the loop it started on). The loop runs in
     the calling thread when that thread has none running, as under a WSGI
     server, and in a dedicated thread otherwise. ``aclose`` runs on the same
-    loop when the driver is closed.
+    loop when the driver is closed; a close requested from inside a step (a
+    wrapper's ``finally`` closing the response) waits until that step is over.
     """
 
     def __init__(
@@ -173,32 +190,40 @@ class AsyncDriver:
         self._aclose = aclose
         self._runner: asyncio.Runner | None = None
         self._thread_loop: asyncio.AbstractEventLoop | None = None
+        self._busy = False
+        self._close_pending = False
         self._closed = False
 
     def _run(self, factory: Callable[[], Awaitable[T]]) -> T:
-        if self._thread_loop is None:
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                if self._runner is None:
-                    self._runner = asyncio.Runner()
-                return self._runner.run(_awaited(factory))
-            loop = asyncio.new_event_loop()
-            threading.Thread(target=loop.run_forever, daemon=True).start()
-            self._thread_loop = loop
-        future = asyncio.run_coroutine_threadsafe(_awaited(factory), self._thread_loop)
-        return future.result()
+        self._busy = True
+        try:
+            if self._thread_loop is None:
+                try:
+                    asyncio.get_running_loop()
+                except RuntimeError:
+                    if self._runner is None:
+                        self._runner = asyncio.Runner()
+                    return self._runner.run(_awaited(factory))
+                self._thread_loop = _loop_in_thread()
+            coroutine = _awaited(factory)
+            return asyncio.run_coroutine_threadsafe(
+                coroutine, self._thread_loop
+            ).result()
+        finally:
+            self._busy = False
 
     def __iter__(self) -> Iterator[Any]:
         return self
 
     def __next__(self) -> Any:
+        if self._closed:
+            raise StopIteration
         try:
             item = self._run(lambda: anext_or_done(self._iterator))
         except BaseException:
             self.close()
             raise
-        if item is DONE:
+        if item is DONE or self._close_pending:
             # Release the event loop now, not when the response is closed.
             self.close()
             raise StopIteration
@@ -206,6 +231,9 @@ class AsyncDriver:
 
     def close(self) -> None:
         if self._closed:
+            return
+        if self._busy:
+            self._close_pending = True
             return
         self._closed = True
         try:
@@ -215,6 +243,19 @@ class AsyncDriver:
                 self._runner.close()
             if self._thread_loop is not None:
                 self._thread_loop.call_soon_threadsafe(self._thread_loop.stop)
+
+
+def _loop_in_thread() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+
+    def run() -> None:
+        try:
+            loop.run_forever()
+        finally:
+            loop.close()
+
+    threading.Thread(target=run, name="streamkit-async-driver", daemon=True).start()
+    return loop
 
 
 async def _awaited(factory: Callable[[], Awaitable[T]]) -> T:

@@ -5,6 +5,8 @@ streamkit.E002  STREAMKIT_MAX_LATENCY is not a non-negative number of seconds.
 streamkit.E003  STREAMKIT_CSV_ESCAPE_FORMULAS is not a bool.
 streamkit.E004  STREAMKIT_QUERYSET_CHUNK_SIZE is not a positive integer.
 streamkit.E005  STREAMKIT_TEMPLATE_BUFFER_SIZE is not a positive integer.
+streamkit.W001  Django's GZipMiddleware, before Django 6.1, holds streamed
+                chunks back; use django_streamkit.middleware.GZipMiddleware.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import django
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
@@ -73,5 +76,29 @@ def check_settings(
     return errors
 
 
+DJANGO_GZIP = "django.middleware.gzip.GZipMiddleware"
+
+
+def check_gzip_middleware(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    # Django ticket #36293: before 6.1, compress_sequence() never flushes, so
+    # a streamed body's bytes wait in zlib's buffer until it fills.
+    if django.VERSION >= (6, 1) or DJANGO_GZIP not in settings.MIDDLEWARE:
+        return []
+    return [
+        checks.Warning(
+            f"{DJANGO_GZIP} holds streamed chunks back until its compressor's "
+            f"buffer fills on Django {django.get_version()} (fixed in Django 6.1), "
+            "so streamed responses lose their early first bytes.",
+            hint=f"Replace {DJANGO_GZIP!r} in MIDDLEWARE with "
+            "'django_streamkit.middleware.GZipMiddleware', a drop-in subclass "
+            "that flushes every chunk.",
+            id="streamkit.W001",
+        )
+    ]
+
+
 def register() -> None:
     checks.register(check_settings)
+    checks.register(check_gzip_middleware)

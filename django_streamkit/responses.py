@@ -16,8 +16,10 @@ from django_streamkit._iter import (
     AsyncDriver,
     Closer,
     acoalesce,
+    apassthrough,
     coalesce,
     next_or_done,
+    passthrough,
     prepend,
 )
 from django_streamkit._typing import Stream, SyncChunks
@@ -91,20 +93,33 @@ class StreamingResponse(StreamingHttpResponse):
 
     def _set_streaming_content(self, value: Any) -> None:
         # Normalise once, when assigned; never iterate the source twice.
+        # Content is coalesced when first assigned. A later assignment wraps
+        # the chunks already made (GZipMiddleware, the test client), so its
+        # pieces go out one for one: batching them again would hold a
+        # compressed chunk back until the next one.
+        rewrap = hasattr(self, "_chunks")
         size, latency, encoding = self.chunk_size, self.max_latency, self.charset
         self._first = b""
         if hasattr(value, "__aiter__"):
             self.is_async = True
             source = value.__aiter__()
-            self._chunks: Any = acoalesce(
-                source, chunk_size=size, max_latency=latency, encoding=encoding
+            self._chunks: Any = (
+                apassthrough(source, encoding)
+                if rewrap
+                else acoalesce(
+                    source, chunk_size=size, max_latency=latency, encoding=encoding
+                )
             )
             self._aclose = AsyncCloser(self._chunks, source)
         elif hasattr(value, "__iter__") and not isinstance(value, str | bytes):
             self.is_async = False
             source = iter(value)
-            self._chunks = coalesce(
-                source, chunk_size=size, max_latency=latency, encoding=encoding
+            self._chunks = (
+                passthrough(source, encoding)
+                if rewrap
+                else coalesce(
+                    source, chunk_size=size, max_latency=latency, encoding=encoding
+                )
             )
             self._close = Closer(self._chunks, source)
             self._resource_closers.append(self._close)

@@ -19,3 +19,11 @@ LOGGING = {
     },
     "loggers": {"django_streamkit": {"handlers": ["file"], "level": "INFO"}},
 }
+
+# STREAMKIT_TEST_GZIP=streamkit|django puts that GZipMiddleware first.
+_gzip = {
+    "streamkit": "django_streamkit.middleware.GZipMiddleware",
+    "django": "django.middleware.gzip.GZipMiddleware",
+}.get(os.environ.get("STREAMKIT_TEST_GZIP", ""))
+if _gzip:
+    MIDDLEWARE = [_gzip, *MIDDLEWARE]  # noqa: F405
