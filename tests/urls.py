@@ -2,9 +2,10 @@ from __future__ import annotations
 
 from django.urls import path
 
-from tests import views
+from tests import soak_views, views
 
 urlpatterns = [
     path("healthz", views.healthz),
     path("core/<slug:scenario>", views.core),
+    path("soak/core/<slug:kind>", soak_views.core),
 ]
