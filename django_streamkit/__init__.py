@@ -3,5 +3,15 @@
 from __future__ import annotations
 
 from django_streamkit.responses import StreamingResponse
+from django_streamkit.templating import (
+    StreamingTemplateResponse,
+    stream_template,
+    stream_template_string,
+)
 
-__all__ = ["StreamingResponse"]
+__all__ = [
+    "StreamingResponse",
+    "StreamingTemplateResponse",
+    "stream_template",
+    "stream_template_string",
+]

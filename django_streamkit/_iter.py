@@ -157,6 +157,14 @@ def prepend(first: bytes, chunks: Iterator[bytes]) -> Iterator[bytes]:
     yield from chunks
 
 
+async def aprepend(first: bytes, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The async twin of :func:`prepend`."""
+    if first:
+        yield first
+    async for chunk in chunks:
+        yield chunk
+
+
 def next_or_done(iterator: Iterator[T]) -> T | Literal[_Done.DONE]:
     """``next()`` that returns a sentinel instead of raising ``StopIteration``.
 

@@ -16,7 +16,9 @@ from django_streamkit._iter import (
     AsyncDriver,
     Closer,
     acoalesce,
+    anext_or_done,
     apassthrough,
+    aprepend,
     coalesce,
     next_or_done,
     passthrough,
@@ -100,6 +102,7 @@ class StreamingResponse(StreamingHttpResponse):
         rewrap = hasattr(self, "_chunks")
         size, latency, encoding = self.chunk_size, self.max_latency, self.charset
         self._first = b""
+        self._primed = False
         if hasattr(value, "__aiter__"):
             self.is_async = True
             source = value.__aiter__()
@@ -111,6 +114,7 @@ class StreamingResponse(StreamingHttpResponse):
                 )
             )
             self._aclose = AsyncCloser(self._chunks, source)
+            self._async_source = source
         elif hasattr(value, "__iter__") and not isinstance(value, str | bytes):
             self.is_async = False
             source = iter(value)
@@ -134,11 +138,42 @@ class StreamingResponse(StreamingHttpResponse):
         self._iterator = self._chunks
 
     def _prime(self) -> None:
+        self._primed = True
         try:
             self._first = next(self._chunks, b"")
         except BaseException:
             self._close()
             raise
+
+    async def aprime(self) -> None:
+        """Produce the first chunk now, from an async view.
+
+        The constructor cannot prime inside an event loop, so an async view
+        awaits this before returning the response: an exception before the
+        first byte is then raised from the view, as in a sync view. A sync
+        source is primed on the request's thread-sensitive worker (where the
+        rest of it will run under ASGI); an async source is primed on the
+        running loop, so only await this when the response will be iterated
+        on that same loop (an ASGI server), not from an async view that
+        Django runs under WSGI, whose loop ends with the view. Calling it
+        again, or on an already primed response, does nothing.
+        """
+        if self._primed:
+            return
+        self._primed = True
+        if not self.is_async:
+            await sync_to_async(self._prime, thread_sensitive=True)()
+            return
+        chunks = self._chunks
+        try:
+            first = await anext_or_done(chunks)
+        except BaseException:
+            await self._aclose()
+            raise
+        self._chunks = self._iterator = aprepend(
+            b"" if first is DONE else first, chunks
+        )
+        self._aclose = AsyncCloser(self._chunks, chunks, self._async_source)
 
     @property
     def streaming_content(self) -> Any:

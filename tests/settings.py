@@ -69,6 +69,16 @@ TEMPLATES = [
             ]
         },
     },
+    {
+        # The same templates, rendered natively async (generate_async).
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "NAME": "jinja2_async",
+        "DIRS": [BASE_DIR / "jinja2"],
+        "OPTIONS": {
+            "enable_async": True,
+            "context_processors": ["tests.context_processors.site"],
+        },
+    },
 ]
 
 STATIC_URL = "/static/"

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from tests import soak_views, views
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("healthz", views.healthz),
     path("core/<slug:scenario>", views.core),
     path("soak/core/<slug:kind>", soak_views.core),
+    path("templates/", include("tests.template_views")),
 ]

@@ -1,0 +1,136 @@
+"""Context values that a streamed template reads lazily, and their cleanup.
+
+A template iterates its context values while it streams, so a QuerySet must
+not be read through its result cache (the whole table in memory before the
+first row leaves) and a generator's ``finally`` must run even when the client
+goes away half-way. :func:`lazy_values` adapts a context for that and returns
+what to close when the stream ends.
+"""
+
+from __future__ import annotations
+
+import types
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+from django.db.models import QuerySet
+
+from django_streamkit._iter import AsyncDriver
+
+
+class LazyQuerySet:
+    """A QuerySet that a template reads in chunks of ``chunk_size`` rows.
+
+    Iterating it uses ``QuerySet.iterator()`` (``aiterator()`` in an async
+    template), so rows are fetched in chunks (server-side cursors on
+    PostgreSQL) and never cached. ``length`` and truth tests ask the database
+    (``count()``, ``exists()``) instead of loading the rows; everything else
+    is the QuerySet's own.
+    """
+
+    __slots__ = ("_chunk_size", "_open", "queryset")
+
+    def __init__(self, queryset: QuerySet[Any], chunk_size: int) -> None:
+        self.queryset = queryset
+        self._chunk_size = chunk_size
+        self._open: list[Any] = []
+
+    def __iter__(self) -> Iterator[Any]:
+        rows = self.queryset.iterator(chunk_size=self._chunk_size)
+        self._open.append(rows)
+        return rows
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        rows = self.queryset.aiterator(chunk_size=self._chunk_size)
+        self._open.append(rows)
+        return rows
+
+    def __len__(self) -> int:
+        return self.queryset.count()
+
+    def __bool__(self) -> bool:
+        return self.queryset.exists()
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.queryset[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.queryset, name)
+
+    def __repr__(self) -> str:
+        return f"<LazyQuerySet {self.queryset.query.model!r}>"
+
+    def close(self) -> None:
+        close_all(self._open)
+
+    async def aclose(self) -> None:
+        await aclose_all(self._open)
+
+
+def _no_close() -> None:
+    return None
+
+
+async def _no_aclose() -> None:
+    return None
+
+
+def lazy_values(
+    context: dict[str, Any], *, is_async: bool, chunk_size: int
+) -> list[object]:
+    """Adapt ``context`` (in place) for a streamed template.
+
+    QuerySets that have not been evaluated become :class:`LazyQuerySet`. In a
+    sync template, async iterables are driven one item at a time by the core's
+    bridge. Returns the values to close when the stream ends, so that a
+    generator's ``finally`` (and a database cursor) is released on completion,
+    on error and on disconnect alike.
+    """
+    closables: list[object] = []
+    for key, value in list(context.items()):
+        if isinstance(value, QuerySet):
+            if value._result_cache is not None:  # already in memory
+                continue
+            value = context[key] = LazyQuerySet(value, chunk_size)
+        elif (
+            not is_async
+            and hasattr(value, "__aiter__")
+            and not hasattr(value, "__iter__")
+        ):
+            source = value.__aiter__()
+            value = context[key] = AsyncDriver(
+                source, getattr(source, "aclose", _no_aclose)
+            )
+        if isinstance(
+            value,
+            LazyQuerySet | AsyncDriver | types.GeneratorType | types.AsyncGeneratorType,
+        ):
+            closables.append(value)
+    return closables
+
+
+def close_all(closables: list[Any]) -> None:
+    """Close each one (``close()``), then raise the first error, if any."""
+    errors: list[Exception] = []
+    for obj in closables:
+        try:
+            getattr(obj, "close", _no_close)()
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+async def aclose_all(closables: list[Any]) -> None:
+    """The async twin of :func:`close_all`: ``aclose()`` where there is one."""
+    errors: list[Exception] = []
+    for obj in closables:
+        try:
+            if hasattr(obj, "aclose"):
+                await obj.aclose()
+            else:
+                getattr(obj, "close", _no_close)()
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
