@@ -18,6 +18,53 @@ from django.db.models import QuerySet
 from django_streamkit._iter import AsyncDriver
 
 
+class Started:
+    """Set when the template first iterates one of the watched values."""
+
+    __slots__ = ("value", "watched")
+
+    def __init__(self) -> None:
+        self.watched = False
+        self.value = False
+
+
+class Watched:
+    """A sync iterable that tells :class:`Started` when iteration begins.
+
+    ``iter()`` hands back the value's own iterator, so rows cost nothing more.
+    """
+
+    __slots__ = ("_started", "value")
+
+    def __init__(self, value: Any, started: Started) -> None:
+        self.value = value
+        self._started = started
+        started.watched = True
+
+    def __iter__(self) -> Iterator[Any]:
+        self._started.value = True
+        return iter(self.value)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.value, name)
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class AsyncWatched(Watched):
+    """:class:`Watched` for an async iterable in an async template."""
+
+    __slots__ = ()
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError(f"{self.value!r} is async; iterate it in an async template")
+
+    def __aiter__(self) -> AsyncIterator[Any]:
+        self._started.value = True
+        return aiter(self.value)
+
+
 class LazyQuerySet:
     """A QuerySet that a template reads in chunks of ``chunk_size`` rows.
 
@@ -28,19 +75,25 @@ class LazyQuerySet:
     is the QuerySet's own.
     """
 
-    __slots__ = ("_chunk_size", "_open", "queryset")
+    __slots__ = ("_chunk_size", "_open", "_started", "queryset")
 
-    def __init__(self, queryset: QuerySet[Any], chunk_size: int) -> None:
+    def __init__(
+        self, queryset: QuerySet[Any], chunk_size: int, started: Started
+    ) -> None:
         self.queryset = queryset
         self._chunk_size = chunk_size
         self._open: list[Any] = []
+        self._started = started
+        started.watched = True
 
     def __iter__(self) -> Iterator[Any]:
+        self._started.value = True
         rows = self.queryset.iterator(chunk_size=self._chunk_size)
         self._open.append(rows)
         return rows
 
     def __aiter__(self) -> AsyncIterator[Any]:
+        self._started.value = True
         rows = self.queryset.aiterator(chunk_size=self._chunk_size)
         self._open.append(rows)
         return rows
@@ -77,36 +130,41 @@ async def _no_aclose() -> None:
 
 def lazy_values(
     context: dict[str, Any], *, is_async: bool, chunk_size: int
-) -> list[object]:
+) -> tuple[list[object], Started]:
     """Adapt ``context`` (in place) for a streamed template.
 
     QuerySets that have not been evaluated become :class:`LazyQuerySet`. In a
     sync template, async iterables are driven one item at a time by the core's
-    bridge. Returns the values to close when the stream ends, so that a
-    generator's ``finally`` (and a database cursor) is released on completion,
-    on error and on disconnect alike.
+    bridge. Generators, async generators and QuerySets are watched, so the
+    caller knows when the template starts reading them (see
+    :class:`Started`).
+
+    Returns the values to close when the stream ends, so that a generator's
+    ``finally`` (and a database cursor) is released on completion, on error
+    and on disconnect alike, and the :class:`Started` flag.
     """
     closables: list[object] = []
+    started = Started()
     for key, value in list(context.items()):
         if isinstance(value, QuerySet):
-            if value._result_cache is not None:  # already in memory
-                continue
-            value = context[key] = LazyQuerySet(value, chunk_size)
-        elif (
-            not is_async
-            and hasattr(value, "__aiter__")
-            and not hasattr(value, "__iter__")
+            if value._result_cache is None:  # not already in memory
+                context[key] = LazyQuerySet(value, chunk_size, started)
+                closables.append(context[key])
+        elif isinstance(value, types.AsyncGeneratorType) or (
+            hasattr(value, "__aiter__") and not hasattr(value, "__iter__")
         ):
-            source = value.__aiter__()
-            value = context[key] = AsyncDriver(
-                source, getattr(source, "aclose", _no_aclose)
-            )
-        if isinstance(
-            value,
-            LazyQuerySet | AsyncDriver | types.GeneratorType | types.AsyncGeneratorType,
-        ):
+            if not is_async:
+                source = value.__aiter__()
+                value = AsyncDriver(source, getattr(source, "aclose", _no_aclose))
+                context[key] = Watched(value, started)
+            else:
+                context[key] = AsyncWatched(value, started)
             closables.append(value)
-    return closables
+        elif isinstance(value, Iterator):  # a generator, map(), a cursor...
+            context[key] = Watched(value, started)
+            if isinstance(value, types.GeneratorType):
+                closables.append(value)
+    return closables, started
 
 
 def close_all(closables: list[Any]) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import weakref
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -30,10 +31,11 @@ from django.template.backends.base import BaseEngine
 from django.template.backends.jinja2 import get_exception_info
 from django.template.backends.utils import csrf_input
 from django.template.utils import InvalidTemplateEngineError
+from jinja2 import meta
 from jinja2.environment import TemplateStream
 
 from django_streamkit._iter import AsyncDriver
-from django_streamkit._lazy import aclose_all, close_all, lazy_values
+from django_streamkit._lazy import Started, aclose_all, close_all, lazy_values
 from django_streamkit.conf import conf
 from django_streamkit.responses import StreamingResponse
 
@@ -155,17 +157,19 @@ def _stream(
             f"({type(context).__name__})."
         )
     engine, template = select(_jinja2_engines(using))
+    _load_references(template)
     values = _context(request, engine, context)
     _send_rendered_signal(template, values)
 
     is_async = template.environment.is_async
-    closables = lazy_values(
+    closables, started = lazy_values(
         values, is_async=is_async, chunk_size=conf.QUERYSET_CHUNK_SIZE
     )
+    first = _FirstPiece(started, conf.CHUNK_SIZE)
     watch = _SessionWatch(request, template)
     if not is_async:
-        return _generate(template, values, size, closables, watch)
-    pieces = _agenerate(template, values, size, closables, watch)
+        return _generate(template, values, size, first, closables, watch)
+    pieces = _agenerate(template, values, size, first, closables, watch)
     if isinstance(request, ASGIRequest) and _in_event_loop():
         # An async view under ASGI: the response is iterated on this loop.
         return pieces
@@ -178,6 +182,7 @@ def _generate(
     template: jinja2.Template,
     context: dict[str, Any],
     size: int,
+    first: _FirstPiece,
     closables: list[object],
     watch: _SessionWatch,
 ) -> Iterator[str]:
@@ -187,9 +192,9 @@ def _generate(
         pieces.enable_buffering(size)
     try:
         for piece in pieces:
-            yield piece
-            if piece:
+            if first.complete(piece):
                 break
+        yield first.text()
         # Resumed for the second piece: the headers (and the session) are out.
         watch.start()
         yield from pieces
@@ -205,6 +210,7 @@ async def _agenerate(
     template: jinja2.Template,
     context: dict[str, Any],
     size: int,
+    first: _FirstPiece,
     closables: list[object],
     watch: _SessionWatch,
 ) -> AsyncGenerator[str]:
@@ -215,9 +221,9 @@ async def _agenerate(
     )
     try:
         async for piece in pieces:
-            yield piece
-            if piece:
+            if first.complete(piece):
                 break
+        yield first.text()
         watch.start()
         async for piece in pieces:
             yield piece
@@ -244,6 +250,38 @@ async def _abuffered(pieces: AsyncIterator[str], size: int) -> AsyncGenerator[st
                 count = 0
     if count:
         yield "".join(buffer)
+
+
+class _FirstPiece:
+    """How much of the page the view renders before the response is returned.
+
+    Without lazy values in the context, the first non-empty piece, as Flask
+    sends it. With a generator, async generator or QuerySet, the pieces up to
+    the one in which the template starts reading it, so its first row (its
+    query, its first exception) is rendered before the headers go out; at
+    most about ``limit`` characters.
+    """
+
+    __slots__ = ("_limit", "_pieces", "_size", "_started")
+
+    def __init__(self, started: Started, limit: int) -> None:
+        self._started = started
+        self._limit = limit
+        self._pieces: list[str] = []
+        self._size = 0
+
+    def complete(self, piece: str) -> bool:
+        self._pieces.append(piece)
+        if not piece:
+            return False
+        self._size += len(piece)
+        started = self._started
+        return not started.watched or started.value or self._size >= self._limit
+
+    def text(self) -> str:
+        text = "".join(self._pieces)
+        self._pieces.clear()
+        return text
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -351,6 +389,47 @@ def _syntax_error(exc: jinja2.TemplateSyntaxError) -> TemplateSyntaxError:
     new = TemplateSyntaxError(exc.args)
     new.template_debug = get_exception_info(exc)  # type: ignore[arg-type, attr-defined]
     return new
+
+
+# Templates whose includes, imports and parents are known to compile.
+_loaded: weakref.WeakSet[jinja2.Template] = weakref.WeakSet()
+
+
+def _load_references(template: jinja2.Template) -> None:
+    """Compile what ``template`` includes, imports or extends, now.
+
+    Jinja2 loads those when rendering reaches them; in a streamed body that
+    is after the headers, so a syntax error there would abort the page
+    instead of raising from the view. Done once per compiled template.
+    """
+    if template in _loaded:
+        return
+    env = template.environment
+    pending, seen = [template], {id(template)}
+    checked: list[jinja2.Template] = []
+    try:
+        while pending:
+            current = pending.pop()
+            checked.append(current)
+            if current.name is None or env.loader is None:
+                continue  # from_string: nothing to read the source from
+            try:
+                source = env.loader.get_source(env, current.name)[0]
+            except jinja2.TemplateNotFound:
+                continue
+            for name in meta.find_referenced_templates(env.parse(source)):
+                if name is None:
+                    continue  # a dynamic name: only known while rendering
+                try:
+                    child = env.get_template(name, parent=current.name)
+                except jinja2.TemplateNotFound:
+                    continue  # maybe "ignore missing"; rendering will tell
+                if id(child) not in seen and child not in _loaded:
+                    seen.add(id(child))
+                    pending.append(child)
+    except jinja2.TemplateSyntaxError as exc:
+        raise _syntax_error(exc) from exc
+    _loaded.update(checked)
 
 
 def _in_event_loop() -> bool:

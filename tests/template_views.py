@@ -51,6 +51,26 @@ async def arows(
         _mark(token)
 
 
+class Counted:
+    """A generator of rows that records how far it has been read, and closed."""
+
+    def __init__(self, n: int, fail_at: int = -1) -> None:
+        self.n = n
+        self.fail_at = fail_at
+        self.read = 0
+        self.closed = False
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        try:
+            for i in range(self.n):
+                if i == self.fail_at:
+                    raise RuntimeError(f"row {i} failed")
+                self.read = i + 1
+                yield {"name": f"n{i}", "value": i}
+        finally:
+            self.closed = True
+
+
 def _context(request: HttpRequest) -> dict[str, Any]:
     get = request.GET
     options = {
@@ -72,7 +92,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
 def table(request: HttpRequest) -> StreamingHttpResponse:
     return StreamingTemplateResponse(
         request,
-        "stream/table.html",
+        request.GET.get("template", "stream/table.html"),
         _context(request),
         using=request.GET.get("engine"),
     )
