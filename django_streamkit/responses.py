@@ -220,6 +220,10 @@ class StreamingResponse(StreamingHttpResponse):
             try:
                 async for chunk in self._chunks:
                     yield chunk
+                    # Let the loop run between chunks even when the source
+                    # never suspends (a template over in-memory rows): else a
+                    # disconnect goes unnoticed and other requests wait.
+                    await asyncio.sleep(0)
             except Exception:
                 self._log_abort()
                 raise
