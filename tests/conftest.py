@@ -1,1 +1,25 @@
 from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.signals import request_finished
+from django.db import close_old_connections
+
+
+@pytest.fixture(autouse=True)
+def _no_database_cleanup_where_the_database_is_blocked(
+    request: pytest.FixtureRequest,
+) -> Iterator[None]:
+    # HttpResponse.close() sends request_finished, whose close_old_connections
+    # would check the test database's connection (left open by earlier tests)
+    # from a test that may not use the database, and fail. Tests that may use
+    # it keep the handler, so connections opened on worker threads are closed.
+    if request.node.get_closest_marker("django_db"):
+        yield
+        return
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_finished.connect(close_old_connections)

@@ -2,7 +2,8 @@
 
 ``?n=`` rows, ``&sleep_after=i`` pauses (bounded) before row i,
 ``&fail_after=i`` raises at row i, ``&source=gen|agen|qs`` picks the rows'
-source, ``&token=`` marks the source's ``finally`` for the disconnect test.
+source, ``&db=`` the database of ``source=qs``, ``&token=`` marks the source's
+``finally`` for the disconnect test.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     }
     source = get.get("source", "gen")
     if source == "qs":
-        data: Any = Row.objects.order_by("value")
+        data: Any = Row.objects.using(get.get("db", "default")).order_by("value")
     elif source == "agen":
         data = arows(**options)
     else:

@@ -277,7 +277,6 @@ def test_response_options() -> None:
 # -- laziness and cleanup --------------------------------------------------------------
 
 
-@pytest.mark.django_db  # response.close() sends request_finished
 def test_generators_are_read_lazily_and_closed_when_the_response_is() -> None:
     rows = Counted(100_000)
     response = StreamingTemplateResponse(
@@ -292,7 +291,6 @@ def test_generators_are_read_lazily_and_closed_when_the_response_is() -> None:
     assert rows.closed
 
 
-@pytest.mark.django_db  # response.close() sends request_finished
 def test_async_generator_in_a_sync_template() -> None:
     closed: list[bool] = []
 
@@ -484,11 +482,16 @@ def test_asgi_disconnect_closes_the_template_source(
     assert len([m for m in messages if m["type"] == "http.response.body"]) < 10
 
 
-@pytest.mark.django_db(transaction=True)
+# On PostgreSQL: aiterator() reads on the request's worker thread, whose
+# connection to an in-memory SQLite database Django never closes.
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["postgres"], transaction=True)
 def test_async_engine_reads_a_queryset_with_aiterator() -> None:
-    Row.objects.bulk_create(Row(name=f"q{i}", value=i) for i in range(500))
+    Row.objects.using("postgres").bulk_create(
+        Row(name=f"q{i}", value=i) for i in range(500)
+    )
     messages, error = asyncio.run(
-        asgi_get("/templates/async-table?engine=jinja2_async&source=qs")
+        asgi_get("/templates/async-table?engine=jinja2_async&source=qs&db=postgres")
     )
     assert error is None
     html = _body(messages).decode()
