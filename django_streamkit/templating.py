@@ -7,10 +7,6 @@ response built on :class:`~django_streamkit.responses.StreamingResponse`.
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import sys
-import weakref
 from collections.abc import (
     AsyncGenerator,
     AsyncIterator,
@@ -25,21 +21,26 @@ from typing import Any, TypeAlias, cast
 import jinja2
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest
-from django.middleware.csrf import get_token
-from django.template import TemplateDoesNotExist, TemplateSyntaxError, engines
+from django.template import TemplateDoesNotExist
 from django.template.backends.base import BaseEngine
-from django.template.backends.jinja2 import get_exception_info
-from django.template.backends.utils import csrf_input
-from django.template.utils import InvalidTemplateEngineError
-from jinja2 import meta
 from jinja2.environment import TemplateStream
 
 from django_streamkit._iter import AsyncDriver
-from django_streamkit._lazy import Started, aclose_all, close_all, lazy_values
+from django_streamkit._jinja import (
+    AfterHeaders,
+    FirstPiece,
+    build_context,
+    environment,
+    in_event_loop,
+    jinja2_engines,
+    jinja2_template,
+    load_references,
+    send_rendered_signal,
+    syntax_error,
+)
+from django_streamkit._lazy import aclose_all, close_all, lazy_values
 from django_streamkit.conf import conf
 from django_streamkit.responses import StreamingResponse
-
-logger = logging.getLogger("django_streamkit")
 
 TextStream: TypeAlias = Iterator[str] | AsyncIterator[str]
 
@@ -71,7 +72,7 @@ def stream_template(
         for name in names:
             for engine in candidates:
                 try:
-                    return engine, _jinja2_template(engine.get_template(name))
+                    return engine, jinja2_template(engine.get_template(name))
                 except TemplateDoesNotExist as exc:
                     tried.append(exc)
         raise TemplateDoesNotExist(", ".join(names), chain=tried)
@@ -97,9 +98,9 @@ def stream_template_string(
     def select(candidates: list[BaseEngine]) -> tuple[BaseEngine, jinja2.Template]:
         engine = candidates[0]
         try:
-            return engine, _environment(engine).from_string(source)
+            return engine, environment(engine).from_string(source)
         except jinja2.TemplateSyntaxError as exc:
-            raise _syntax_error(exc) from exc
+            raise syntax_error(exc) from exc
 
     return _stream(request, select, context, using=using, buffer_size=buffer_size)
 
@@ -156,21 +157,21 @@ def _stream(
             f"context must be a dict (or another mapping), not {context!r} "
             f"({type(context).__name__})."
         )
-    engine, template = select(_jinja2_engines(using))
-    _load_references(template)
-    values = _context(request, engine, context)
-    _send_rendered_signal(template, values)
+    engine, template = select(jinja2_engines(using))
+    load_references(template)
+    values = build_context(request, engine, context)
+    send_rendered_signal(template, values)
 
     is_async = template.environment.is_async
     closables, started = lazy_values(
         values, is_async=is_async, chunk_size=conf.QUERYSET_CHUNK_SIZE
     )
-    first = _FirstPiece(started, conf.CHUNK_SIZE)
-    watch = _SessionWatch(request, template)
+    first = FirstPiece(started, conf.CHUNK_SIZE)
+    watch = AfterHeaders(request, template)
     if not is_async:
         return _generate(template, values, size, first, closables, watch)
     pieces = _agenerate(template, values, size, first, closables, watch)
-    if isinstance(request, ASGIRequest) and _in_event_loop():
+    if isinstance(request, ASGIRequest) and in_event_loop():
         # An async view under ASGI: the response is iterated on this loop.
         return pieces
     # Elsewhere, step the async template one piece at a time on one private
@@ -182,9 +183,9 @@ def _generate(
     template: jinja2.Template,
     context: dict[str, Any],
     size: int,
-    first: _FirstPiece,
+    first: FirstPiece,
     closables: list[object],
-    watch: _SessionWatch,
+    watch: AfterHeaders,
 ) -> Iterator[str]:
     generator = cast("Generator[str]", template.generate(context))
     pieces = TemplateStream(generator)
@@ -199,7 +200,7 @@ def _generate(
         watch.start()
         yield from pieces
     except jinja2.TemplateSyntaxError as exc:  # from an {% include %}, say
-        raise _syntax_error(exc) from exc
+        raise syntax_error(exc) from exc
     finally:
         generator.close()
         close_all(closables)
@@ -210,9 +211,9 @@ async def _agenerate(
     template: jinja2.Template,
     context: dict[str, Any],
     size: int,
-    first: _FirstPiece,
+    first: FirstPiece,
     closables: list[object],
-    watch: _SessionWatch,
+    watch: AfterHeaders,
 ) -> AsyncGenerator[str]:
     generator = template.generate_async(context)
     # Jinja2's TemplateStream is sync only; _abuffered is its async twin.
@@ -228,7 +229,7 @@ async def _agenerate(
         async for piece in pieces:
             yield piece
     except jinja2.TemplateSyntaxError as exc:
-        raise _syntax_error(exc) from exc
+        raise syntax_error(exc) from exc
     finally:
         await pieces.aclose()
         await generator.aclose()
@@ -250,38 +251,6 @@ async def _abuffered(pieces: AsyncIterator[str], size: int) -> AsyncGenerator[st
                 count = 0
     if count:
         yield "".join(buffer)
-
-
-class _FirstPiece:
-    """How much of the page the view renders before the response is returned.
-
-    Without lazy values in the context, the first non-empty piece, as Flask
-    sends it. With a generator, async generator or QuerySet, the pieces up to
-    the one in which the template starts reading it, so its first row (its
-    query, its first exception) is rendered before the headers go out; at
-    most about ``limit`` characters.
-    """
-
-    __slots__ = ("_limit", "_pieces", "_size", "_started")
-
-    def __init__(self, started: Started, limit: int) -> None:
-        self._started = started
-        self._limit = limit
-        self._pieces: list[str] = []
-        self._size = 0
-
-    def complete(self, piece: str) -> bool:
-        self._pieces.append(piece)
-        if not piece:
-            return False
-        self._size += len(piece)
-        started = self._started
-        return not started.watched or started.value or self._size >= self._limit
-
-    def text(self) -> str:
-        text = "".join(self._pieces)
-        self._pieces.clear()
-        return text
 
 
 # -- helpers ---------------------------------------------------------------------
@@ -311,168 +280,3 @@ def _buffer_size(value: object) -> int:
             "setting (1 turns buffering off)."
         )
     return value
-
-
-def _is_jinja2(engine: BaseEngine) -> bool:
-    return isinstance(getattr(engine, "env", None), jinja2.Environment)
-
-
-def _jinja2_template(template: object) -> jinja2.Template:
-    # Django's Jinja2 backend (and django-jinja's) wraps the jinja2.Template.
-    inner: jinja2.Template = template.template  # type: ignore[attr-defined]
-    return inner
-
-
-def _environment(engine: BaseEngine) -> jinja2.Environment:
-    env: jinja2.Environment = engine.env  # type: ignore[attr-defined]
-    return env
-
-
-def _jinja2_engines(using: str | None) -> list[BaseEngine]:
-    everything = engines.all()
-    jinja = [engine for engine in everything if _is_jinja2(engine)]
-    choices = ", ".join(repr(engine.name) for engine in jinja) or "none"
-    if using is None:
-        if not jinja:
-            raise InvalidTemplateEngineError(
-                "Streamed templates need a Jinja2 engine in TEMPLATES; add "
-                "{'BACKEND': 'django.template.backends.jinja2.Jinja2', "
-                "'APP_DIRS': True} (templates go in <app>/jinja2/)."
-            )
-        return jinja
-    for engine in everything:
-        if engine.name == using:
-            if not _is_jinja2(engine):
-                raise InvalidTemplateEngineError(
-                    f"using={using!r} is a {type(engine).__name__} engine; "
-                    f"streamed templates need a Jinja2 engine: {choices}."
-                )
-            return [engine]
-    raise InvalidTemplateEngineError(
-        f"using={using!r} is not a template engine in TEMPLATES; the Jinja2 "
-        f"engines are: {choices}."
-    )
-
-
-def _context(
-    request: HttpRequest | None,
-    engine: BaseEngine,
-    context: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """Django's Jinja2 context, except that the view's own values win."""
-    values: dict[str, Any] = {}
-    if request is not None:
-        values["request"] = request
-        # Made now, not lazily while streaming: CsrfViewMiddleware sets the
-        # cookie (and Vary: Cookie) only for a token made before the headers.
-        values["csrf_token"] = get_token(request)
-        values["csrf_input"] = csrf_input(request)
-        for processor in getattr(engine, "template_context_processors", ()):
-            values.update(processor(request))
-    if context:
-        values.update(context)
-    return values
-
-
-def _send_rendered_signal(template: jinja2.Template, context: dict[str, Any]) -> None:
-    # django.test.signals is only imported where something listens (the test
-    # client, assertTemplateUsed), so production pays nothing for this.
-    signals = sys.modules.get("django.test.signals")
-    if signals is not None:
-        signals.template_rendered.send(
-            sender=template, template=template, context=dict(context)
-        )
-
-
-def _syntax_error(exc: jinja2.TemplateSyntaxError) -> TemplateSyntaxError:
-    # As Django's Jinja2 backend does, so the debug page shows the template.
-    new = TemplateSyntaxError(exc.args)
-    new.template_debug = get_exception_info(exc)  # type: ignore[arg-type, attr-defined]
-    return new
-
-
-# Templates whose includes, imports and parents are known to compile.
-_loaded: weakref.WeakSet[jinja2.Template] = weakref.WeakSet()
-
-
-def _load_references(template: jinja2.Template) -> None:
-    """Compile what ``template`` includes, imports or extends, now.
-
-    Jinja2 loads those when rendering reaches them; in a streamed body that
-    is after the headers, so a syntax error there would abort the page
-    instead of raising from the view. Done once per compiled template.
-    """
-    if template in _loaded:
-        return
-    env = template.environment
-    pending, seen = [template], {id(template)}
-    checked: list[jinja2.Template] = []
-    try:
-        while pending:
-            current = pending.pop()
-            checked.append(current)
-            if current.name is None or env.loader is None:
-                continue  # from_string: nothing to read the source from
-            try:
-                source = env.loader.get_source(env, current.name)[0]
-            except jinja2.TemplateNotFound:
-                continue
-            for name in meta.find_referenced_templates(env.parse(source)):
-                if name is None:
-                    continue  # a dynamic name: only known while rendering
-                try:
-                    child = env.get_template(name, parent=current.name)
-                except jinja2.TemplateNotFound:
-                    continue  # maybe "ignore missing"; rendering will tell
-                if id(child) not in seen and child not in _loaded:
-                    seen.add(id(child))
-                    pending.append(child)
-    except jinja2.TemplateSyntaxError as exc:
-        raise _syntax_error(exc) from exc
-    _loaded.update(checked)
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-class _SessionWatch:
-    """Warn when a template changes the session after the headers went out.
-
-    ``SessionMiddleware`` saves the session (and sets its cookie) when the
-    view returns, before a streamed body is rendered, so a later change would
-    be lost without a word. This cannot save it; it says so, on the
-    ``django_streamkit`` logger.
-    """
-
-    __slots__ = ("_before", "_modified", "_session", "_template")
-
-    def __init__(self, request: HttpRequest | None, template: jinja2.Template) -> None:
-        self._session = getattr(request, "session", None)
-        self._template = template
-        self._before: dict[str, Any] | None = None
-        self._modified = False
-
-    def start(self) -> None:
-        if self._session is not None:
-            self._modified = self._session.modified
-            self._before = dict(getattr(self._session, "_session_cache", {}))
-
-    def check(self) -> None:
-        session = self._session
-        if session is None or self._before is None or not session.modified:
-            return
-        now = dict(getattr(session, "_session_cache", {}))
-        if self._modified and now == self._before:
-            return
-        logger.warning(
-            "Template %r changed request.session while its response was "
-            "streaming, after SessionMiddleware had saved the session and sent "
-            "the headers: the change is NOT saved. Change the session in the "
-            "view, before returning the response.",
-            self._template.name or "<string>",
-        )

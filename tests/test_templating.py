@@ -9,6 +9,8 @@ from typing import Any
 
 import jinja2
 import pytest
+from django.contrib import messages
+from django.contrib.messages.storage.cookie import CookieStorage
 from django.contrib.sessions.backends.db import SessionStore
 from django.http import HttpRequest
 from django.middleware.csrf import _does_token_match
@@ -570,4 +572,43 @@ def test_session_changed_only_in_the_view_is_not_warned_about(
     )
     with caplog.at_level(logging.WARNING, logger="django_streamkit"):
         b"".join(response)
+    assert caplog.records == []
+
+
+def test_messages_first_shown_while_streaming_are_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    request = rf.get("/")
+    storage = CookieStorage(request)
+    request._messages = storage  # type: ignore[attr-defined]
+    storage.add(messages.INFO, "saved")
+    source = (
+        "{{ first }}{% for r in rows %}[{{ r }}]{% endfor %}"
+        "{% for m in messages %}<p>{{ m }}</p>{% endfor %}"
+    )
+    pieces = stream_template_string(
+        request, source, {"first": "x", "rows": iter(range(20)), "messages": storage}
+    )
+    with caplog.at_level(logging.WARNING, logger="django_streamkit"):
+        assert text(pieces).endswith("<p>saved</p>")
+    (record,) = caplog.records
+    assert "showed messages while its response was streaming" in record.getMessage()
+
+
+def test_messages_shown_in_the_first_piece_are_not_warned_about(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    request = rf.get("/")
+    storage = CookieStorage(request)
+    request._messages = storage  # type: ignore[attr-defined]
+    storage.add(messages.INFO, "saved")
+    source = (
+        "{% for m in messages %}<p>{{ m }}</p>{% endfor %}"
+        "{% for r in rows %}[{{ r }}]{% endfor %}"
+    )
+    pieces = stream_template_string(
+        request, source, {"rows": iter(range(20)), "messages": storage}
+    )
+    with caplog.at_level(logging.WARNING, logger="django_streamkit"):
+        assert text(pieces).startswith("<p>saved</p>")
     assert caplog.records == []
