@@ -199,7 +199,7 @@ def _generate(
         # Resumed for the second piece: the headers (and the session) are out.
         watch.start()
         yield from pieces
-    except jinja2.TemplateSyntaxError as exc:  # from an {% include %}, say
+    except jinja2.TemplateSyntaxError as exc:  # a dynamically named include
         raise syntax_error(exc) from exc
     finally:
         generator.close()
