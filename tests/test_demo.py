@@ -86,3 +86,15 @@ def test_large_csv_streams_every_order(demo: Server) -> None:
 def test_demo_project_passes_checks() -> None:
     env = {"DEMO_DB": str(Path(os.devnull))}
     assert "no issues" in manage("check", env=env)
+
+
+def test_large_page_streams_a_table_of_orders(demo: Server) -> None:
+    with httpx.stream(
+        "GET", demo.url + "/my-large-page.html?rows=20000", timeout=60
+    ) as r:
+        assert r.headers["content-type"].startswith("text/html")
+        assert "content-length" not in r.headers
+        page = b"".join(r.iter_bytes()).decode()
+    assert "20,000 orders, streamed" in page
+    assert page.count('<tr><td class="num">') == 20_000
+    assert page.rstrip().endswith("</html>")

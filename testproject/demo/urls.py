@@ -9,4 +9,5 @@ app_name = "demo"
 urlpatterns = [
     path("", views.index, name="index"),
     path("large.csv", views.large_csv, name="large-csv"),
+    path("my-large-page.html", views.LargePage.as_view(), name="large-page"),
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import django
 from django.http import HttpRequest, HttpResponse
@@ -10,8 +11,23 @@ from django.shortcuts import render
 
 from demo.models import Author, Book, Order
 from django_streamkit import StreamingResponse
+from django_streamkit.conf import conf
+from django_streamkit.views import TemplateStreamView
 
 FEATURES = [
+    {
+        "title": "Streamed Jinja2 pages",
+        "text": "Template.stream() with enable_buffering(), the context Django's "
+        "Jinja2 backend builds (request, CSRF, context processors), rows read "
+        "lazily from the database.",
+        "links": [
+            {
+                "url": "/my-large-page.html",
+                "label": "/my-large-page.html",
+                "how": "TemplateStreamView, 50,000 orders",
+            },
+        ],
+    },
     {
         "title": "The streaming core",
         "text": "StreamingResponse over any sync or async iterable: coalesced "
@@ -76,3 +92,28 @@ def large_csv(request: HttpRequest) -> StreamingResponse:
             yield f"{','.join(row)}\n"
 
     return StreamingResponse(generate(), content_type="text/csv")
+
+
+class LargePage(TemplateStreamView):
+    """The seed's second example: a big table, streamed while it renders."""
+
+    template_name = "demo/my_large_page.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        limit = _positive_int(self.request.GET.get("rows"), default=50_000)
+        orders = Order.objects.select_related("book").order_by("id")[:limit]
+        context.update(
+            rows=orders,  # an unevaluated QuerySet: read with .iterator()
+            count=f"{min(limit, Order.objects.count()):,}",
+            buffer_size=self.buffer_size or conf.TEMPLATE_BUFFER_SIZE,
+        )
+        return context
+
+
+def _positive_int(value: str | None, *, default: int) -> int:
+    try:
+        number = int(value or default)
+    except ValueError:
+        return default
+    return number if number > 0 else default
