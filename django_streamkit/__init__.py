@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from django_streamkit.context import (
+    current_request,
+    get_current_request,
+    stream_with_context,
+)
 from django_streamkit.responses import StreamingResponse
 from django_streamkit.templating import (
     StreamingTemplateResponse,
@@ -12,6 +17,9 @@ from django_streamkit.templating import (
 __all__ = [
     "StreamingResponse",
     "StreamingTemplateResponse",
+    "current_request",
+    "get_current_request",
     "stream_template",
     "stream_template_string",
+    "stream_with_context",
 ]

@@ -1,13 +1,18 @@
-"""Middleware for streamed responses."""
+"""Middleware for streamed responses and the request scope."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import cast
+
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 from django.middleware.gzip import GZipMiddleware as DjangoGZipMiddleware
 from django.utils.cache import patch_vary_headers
 from django.utils.regex_helper import _lazy_re_compile
 
 from django_streamkit._gzip import acompress_chunks, compress_chunks
+from django_streamkit.context import request_scope
 
 _accepts_gzip = _lazy_re_compile(r"\bgzip\b")
 
@@ -45,3 +50,38 @@ class GZipMiddleware(DjangoGZipMiddleware):
             response.headers["ETag"] = "W/" + etag
         response.headers["Content-Encoding"] = "gzip"
         return response
+
+
+class RequestContextMiddleware:
+    """Bind ``current_request`` while the request is handled.
+
+    Sync and async capable, so it adds no thread hop under either handler.
+    Put it early in ``MIDDLEWARE`` so later middleware and the view see it.
+    The binding ends when the response is returned; a streamed body that needs
+    the request afterwards is wrapped in ``stream_with_context``.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(
+        self,
+        get_response: Callable[[HttpRequest], HttpResponseBase]
+        | Callable[[HttpRequest], Awaitable[HttpResponseBase]],
+    ) -> None:
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(
+        self, request: HttpRequest
+    ) -> HttpResponseBase | Awaitable[HttpResponseBase]:
+        if self.async_mode:
+            return self.__acall__(request)
+        with request_scope(request):
+            return self.get_response(request)
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        with request_scope(request):
+            return await cast(Awaitable[HttpResponseBase], self.get_response(request))

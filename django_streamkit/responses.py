@@ -10,6 +10,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.http import StreamingHttpResponse
 
+from django_streamkit._context import AsyncContextIterator, ContextIterator
 from django_streamkit._iter import (
     DONE,
     AsyncCloser,
@@ -51,6 +52,14 @@ def _check_chunk_size(chunk_size: object) -> int:
             "pass None to use the STREAMKIT_CHUNK_SIZE setting."
         )
     return chunk_size
+
+
+def _in_scope(scoped: Any, chunks: Any, source: Any) -> tuple[Any, Any]:
+    """``(chunks, source)``, for a ``stream_with_context()`` source run with the
+    chunker inside its scope."""
+    if scoped is None:
+        return chunks, source
+    return scoped.rewrap(chunks), scoped
 
 
 class StreamingResponse(StreamingHttpResponse):
@@ -103,6 +112,11 @@ class StreamingResponse(StreamingHttpResponse):
         size, latency, encoding = self.chunk_size, self.max_latency, self.charset
         self._first = b""
         self._primed = False
+        # A stream_with_context() source: chunk the pieces it wraps inside its
+        # scope, so the scope is entered once per chunk, not once per piece.
+        scoped = None
+        if isinstance(value, ContextIterator | AsyncContextIterator):
+            scoped, value = value, value.source
         if hasattr(value, "__aiter__"):
             self.is_async = True
             source = value.__aiter__()
@@ -113,6 +127,7 @@ class StreamingResponse(StreamingHttpResponse):
                     source, chunk_size=size, max_latency=latency, encoding=encoding
                 )
             )
+            self._chunks, source = _in_scope(scoped, self._chunks, source)
             self._aclose = AsyncCloser(self._chunks, source)
             self._async_source = source
         elif hasattr(value, "__iter__") and not isinstance(value, str | bytes):
@@ -125,6 +140,7 @@ class StreamingResponse(StreamingHttpResponse):
                     source, chunk_size=size, max_latency=latency, encoding=encoding
                 )
             )
+            self._chunks, source = _in_scope(scoped, self._chunks, source)
             self._close = Closer(self._chunks, source)
             self._resource_closers.append(self._close)
             if not _in_event_loop():

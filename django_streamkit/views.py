@@ -2,13 +2,84 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.views.generic.base import ContextMixin, View
 
+from django_streamkit._typing import Stream
+from django_streamkit.context import request_scope, stream_with_context
+from django_streamkit.responses import StreamingResponse
 from django_streamkit.templating import StreamingTemplateResponse
+
+# -- any stream --------------------------------------------------------------------
+
+
+class StreamingView(View):
+    """A view whose body is its ``stream()`` generator.
+
+    ``stream(request, *args, **kwargs)`` is a generator or async generator
+    method yielding ``str`` or ``bytes``; an async one makes the view async.
+    It runs with the request scope of the view (``current_request``, the
+    context variables, the active language and time zone), bound by the view
+    itself, so no middleware is needed::
+
+        class Hello(StreamingView):
+            content_type = "text/plain"
+
+            def stream(self, request):
+                yield "Hello "
+                yield request.GET.get("name", "World")
+                yield "!"
+    """
+
+    #: The ``Content-Type`` header; ``None`` is Django's default (text/html).
+    content_type: str | None = None
+    #: ``StreamingResponse`` or any ``StreamingHttpResponse`` subclass.
+    response_class: type[StreamingHttpResponse] = StreamingResponse
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Django decides sync or async from the handlers: make ``get`` follow
+        # ``stream``, unless the subclass wrote its own.
+        if cls.get in (StreamingView._sync_get, StreamingView._async_get):
+            is_async = inspect.isasyncgenfunction(cls.stream)
+            cls.get = StreamingView._async_get if is_async else StreamingView._sync_get
+
+    def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Stream:
+        raise ImproperlyConfigured(
+            f"{type(self).__qualname__} must define stream(self, request, *args, "
+            "**kwargs), a generator (or async generator) method that yields the "
+            "body as str or bytes."
+        )
+
+    def get_headers(self) -> dict[str, str]:
+        """Extra response headers."""
+        return {}
+
+    def render_to_response(self, source: Stream) -> StreamingHttpResponse:
+        return self.response_class(
+            source, content_type=self.content_type, headers=self.get_headers()
+        )
+
+    def _respond(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        with request_scope(request):
+            return self.render_to_response(
+                stream_with_context(self.stream(request, *args, **kwargs))
+            )
+
+    def _sync_get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        return self._respond(request, *args, **kwargs)
+
+    async def _async_get(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> StreamingHttpResponse:
+        return self._respond(request, *args, **kwargs)  # type: ignore[no-any-return]
+
+    get = _sync_get
+
 
 # -- streamed templates ------------------------------------------------------------
 
