@@ -9,4 +9,5 @@ urlpatterns = [
     path("core/<slug:scenario>", views.core),
     path("soak/core/<slug:kind>", soak_views.core),
     path("templates/", include("tests.template_views")),
+    path("context/", include("tests.context_urls")),
 ]
