@@ -80,6 +80,13 @@ def test_streaming_with_context_as_decorator(client: Client, kind: str) -> None:
     assert body(response) == b"Hello World!"
 
 
+def test_streaming_with_context_as_decorator_of_async_generator_under_wsgi(
+    client: Client,
+) -> None:
+    response = client.get("/context/hello-decorated-async?name=World")
+    assert body(response) == b"Hello World!"
+
+
 @run
 async def test_streaming_with_context_as_decorator_of_async_generator(
     async_client: AsyncClient,
