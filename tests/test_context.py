@@ -112,6 +112,10 @@ def test_stream_keeps_session(client: Client, kind: str) -> None:
     assert body(response) == b"django"
 
 
+# Closing a response unread makes the test client's closing wrapper reconnect
+# close_old_connections before the response sends request_finished, so the
+# database must be open to this test.
+@pytest.mark.django_db
 @pytest.mark.parametrize("kind", RESPONSES)
 def test_async_view(client: Client, kind: str) -> None:
     context_views.FINALLY.clear()
