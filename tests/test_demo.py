@@ -98,3 +98,18 @@ def test_large_page_streams_a_table_of_orders(demo: Server) -> None:
     assert "20,000 orders, streamed" in page
     assert page.count('<tr><td class="num">') == 20_000
     assert page.rstrip().endswith("</html>")
+
+
+def test_stream_with_context_greets_by_name(demo: Server) -> None:
+    response = httpx.get(demo.url + "/stream?name=World", timeout=30)
+    assert response.text == "Hello World!\n"
+    assert httpx.get(demo.url + "/stream?name=Zoë", timeout=30).text == "Hello Zoë!\n"
+
+
+def test_clock_streams_ticks_as_they_happen(demo: Server) -> None:
+    start = time.monotonic()
+    with httpx.stream("GET", demo.url + "/clock", timeout=30) as response:
+        lines = response.iter_lines()
+        assert next(lines).startswith("Streaming to 127.0.0.1")
+        assert next(lines).lstrip().startswith("1  ")
+        assert time.monotonic() - start < 3, "the first tick came at once"

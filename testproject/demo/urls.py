@@ -10,4 +10,6 @@ urlpatterns = [
     path("", views.index, name="index"),
     path("large.csv", views.large_csv, name="large-csv"),
     path("my-large-page.html", views.LargePage.as_view(), name="large-page"),
+    path("stream", views.stream, name="stream"),
+    path("clock", views.Clock.as_view(), name="clock"),
 ]

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import django
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import get_language
 
 from demo.models import Author, Book, Order
-from django_streamkit import StreamingResponse
+from django_streamkit import StreamingResponse, current_request, stream_with_context
 from django_streamkit.conf import conf
-from django_streamkit.views import TemplateStreamView
+from django_streamkit.views import StreamingView, TemplateStreamView
 
 FEATURES = [
     {
@@ -25,6 +28,23 @@ FEATURES = [
                 "url": "/my-large-page.html",
                 "label": "/my-large-page.html",
                 "how": "TemplateStreamView, 50,000 orders",
+            },
+        ],
+    },
+    {
+        "title": "Request-scoped generators",
+        "text": "stream_with_context keeps the request, its contextvars, the "
+        "active language and time zone alive while the body is iterated.",
+        "links": [
+            {
+                "url": "/stream?name=World",
+                "label": "/stream?name=World",
+                "how": "the seed's example, stream_with_context",
+            },
+            {
+                "url": "/clock",
+                "label": "/clock",
+                "how": "StreamingView, an async generator",
             },
         ],
     },
@@ -117,3 +137,29 @@ def _positive_int(value: str | None, *, default: int) -> int:
     except ValueError:
         return default
     return number if number > 0 else default
+
+
+def stream(request: HttpRequest) -> StreamingResponse:
+    """The seed's third example: the generator reads the request while it runs."""
+
+    @stream_with_context
+    def generate() -> Iterator[str]:
+        yield "Hello "
+        yield current_request.GET.get("name", "World")
+        yield "!\n"
+
+    return StreamingResponse(generate(), content_type="text/plain")
+
+
+class Clock(StreamingView):
+    """A class-based view whose async generator method is the body: one line a
+    second, in the visitor's language and time zone, for ten seconds."""
+
+    content_type = "text/plain; charset=utf-8"
+
+    async def stream(self, request: HttpRequest) -> AsyncIterator[str]:
+        yield f"Streaming to {request.META.get('REMOTE_ADDR')}, ten ticks:\n"
+        for tick in range(1, 11):
+            now = timezone.localtime()
+            yield f"{tick:2d}  {now:%H:%M:%S %Z}  (language {get_language()})\n"
+            await asyncio.sleep(1)
