@@ -7,6 +7,7 @@ from django_streamkit.context import (
     get_current_request,
     stream_with_context,
 )
+from django_streamkit.csv import StreamingCSVResponse, stream_csv
 from django_streamkit.responses import StreamingResponse
 from django_streamkit.templating import (
     StreamingTemplateResponse,
@@ -15,10 +16,12 @@ from django_streamkit.templating import (
 )
 
 __all__ = [
+    "StreamingCSVResponse",
     "StreamingResponse",
     "StreamingTemplateResponse",
     "current_request",
     "get_current_request",
+    "stream_csv",
     "stream_template",
     "stream_template_string",
     "stream_with_context",

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from django.core.exceptions import ImproperlyConfigured
+from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConfigured
+from django.db.models import Field, Model, QuerySet
+from django.db.models.constants import LOOKUP_SEP
 from django.http import HttpRequest, StreamingHttpResponse
+from django.utils.text import capfirst, slugify
 from django.views.generic.base import ContextMixin, View
 
 from django_streamkit._typing import Stream
 from django_streamkit.context import request_scope, stream_with_context
+from django_streamkit.csv import StreamingCSVResponse, queryset_rows
 from django_streamkit.responses import StreamingResponse
 from django_streamkit.templating import StreamingTemplateResponse
 
@@ -140,3 +146,231 @@ class AsyncTemplateStreamView(TemplateStreamView):
         response = self.render_to_response(self.get_context_data(**kwargs))
         await response.aprime()
         return response
+
+
+# -- CSV ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CSVColumn:
+    """One column of a :class:`CSVStreamView`: its lookup, label and field."""
+
+    name: str
+    label: str
+    field: Any  # the model field the lookup ends on; None for annotations
+
+
+class CSVStreamView(View):
+    """Stream a QuerySet as a CSV download, in Django's class-based idiom.
+
+    Rows are read with ``values_list(*fields).iterator()``, so no model
+    instance is built per row and memory stays flat however many rows there
+    are. ``fields`` may follow relations (``"author__name"``) and name
+    annotations of ``get_queryset()``; ``"__all__"`` exports every concrete
+    field. Column labels come from ``verbose_name``; ``labels`` overrides them.
+    ``choices_as_labels`` (``True`` or a collection of field names) writes a
+    choice field's display label instead of its stored value.
+    """
+
+    model: type[Model] | None = None
+    queryset: QuerySet[Any, Any] | None = None
+    fields: Sequence[str] | str | None = None
+    labels: Mapping[str, str] = {}
+    choices_as_labels: bool | Collection[str] = False
+    include_header: bool = True
+    filename: str | None = None
+    response_class: ClassVar[type[StreamingCSVResponse]] = StreamingCSVResponse
+    # Passed to StreamingCSVResponse; None means the STREAMKIT_* setting.
+    dialect: str | Any = "excel"
+    escape_formulas: bool | None = None
+    encoding: str = "utf-8"
+    bom: bool = False
+    chunk_size: int | None = None
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> StreamingCSVResponse:
+        self.object_list = self.get_queryset()
+        self.columns = self.get_columns()
+        return self.render_to_response()
+
+    # -- hooks, in the order they run -------------------------------------
+
+    def get_queryset(self) -> QuerySet[Any, Any]:
+        """The QuerySet to export (``queryset``, or ``model``'s default manager)."""
+        if self.queryset is not None:
+            return self.queryset.all()
+        if self.model is not None:
+            return self.model._default_manager.all()
+        name = type(self).__name__
+        raise ImproperlyConfigured(
+            f"{name} is missing a QuerySet. Define {name}.model, "
+            f"{name}.queryset, or override {name}.get_queryset()."
+        )
+
+    def get_fields(self) -> list[str]:
+        """The lookups to export, one column each."""
+        name = type(self).__name__
+        if self.fields is None:
+            raise ImproperlyConfigured(
+                f"{name}.fields is missing. List the field names to export "
+                f"(lookups such as 'author__name' work), or set "
+                f"{name}.fields = '__all__' to export every concrete field."
+            )
+        if self.fields == "__all__":
+            model = self.object_list.model
+            return [f.name for f in model._meta.concrete_fields]
+        if isinstance(self.fields, str):
+            raise ImproperlyConfigured(
+                f"{name}.fields must be a list of field names or '__all__', "
+                f"not the string {self.fields!r}; write [{self.fields!r}]."
+            )
+        return list(self.fields)
+
+    def get_columns(self) -> list[CSVColumn]:
+        """Resolve each field to its label and model field; validate them."""
+        queryset = self.object_list
+        labels = self.get_labels()
+        columns = []
+        for name in self.get_fields():
+            field, path = _resolve(queryset, name, type(self).__name__)
+            label = labels.get(name)
+            if label is None:
+                label = capfirst(" ".join(str(part) for part in path))
+            columns.append(CSVColumn(name, str(label), field))
+        unknown = set(labels) - {column.name for column in columns}
+        if unknown:
+            raise ImproperlyConfigured(
+                f"{type(self).__name__}.labels names {sorted(unknown)}, which "
+                f"are not in fields; choose from {[c.name for c in columns]}."
+            )
+        return columns
+
+    def get_labels(self) -> Mapping[str, str]:
+        return self.labels
+
+    def get_header(self, columns: Sequence[CSVColumn]) -> list[str] | None:
+        return [column.label for column in columns] if self.include_header else None
+
+    def get_choices_as_labels(
+        self, columns: Sequence[CSVColumn]
+    ) -> dict[int, dict[Any, str]]:
+        """Column index -> {stored value: display label} for choice columns."""
+        wanted = self.choices_as_labels
+        if not wanted:
+            return {}
+        with_choices = [c.name for c in columns if getattr(c.field, "choices", None)]
+        if wanted is True:
+            wanted = with_choices
+        elif isinstance(wanted, str):
+            wanted = [wanted]
+        for name in wanted:
+            if name not in with_choices:
+                raise ImproperlyConfigured(
+                    f"{type(self).__name__}.choices_as_labels names {name!r}, "
+                    f"which is not a field with choices in fields; choose from "
+                    f"{with_choices}."
+                )
+        # Labels are resolved now, in the request's language.
+        return {
+            index: {value: str(label) for value, label in column.field.flatchoices}
+            for index, column in enumerate(columns)
+            if column.name in wanted
+        }
+
+    def get_rows(self) -> Iterable[Sequence[Any]]:
+        """The rows to write: ``values_list`` tuples read with ``.iterator()``."""
+        columns = self.columns
+        queryset = self.object_list.values_list(*[c.name for c in columns])
+        rows = queryset_rows(queryset)
+        maps = self.get_choices_as_labels(columns)
+        return _with_labels(rows, maps) if maps else rows
+
+    def get_filename(self) -> str | None:
+        """The download's name; ``None`` streams it inline."""
+        if self.filename is not None:
+            return self.filename
+        opts = self.object_list.model._meta
+        return f"{slugify(str(opts.verbose_name_plural), allow_unicode=True)}.csv"
+
+    def get_response_kwargs(self) -> dict[str, Any]:
+        return {
+            "dialect": self.dialect,
+            "escape_formulas": self.escape_formulas,
+            "encoding": self.encoding,
+            "bom": self.bom,
+            "chunk_size": self.chunk_size,
+        }
+
+    def render_to_response(self, **response_kwargs: Any) -> StreamingCSVResponse:
+        return self.response_class(
+            self.get_rows(),
+            filename=self.get_filename(),
+            header=self.get_header(self.columns),
+            **{**self.get_response_kwargs(), **response_kwargs},
+        )
+
+
+def _with_labels(
+    rows: Iterator[Sequence[Any]], maps: dict[int, dict[Any, str]]
+) -> Iterator[list[Any]]:
+    lookups = list(maps.items())
+    for row in rows:
+        cells = list(row)
+        for index, labels in lookups:
+            value = cells[index]
+            cells[index] = labels.get(value, value)
+        yield cells
+
+
+def _resolve(
+    queryset: QuerySet[Any, Any], name: str, view: str
+) -> tuple[Any, list[Any]]:
+    """The field ``name`` ends on and the verbose names along its path.
+
+    Unknown names raise ``ImproperlyConfigured`` naming the field, the model
+    and the valid choices. Transforms (``"created__year"``) end the path; the
+    column then has no field, and Django checks the transform.
+    """
+    annotations = queryset.query.annotations
+    if name in annotations:
+        return None, [name.replace("_", " ")]
+    model = queryset.model
+    field: Any = None
+    path: list[Any] = []
+    parts = name.split(LOOKUP_SEP)
+    for index, part in enumerate(parts):
+        if field is not None:
+            if not field.is_relation:
+                path.extend(parts[index:])  # transforms such as __date__year
+                try:
+                    queryset.values_list(name)
+                except FieldError as exc:
+                    raise ImproperlyConfigured(
+                        f"{view}.fields: {name!r}: {exc}"
+                    ) from None
+                return None, path
+            model = field.related_model
+            if model is None:
+                raise ImproperlyConfigured(
+                    f"{view}.fields: {name!r} follows {field.name!r}, a generic "
+                    "relation, which a values_list() query cannot follow."
+                )
+        try:
+            field = model._meta.pk if part == "pk" else model._meta.get_field(part)
+        except FieldDoesNotExist:
+            choices = sorted(
+                {f.name for f in model._meta.get_fields()}
+                | (set(annotations) if model is queryset.model else set())
+            )
+            raise ImproperlyConfigured(
+                f"{view}.fields: unknown field {part!r} in {name!r} on "
+                f"{model._meta.label}; choose from: {', '.join(choices)}."
+            ) from None
+        if isinstance(field, Field):
+            path.append(field.verbose_name)
+        else:  # a reverse relation
+            path.append(field.related_model._meta.verbose_name)
+    return field, path

@@ -10,4 +10,5 @@ urlpatterns = [
     path("soak/core/<slug:kind>", soak_views.core),
     path("templates/", include("tests.template_views")),
     path("context/", include("tests.context_urls")),
+    path("csv/", include("tests.csv_views")),
 ]

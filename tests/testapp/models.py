@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class Row(models.Model):
@@ -8,6 +9,51 @@ class Row(models.Model):
 
     name = models.CharField(max_length=100)
     value = models.IntegerField()
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Author(models.Model):
+    name = models.CharField(max_length=100)
+    born = models.DateField("date of birth", null=True)
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Book(models.Model):
+    class Genre(models.TextChoices):
+        NOVEL = "novel", _("Novel")
+        POETRY = "poetry", _("Poetry")
+
+    title = models.CharField(max_length=200)
+    author = models.ForeignKey(Author, related_name="books", on_delete=models.CASCADE)
+    genre = models.CharField(max_length=20, choices=Genre.choices)
+    rating = models.IntegerField(choices=[(1, "poor"), (2, "fine"), (3, "great")])
+    price = models.DecimalField(max_digits=8, decimal_places=2, null=True)
+    published = models.DateTimeField(null=True)
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Record(models.Model):
+    """Eight columns of the kind exports carry; the 1,000,000-row table."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        PAID = "paid", _("Paid")
+        SHIPPED = "shipped", _("Shipped")
+
+    name = models.CharField("customer name", max_length=100)
+    email = models.CharField(max_length=100)
+    city = models.CharField(max_length=100)
+    status = models.CharField(max_length=10, choices=Status.choices)
+    quantity = models.IntegerField()
+    amount = models.DecimalField(max_digits=10, decimal_places=2)
+    created = models.DateTimeField()
+    note = models.TextField()
 
     def __str__(self) -> str:
         return self.name

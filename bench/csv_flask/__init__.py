@@ -1,0 +1,1 @@
+"""Flask's documented CSV streaming pattern, for bench_csv."""

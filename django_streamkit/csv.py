@@ -1,0 +1,200 @@
+"""Streamed CSV: :func:`stream_csv` and :class:`StreamingCSVResponse`.
+
+A thin Django adapter over the pure core in :mod:`django_streamkit._csv`: it
+reads the ``STREAMKIT_*`` settings, resolves lazy translation strings in the
+header, and reads QuerySets with ``.iterator()`` instead of their result cache.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from typing import Any
+
+from django.db import connections, transaction
+from django.db.models import QuerySet
+from django.db.models.query import ModelIterable
+from django.utils.functional import Promise
+
+from django_streamkit._csv import CSVFormat, aiter_csv, iter_csv
+from django_streamkit._http import content_disposition
+from django_streamkit.conf import conf
+from django_streamkit.responses import StreamingResponse, _check_chunk_size
+
+__all__ = ["StreamingCSVResponse", "queryset_rows", "stream_csv"]
+
+
+def queryset_rows(queryset: QuerySet[Any, Any]) -> Iterator[Any]:
+    """The rows of a ``values_list()``/``values()`` QuerySet, read in chunks.
+
+    ``.iterator(chunk_size=STREAMKIT_QUERYSET_CHUNK_SIZE)`` never fills the
+    QuerySet's result cache and uses a server-side cursor on PostgreSQL.
+    """
+    if issubclass(queryset._iterable_class, ModelIterable):
+        model = queryset.model.__name__
+        raise TypeError(
+            f"A QuerySet of {model} instances has no CSV columns; pass "
+            f"queryset.values_list('field', ...) (or .values(...) with "
+            f"header=[...]), or use django_streamkit.views.CSVStreamView."
+        )
+    return _read(queryset, conf.QUERYSET_CHUNK_SIZE)
+
+
+def _read(queryset: QuerySet[Any, Any], chunk_size: int) -> Iterator[Any]:
+    # Decided when the first row is asked for, where the query runs.
+    if _streams_from_server(queryset) and not connections[queryset.db].in_atomic_block:
+        # Outside a transaction Django declares the cursor WITH HOLD, which
+        # PostgreSQL materialises in full before returning the first row;
+        # inside one it streams from the first row (and reads one snapshot).
+        # Closing this generator early (a disconnect) rolls it back.
+        with transaction.atomic(using=queryset.db):
+            yield from queryset.iterator(chunk_size=chunk_size)
+    else:
+        yield from queryset.iterator(chunk_size=chunk_size)
+
+
+def _must_wait(rows: object) -> bool:
+    """Whether the query must wait until the view has returned.
+
+    A server-side cursor declared inside the view's transaction (say, under
+    ``ATOMIC_REQUESTS``) dies when the view returns and the transaction
+    commits; then only the header is made in the view, and the query runs
+    when the body is read.
+    """
+    return (
+        isinstance(rows, QuerySet)
+        and _streams_from_server(rows)
+        and connections[rows.db].in_atomic_block
+    )
+
+
+def _streams_from_server(queryset: QuerySet[Any, Any]) -> bool:
+    connection = connections[queryset.db]
+    return (
+        connection.features.can_use_chunked_reads
+        and connection.vendor == "postgresql"
+        and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    )
+
+
+def stream_csv(
+    rows: Iterable[Any] | AsyncIterator[Any] | Any,
+    *,
+    header: Iterable[Any] | None = None,
+    dialect: str | Any = "excel",
+    escape_formulas: bool | None = None,
+    encoding: str = "utf-8",
+    bom: bool = False,
+    chunk_size: int | None = None,
+    **fmtparams: Any,
+) -> Iterator[bytes] | AsyncIterator[bytes]:
+    """Encode ``rows`` as CSV, yielding byte chunks of about ``chunk_size``.
+
+    ``rows`` is an iterable (or async iterable) of sequences, or of dicts when
+    ``header`` lists their keys; a QuerySet is read with ``.iterator()``. The
+    first chunk holds the BOM, the header and the first row only, so it is
+    ready at once. ``dialect`` and ``fmtparams`` are :func:`csv.writer`'s.
+    ``escape_formulas`` (default: ``STREAMKIT_CSV_ESCAPE_FORMULAS``, on)
+    prefixes ``'`` to string cells starting with ``= + - @``, tab or CR.
+    An async iterable gives an async iterator. Bad options raise here, at call
+    time, not when the stream is first read.
+    """
+    fmt = CSVFormat.build(
+        header=None if header is None else _resolve_header(header),
+        dialect=dialect,
+        fmtparams=fmtparams,
+        escape_formulas=(
+            conf.CSV_ESCAPE_FORMULAS if escape_formulas is None else escape_formulas
+        ),
+        encoding=encoding,
+        bom=bom,
+        chunk_size=_check_chunk_size(chunk_size),
+        max_latency=conf.MAX_LATENCY,
+    )
+    if isinstance(rows, QuerySet):
+        return iter_csv(queryset_rows(rows), fmt, header_apart=_must_wait(rows))
+    if hasattr(rows, "__aiter__"):
+        return aiter_csv(rows.__aiter__(), fmt)
+    if isinstance(rows, str | bytes | Mapping) or not hasattr(rows, "__iter__"):
+        raise TypeError(
+            f"stream_csv() rows must be an iterable or async iterable of rows, "
+            f"not {_short_repr(rows)} ({type(rows).__name__}); pass a list of "
+            f"rows, a generator or a QuerySet."
+        )
+    return iter_csv(iter(rows), fmt)
+
+
+def _resolve_header(header: Iterable[Any]) -> Iterable[Any]:
+    # Resolved now, in the view's active language, not later on another thread.
+    if isinstance(header, str | bytes):
+        return header  # CSVFormat explains the mistake
+    return [str(cell) if isinstance(cell, Promise) else cell for cell in header]
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+class StreamingCSVResponse(StreamingResponse):
+    """A ``text/csv`` :class:`StreamingResponse` over :func:`stream_csv`.
+
+    ``filename`` makes it an attachment (``Content-Disposition`` with an ASCII
+    fallback and an RFC 5987 ``filename*``). Errors in the header or the first
+    row are raised from the view, as the response produces them at once.
+    """
+
+    def __init__(
+        self,
+        rows: Iterable[Any] | AsyncIterator[Any] | Any,
+        *,
+        filename: str | None = None,
+        header: Iterable[Any] | None = None,
+        dialect: str | Any = "excel",
+        escape_formulas: bool | None = None,
+        encoding: str = "utf-8",
+        bom: bool = False,
+        chunk_size: int | None = None,
+        status: int = 200,
+        headers: Mapping[str, str] | None = None,
+        **fmtparams: Any,
+    ) -> None:
+        given = {key.lower() for key in headers or ()}
+        disposition = None
+        if filename is not None and "content-disposition" not in given:
+            if isinstance(filename, Promise):
+                filename = str(filename)
+            if not isinstance(filename, str):
+                raise TypeError(
+                    f"filename must be a str, not {filename!r} "
+                    f"({type(filename).__name__})."
+                )
+            disposition = content_disposition(filename)
+        content = stream_csv(
+            rows,
+            header=header,
+            dialect=dialect,
+            escape_formulas=escape_formulas,
+            encoding=encoding,
+            bom=bom,
+            chunk_size=chunk_size,
+            **fmtparams,
+        )
+        # Overrides the core's priming, which would read the first row.
+        self._wait = _must_wait(rows)
+        charset = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+        super().__init__(
+            content,
+            content_type=None
+            if "content-type" in given
+            else f"text/csv; charset={charset}",
+            status=status,
+            headers=headers,
+            chunk_size=chunk_size,
+        )
+        if disposition is not None:
+            self.headers["Content-Disposition"] = disposition
+
+    def _prime(self) -> None:
+        if not self._wait:
+            super()._prime()

@@ -1,0 +1,129 @@
+"""CSV exports of a 1,000,000-row PostgreSQL table through real servers.
+
+gunicorn (sync worker) and uvicorn serve ``tests.server_settings_pg``, whose
+default database is seeded once by ``tests.seed`` and kept between runs. Only
+a real server shows the serving process's memory, and what a client that
+goes away leaves behind in PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import psycopg
+import pytest
+
+from tests.seed import export_size, record_line
+from tests.servers import ROOT, Server, serve
+
+pytestmark = [pytest.mark.server, pytest.mark.postgres]
+
+ROWS = 1_000_000
+DATABASE = os.environ.get("STREAMKIT_TEST_PGSERVERDB", "streamkit_server")
+SETTINGS = "tests.server_settings_pg"
+
+
+@pytest.fixture(scope="module")
+def seeded() -> None:
+    subprocess.run(
+        [sys.executable, "-m", "tests.seed", "--rows", str(ROWS)],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "PYTHONPATH": str(ROOT)},
+        check=True,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
+def server(
+    request: pytest.FixtureRequest, seeded: None
+) -> Iterator[tuple[Server, str]]:
+    app = f"streamkit-csv-{uuid.uuid4().hex[:12]}"
+    with serve(
+        request.param, settings=SETTINGS, extra_env={"STREAMKIT_TEST_PGAPP": app}
+    ) as running:
+        yield running, app
+
+
+def sessions(app: str) -> list[tuple[str, bool]]:
+    """(state, in a transaction) of each connection the server holds."""
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        rows = conn.execute(
+            "SELECT state, xact_start IS NOT NULL FROM pg_stat_activity "
+            "WHERE application_name = %s",
+            [app],
+        ).fetchall()
+    return [(state, in_transaction) for state, in_transaction in rows]
+
+
+@pytest.fixture(scope="module")
+def expected_size() -> int:
+    return export_size(ROWS)
+
+
+def test_a_million_rows_stream_with_flat_memory(
+    server: tuple[Server, str], expected_size: int
+) -> None:
+    running, app = server
+    url = f"{running.url}/csv/records.csv"
+    warm = httpx.get(f"{url}?n=3", timeout=60).content  # and warm up
+    expected = [record_line(i).rstrip(b"\r\n") for i in (1, 2, 3)]
+    assert sorted(warm.splitlines()[1:]) == expected
+    baseline = running.reset_peak_rss()
+    lines = size = 0
+    with httpx.stream("GET", url, timeout=120) as response:
+        assert response.status_code == 200
+        assert response.headers["content-disposition"].startswith("attachment;")
+        for chunk in response.iter_raw():
+            lines += chunk.count(b"\n")
+            size += len(chunk)
+    growth = running.peak_rss() - baseline
+    assert lines == ROWS + 1
+    assert size == expected_size
+    assert growth < 30 * 1024 * 1024, f"peak RSS grew {growth / 2**20:.1f} MiB"
+    deadline = time.monotonic() + 10
+    while sessions(app) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sessions(app) == [], "the connection is closed after the response"
+
+
+def test_a_client_that_disconnects_leaves_no_cursor_or_transaction(
+    server: tuple[Server, str],
+) -> None:
+    running, app = server
+    received = 0
+    with httpx.stream("GET", f"{running.url}/csv/records.csv", timeout=30) as response:
+        # Hold the iterator: dropping it would close the connection at once.
+        chunks = response.iter_raw()
+        for chunk in chunks:
+            received += len(chunk)
+            if received > 256 * 1024:
+                break
+        # Mid-export, the server's connection holds the cursor in a
+        # transaction (this is what must not outlive the client).
+        held = sessions(app)
+        assert held, "the export's database session is visible"
+        assert all(in_transaction for _, in_transaction in held), held
+    # Leaving the block closes the connection mid-body.
+    deadline = time.monotonic() + 10
+    while (left := sessions(app)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == [], f"the server still holds {left} after the client left"
+    # The worker is free again and the next export starts at once.
+    after = httpx.get(f"{running.url}/csv/records.csv?n=10", timeout=30)
+    assert after.text.count("\r\n") == 11
+
+
+def test_an_error_in_the_first_row_is_a_500(server: tuple[Server, str]) -> None:
+    running, _ = server
+    response = httpx.get(f"{running.url}/csv/failing.csv?at=0", timeout=30)
+    assert response.status_code == 500
+    assert "ValueError: bad row 0" not in response.text  # DEBUG is off
