@@ -113,3 +113,39 @@ def test_clock_streams_ticks_as_they_happen(demo: Server) -> None:
         assert next(lines).startswith("Streaming to 127.0.0.1")
         assert next(lines).lstrip().startswith("1  ")
         assert time.monotonic() - start < 3, "the first tick came at once"
+
+
+def test_order_export_is_a_safe_labelled_download(demo: Server) -> None:
+    response = httpx.get(demo.url + "/orders.csv", timeout=60)
+    assert response.headers["content-disposition"].startswith(
+        'attachment; filename="bookshop-orders.csv"'
+    )
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert rows[0] == [
+        "ID",
+        "Created",
+        "Customer",
+        "Email",
+        "Book",
+        "Author",
+        "Quantity",
+        "Total",
+        "Status",
+        "Note",
+    ]
+    assert len(rows) == 120_001
+    statuses = {row[8] for row in rows[1:]}
+    assert statuses <= {"New", "Paid", "Shipped", "Returned"}
+    notes = {row[9] for row in rows[1:]}
+    assert "'=SUM(A1:A9)" in notes
+    assert not any(note.startswith(("=", "+")) for note in notes)
+
+
+def test_books_csv_has_a_bom_and_a_unicode_filename(demo: Server) -> None:
+    response = httpx.get(demo.url + "/books.csv", timeout=60)
+    assert response.content.startswith(b"\xef\xbb\xbfISBN,Title,Author")
+    assert (
+        "filename*=utf-8''bookshop-books-%E2%82%AC.csv"
+        in (response.headers["content-disposition"])
+    )
+    assert response.text.count("\n") == 20_001
