@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 from django_streamkit._context import AsyncContextIterator, ContextIterator
@@ -117,6 +118,10 @@ class StreamingResponse(StreamingHttpResponse):
         scoped = None
         if isinstance(value, ContextIterator | AsyncContextIterator):
             scoped, value = value, value.source
+        if isinstance(value, QuerySet):
+            # A QuerySet has __aiter__ too, which would fetch every row at
+            # once; read it in chunks, never through its result cache.
+            value = value.iterator(chunk_size=conf.QUERYSET_CHUNK_SIZE)
         if hasattr(value, "__aiter__"):
             self.is_async = True
             source = value.__aiter__()

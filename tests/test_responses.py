@@ -361,3 +361,16 @@ def test_asgi_disconnect_runs_the_sources_finally(
     assert error is None
     assert (tmp_path / "t").read_text() == "closed"
     assert len([m for m in messages if m["type"] == "http.response.body"]) < 10
+
+
+@pytest.mark.django_db
+def test_a_queryset_is_read_in_chunks_not_through_its_cache() -> None:
+    from tests.testapp.models import Row
+
+    Row.objects.bulk_create(Row(name=f"n{i}", value=i) for i in range(50))
+    queryset = Row.objects.order_by("value").values_list("name", flat=True)
+    with override_settings(STREAMKIT_QUERYSET_CHUNK_SIZE=7):
+        response = StreamingResponse(queryset)
+    assert not response.is_async
+    assert b"".join(response) == "".join(f"n{i}" for i in range(50)).encode()
+    assert queryset._result_cache is None
