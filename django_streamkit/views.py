@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConfigured
-from django.db.models import Field, Model, QuerySet
-from django.db.models.constants import LOOKUP_SEP
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
-from django.utils.text import capfirst, slugify
+from django.utils.text import slugify
 from django.views.generic.base import ContextMixin, View
 
+from django_streamkit._columns import CSVColumn, expand_fields, resolve_columns
 from django_streamkit._typing import Stream
 from django_streamkit.context import request_scope, stream_with_context
 from django_streamkit.csv import StreamingCSVResponse, queryset_rows
 from django_streamkit.responses import StreamingResponse
 from django_streamkit.templating import StreamingTemplateResponse
+
+__all__ = [
+    "AsyncTemplateStreamView",
+    "CSVColumn",
+    "CSVStreamView",
+    "StreamingView",
+    "TemplateStreamView",
+]
 
 # -- any stream --------------------------------------------------------------------
 
@@ -151,15 +158,6 @@ class AsyncTemplateStreamView(TemplateStreamView):
 # -- CSV ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class CSVColumn:
-    """One column of a :class:`CSVStreamView`: its lookup, label and field."""
-
-    name: str
-    label: str
-    field: Any  # the model field the lookup ends on; None for annotations
-
-
 class CSVStreamView(View):
     """Stream a QuerySet as a CSV download, in Django's class-based idiom.
 
@@ -212,41 +210,13 @@ class CSVStreamView(View):
 
     def get_fields(self) -> list[str]:
         """The lookups to export, one column each."""
-        name = type(self).__name__
-        if self.fields is None:
-            raise ImproperlyConfigured(
-                f"{name}.fields is missing. List the field names to export "
-                f"(lookups such as 'author__name' work), or set "
-                f"{name}.fields = '__all__' to export every concrete field."
-            )
-        if self.fields == "__all__":
-            model = self.object_list.model
-            return [f.name for f in model._meta.concrete_fields]
-        if isinstance(self.fields, str):
-            raise ImproperlyConfigured(
-                f"{name}.fields must be a list of field names or '__all__', "
-                f"not the string {self.fields!r}; write [{self.fields!r}]."
-            )
-        return list(self.fields)
+        return expand_fields(self.fields, self.object_list.model, type(self).__name__)
 
     def get_columns(self) -> list[CSVColumn]:
         """Resolve each field to its label and model field; validate them."""
-        queryset = self.object_list
-        labels = self.get_labels()
-        columns = []
-        for name in self.get_fields():
-            field, path = _resolve(queryset, name, type(self).__name__)
-            label = labels.get(name)
-            if label is None:
-                label = capfirst(" ".join(str(part) for part in path))
-            columns.append(CSVColumn(name, str(label), field))
-        unknown = set(labels) - {column.name for column in columns}
-        if unknown:
-            raise ImproperlyConfigured(
-                f"{type(self).__name__}.labels names {sorted(unknown)}, which "
-                f"are not in fields; choose from {[c.name for c in columns]}."
-            )
-        return columns
+        return resolve_columns(
+            self.object_list, self.get_fields(), self.get_labels(), type(self).__name__
+        )
 
     def get_labels(self) -> Mapping[str, str]:
         return self.labels
@@ -323,54 +293,3 @@ def _with_labels(
             value = cells[index]
             cells[index] = labels.get(value, value)
         yield cells
-
-
-def _resolve(
-    queryset: QuerySet[Any, Any], name: str, view: str
-) -> tuple[Any, list[Any]]:
-    """The field ``name`` ends on and the verbose names along its path.
-
-    Unknown names raise ``ImproperlyConfigured`` naming the field, the model
-    and the valid choices. Transforms (``"created__year"``) end the path; the
-    column then has no field, and Django checks the transform.
-    """
-    annotations = queryset.query.annotations
-    if name in annotations:
-        return None, [name.replace("_", " ")]
-    model = queryset.model
-    field: Any = None
-    path: list[Any] = []
-    parts = name.split(LOOKUP_SEP)
-    for index, part in enumerate(parts):
-        if field is not None:
-            if not field.is_relation:
-                path.extend(parts[index:])  # transforms such as __date__year
-                try:
-                    queryset.values_list(name)
-                except FieldError as exc:
-                    raise ImproperlyConfigured(
-                        f"{view}.fields: {name!r}: {exc}"
-                    ) from None
-                return None, path
-            model = field.related_model
-            if model is None:
-                raise ImproperlyConfigured(
-                    f"{view}.fields: {name!r} follows {field.name!r}, a generic "
-                    "relation, which a values_list() query cannot follow."
-                )
-        try:
-            field = model._meta.pk if part == "pk" else model._meta.get_field(part)
-        except FieldDoesNotExist:
-            choices = sorted(
-                {f.name for f in model._meta.get_fields()}
-                | (set(annotations) if model is queryset.model else set())
-            )
-            raise ImproperlyConfigured(
-                f"{view}.fields: unknown field {part!r} in {name!r} on "
-                f"{model._meta.label}; choose from: {', '.join(choices)}."
-            ) from None
-        if isinstance(field, Field):
-            path.append(field.verbose_name)
-        else:  # a reverse relation
-            path.append(field.related_model._meta.verbose_name)
-    return field, path

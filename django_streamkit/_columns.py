@@ -1,0 +1,132 @@
+"""CSV columns from field names: validation, labels and the fields they end on.
+
+Shared by :class:`~django_streamkit.views.CSVStreamView` (per request), the
+export registry and the admin mixin (through that view), and the system checks
+(at startup, against the model's default QuerySet).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConfigured
+from django.db.models import Field, Model, QuerySet
+from django.db.models.constants import LOOKUP_SEP
+from django.utils.text import capfirst
+
+
+@dataclass(frozen=True)
+class CSVColumn:
+    """One CSV column: its lookup, label and field."""
+
+    name: str
+    label: str
+    field: Any  # the model field the lookup ends on; None for annotations
+
+
+def expand_fields(fields: object, model: type[Model], owner: str) -> list[str]:
+    """``fields`` as a list of lookups; ``"__all__"`` is every concrete field."""
+    if fields is None:
+        raise ImproperlyConfigured(
+            f"{owner}.fields is missing. List the field names to export "
+            f"(lookups such as 'author__name' work), or set "
+            f"{owner}.fields = '__all__' to export every concrete field."
+        )
+    if fields == "__all__":
+        return [f.name for f in model._meta.concrete_fields]
+    if isinstance(fields, str):
+        raise ImproperlyConfigured(
+            f"{owner}.fields must be a list of field names or '__all__', "
+            f"not the string {fields!r}; write [{fields!r}]."
+        )
+    if not isinstance(fields, Sequence):
+        raise ImproperlyConfigured(
+            f"{owner}.fields must be a list of field names or '__all__', "
+            f"not {fields!r}."
+        )
+    for name in fields:
+        if not isinstance(name, str):
+            raise ImproperlyConfigured(
+                f"{owner}.fields holds {name!r}, which is not a field name (str)."
+            )
+    return list(fields)
+
+
+def resolve_columns(
+    queryset: QuerySet[Any, Any],
+    fields: Sequence[str],
+    labels: Mapping[str, Any],
+    owner: str,
+) -> list[CSVColumn]:
+    """Resolve each field to its label and model field; validate them.
+
+    Unknown fields, and labels for fields that are not exported, raise
+    ``ImproperlyConfigured`` naming ``owner`` and the valid choices.
+    """
+    columns = []
+    for name in fields:
+        field, path = resolve_field(queryset, name, owner)
+        label = labels.get(name)
+        if label is None:
+            label = capfirst(" ".join(str(part) for part in path))
+        columns.append(CSVColumn(name, str(label), field))
+    unknown = set(labels) - {column.name for column in columns}
+    if unknown:
+        raise ImproperlyConfigured(
+            f"{owner}.labels names {sorted(unknown)}, which "
+            f"are not in fields; choose from {[c.name for c in columns]}."
+        )
+    return columns
+
+
+def resolve_field(
+    queryset: QuerySet[Any, Any], name: str, owner: str
+) -> tuple[Any, list[Any]]:
+    """The field ``name`` ends on and the verbose names along its path.
+
+    Unknown names raise ``ImproperlyConfigured`` naming the field, the model
+    and the valid choices. Transforms (``"created__year"``) end the path; the
+    column then has no field, and Django checks the transform.
+    """
+    annotations = queryset.query.annotations
+    if name in annotations:
+        return None, [name.replace("_", " ")]
+    model = queryset.model
+    field: Any = None
+    path: list[Any] = []
+    parts = name.split(LOOKUP_SEP)
+    for index, part in enumerate(parts):
+        if field is not None:
+            if not field.is_relation:
+                path.extend(parts[index:])  # transforms such as __date__year
+                try:
+                    queryset.values_list(name)
+                except FieldError as exc:
+                    raise ImproperlyConfigured(
+                        f"{owner}.fields: {name!r}: {exc}"
+                    ) from None
+                return None, path
+            model = field.related_model
+            if model is None:
+                raise ImproperlyConfigured(
+                    f"{owner}.fields: {name!r} follows {field.name!r}, a generic "
+                    "relation, which a values_list() query cannot follow."
+                )
+        try:
+            field = model._meta.pk if part == "pk" else model._meta.get_field(part)
+        except FieldDoesNotExist:
+            choices = sorted(
+                {f.name for f in model._meta.get_fields()}
+                | (set(annotations) if model is queryset.model else set())
+            )
+            raise ImproperlyConfigured(
+                f"{owner}.fields: unknown field {part!r} in {name!r} on "
+                f"{model._meta.label}; choose from: {', '.join(choices)}."
+            ) from None
+        if isinstance(field, Field):
+            path.append(field.verbose_name)
+        else:  # a reverse relation
+            path.append(field.related_model._meta.verbose_name)
+    return field, path
