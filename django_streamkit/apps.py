@@ -9,6 +9,8 @@ class StreamkitConfig(AppConfig):
     verbose_name = "Streamkit"
 
     def ready(self) -> None:
-        from django_streamkit import checks
+        from django_streamkit import checks, exports
 
         checks.register()
+        # Import every app's exports module, as the admin imports admin.py.
+        exports.autodiscover()

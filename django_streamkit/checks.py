@@ -7,6 +7,17 @@ streamkit.E004  STREAMKIT_QUERYSET_CHUNK_SIZE is not a positive integer.
 streamkit.E005  STREAMKIT_TEMPLATE_BUFFER_SIZE is not a positive integer.
 streamkit.W001  Django's GZipMiddleware, before Django 6.1, holds streamed
                 chunks back; use django_streamkit.middleware.GZipMiddleware.
+streamkit.E040  A CSVExport's fields or labels name an unknown field.
+streamkit.E041  A CSVExport's filter_fields name an unknown field or lookup.
+streamkit.E042  Two CSVExports have the same slug.
+streamkit.E043  A CSVExport's permission_required is not "app_label.codename"
+                of an installed app.
+streamkit.E044  django_streamkit.urls is mounted without django.contrib.auth
+                and its AuthenticationMiddleware, which the exports need.
+streamkit.E045  A StreamingCSVExportMixin's csv_export_fields or
+                csv_export_labels name an unknown field.
+streamkit.W045  A StreamingCSVExportMixin exports only the primary key: no
+                csv_export_fields, and list_display names no model field.
 """
 
 from __future__ import annotations
@@ -99,6 +110,24 @@ def check_gzip_middleware(
     ]
 
 
+def check_exports(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    from django_streamkit._export_checks import check_registry
+
+    return check_registry()
+
+
+def check_exports_urls(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    from django_streamkit._export_checks import check_auth_for_urls
+
+    return check_auth_for_urls()
+
+
 def register() -> None:
     checks.register(check_settings)
     checks.register(check_gzip_middleware)
+    checks.register(check_exports)
+    checks.register(check_exports_urls, checks.Tags.urls)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.contrib import admin
 from django.urls import include, path
 
 from tests import soak_views, views
@@ -11,4 +12,6 @@ urlpatterns = [
     path("templates/", include("tests.template_views")),
     path("context/", include("tests.context_urls")),
     path("csv/", include("tests.csv_views")),
+    path("admin/", admin.site.urls),
+    path("exports/", include("django_streamkit.urls")),
 ]

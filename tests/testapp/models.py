@@ -57,3 +57,30 @@ class Record(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class Order(models.Model):
+    """Exports, the admin mixin and their filters in the tests."""
+
+    class Status(models.TextChoices):
+        NEW = "new", _("New")
+        PAID = "paid", _("Paid")
+        SHIPPED = "shipped", _("Shipped")
+
+    number = models.CharField(max_length=20)
+    customer = models.ForeignKey(
+        Author, related_name="orders", on_delete=models.CASCADE
+    )
+    status = models.CharField(max_length=10, choices=Status.choices)
+    total = models.DecimalField(max_digits=8, decimal_places=2)
+    gift = models.BooleanField(default=False)
+    created = models.DateTimeField()
+    shipped = models.DateField(null=True, blank=True)
+    # Never declared in an export: the tests check it never leaves.
+    secret = models.CharField(max_length=50, default="")
+
+    class Meta:
+        ordering = ["number"]
+
+    def __str__(self) -> str:
+        return self.number

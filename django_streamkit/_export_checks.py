@@ -1,0 +1,179 @@
+"""System checks of the export registry (ids in :mod:`django_streamkit.checks`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConfigured
+from django.db.models import Model, QuerySet
+from django.db.models.constants import LOOKUP_SEP
+from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
+
+from django_streamkit._columns import expand_fields, resolve_columns
+from django_streamkit._filters import Filter
+from django_streamkit.exports import CSVExport, registry
+
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def check_registry() -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    slugs: dict[str, CSVExport] = {}
+    for export in registry:
+        errors += _check_fields(export)
+        errors += _check_filters(export)
+        errors += _check_permissions(export)
+        slug = export.get_slug()
+        first = slugs.setdefault(slug, export)
+        if first is not export:
+            errors.append(
+                checks.Error(
+                    f"{_name(export)} and {_name(first)} have the same slug "
+                    f"{slug!r}; only {_name(first)} can be reached at "
+                    f"{slug}.csv.",
+                    hint=f"Give one of them another slug: slug = '{slug}-2'.",
+                    obj=type(export),
+                    id="streamkit.E042",
+                )
+            )
+    return errors
+
+
+def _name(export: CSVExport) -> str:
+    return f"{type(export).__module__}.{type(export).__qualname__}"
+
+
+def _queryset(export: CSVExport) -> tuple[QuerySet[Any, Any], bool]:
+    """The QuerySet to check against, and whether get_queryset() may annotate it."""
+    if export.queryset is not None:
+        queryset = export.queryset
+    else:
+        queryset = export.get_model()._default_manager.all()
+    overridden = type(export).get_queryset is not CSVExport.get_queryset
+    return queryset, overridden
+
+
+def _maybe_annotation(model: type[Model], name: str) -> bool:
+    # A name get_queryset() may annotate: its first part is no model field.
+    first = name.split(LOOKUP_SEP, 1)[0]
+    if first == "pk":
+        return False
+    try:
+        model._meta.get_field(first)
+    except FieldDoesNotExist:
+        return True
+    return False
+
+
+def _check_fields(export: CSVExport) -> list[checks.CheckMessage]:
+    queryset, overridden = _queryset(export)
+    model = queryset.model
+    owner = type(export).__name__
+    try:
+        names = expand_fields(export.fields, model, owner)
+        labels = dict(export.labels)
+        if overridden:  # annotations of get_queryset() are checked per request
+            skipped = {n for n in names if _maybe_annotation(model, n)}
+            names = [n for n in names if n not in skipped]
+            labels = {k: v for k, v in labels.items() if k not in skipped}
+        resolve_columns(queryset, names, labels, owner)
+    except ImproperlyConfigured as exc:
+        return [checks.Error(str(exc), obj=type(export), id="streamkit.E040")]
+    return []
+
+
+def _check_filters(export: CSVExport) -> list[checks.CheckMessage]:
+    queryset, overridden = _queryset(export)
+    owner = type(export).__name__
+    keys = export.filter_fields
+    if isinstance(keys, str):
+        return [
+            checks.Error(
+                f"{owner}.filter_fields is the string {keys!r}; it must be a "
+                "list of filter names.",
+                hint=f"Write filter_fields = [{keys!r}].",
+                obj=type(export),
+                id="streamkit.E041",
+            )
+        ]
+    errors: list[checks.CheckMessage] = []
+    for key in keys:
+        if overridden and _maybe_annotation(queryset.model, key):
+            continue
+        try:
+            Filter.resolve(queryset, key)
+        except FieldError as exc:
+            errors.append(
+                checks.Error(
+                    f"{owner}.filter_fields: {key!r} is not a filter of "
+                    f"{queryset.model._meta.label}: {exc}",
+                    hint="Name a field, or a field and a lookup as "
+                    "QuerySet.filter() takes them: 'status', 'created__gte', "
+                    "'author__name__icontains'.",
+                    obj=type(export),
+                    id="streamkit.E041",
+                )
+            )
+    return errors
+
+
+def _check_permissions(export: CSVExport) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    labels = {config.label for config in apps.get_app_configs()}
+    for perm in export.get_permission_required():
+        app_label, _, codename = str(perm).partition(".")
+        if not isinstance(perm, str) or not codename or app_label not in labels:
+            errors.append(
+                checks.Error(
+                    f"{type(export).__name__}.permission_required has "
+                    f"{perm!r}, which no user can have: permissions are "
+                    "'app_label.codename' of an installed app.",
+                    hint="Write, e.g., 'shop.view_order', or leave "
+                    "permission_required unset for the model's view permission.",
+                    obj=type(export),
+                    id="streamkit.E043",
+                )
+            )
+    return errors
+
+
+def check_auth_for_urls() -> list[checks.CheckMessage]:
+    try:
+        reverse("streamkit:index")
+    except NoReverseMatch:
+        return []  # not mounted
+    missing = []
+    if not apps.is_installed("django.contrib.auth"):
+        missing.append("'django.contrib.auth' in INSTALLED_APPS")
+        if AUTH_MIDDLEWARE not in settings.MIDDLEWARE:
+            missing.append(f"{AUTH_MIDDLEWARE!r} in MIDDLEWARE")
+    elif not any(_is_auth_middleware(path) for path in settings.MIDDLEWARE):
+        missing.append(f"{AUTH_MIDDLEWARE!r} in MIDDLEWARE")
+    if not missing:
+        return []
+    return [
+        checks.Error(
+            "django_streamkit.urls is mounted, but its exports check "
+            "request.user's permissions and there is no "
+            f"{' and no '.join(missing)}.",
+            hint=f"Add {' and '.join(missing)} (after SessionMiddleware).",
+            id="streamkit.E044",
+        )
+    ]
+
+
+def _is_auth_middleware(path: str) -> bool:
+    # Imported here: it needs django.contrib.auth installed.
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+
+    try:
+        middleware = import_string(path)
+    except ImportError:
+        return False
+    return isinstance(middleware, type) and issubclass(
+        middleware, AuthenticationMiddleware
+    )

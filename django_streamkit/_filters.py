@@ -1,0 +1,221 @@
+"""Query-string filters for exports: ``?status=paid&created__gte=2024-01-01``.
+
+Only the keys an export declares in ``filter_fields`` are accepted, each
+exactly as declared (``"status"`` is an exact match; ``"created__gte"`` must be
+declared to be used). Values are parsed the way the model field parses form
+input (its ``formfield()``, or ``to_python()`` where it has none), so choices,
+dates in the active time zone, decimals and lengths are checked before the
+query runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.exceptions import FieldError, ImproperlyConfigured, ValidationError
+from django.db.models import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    FloatField,
+    IntegerField,
+    QuerySet,
+    TimeField,
+)
+from django.db.models.constants import LOOKUP_SEP
+
+# Lookups that compare text, whatever the field: their value stays a string.
+TEXT_LOOKUPS = frozenset(
+    {
+        "iexact",
+        "contains",
+        "icontains",
+        "startswith",
+        "istartswith",
+        "endswith",
+        "iendswith",
+        "regex",
+        "iregex",
+    }
+)
+# Lookups whose value is a comma-separated list.
+LIST_LOOKUPS = {"in": None, "range": 2}
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
+
+
+class FilterError(ValueError):
+    """A query-string filter that is not allowed or has a bad value."""
+
+
+@dataclass(frozen=True)
+class Filter:
+    """A declared filter key, resolved: the field its value is parsed with."""
+
+    key: str
+    field: Any  # the output field of the lookup's left-hand side
+    lookup: str
+    words: tuple[str, ...]  # the verbose names along the path, transforms
+
+    @classmethod
+    def resolve(cls, queryset: QuerySet[Any, Any], key: str) -> Filter:
+        """Resolve ``key`` as ``QuerySet.filter()`` would; ``FieldError`` if bad."""
+        query = queryset.query.chain()
+        lookups, parts, expression = query.solve_lookup_type(key)
+        if expression is False:
+            lhs = query.resolve_ref(LOOKUP_SEP.join(parts))
+        else:  # an annotation of the QuerySet
+            lhs = expression
+        words = [str(part).replace("_", " ") for part in parts or [key]]
+        *transforms, last = lookups or ["exact"]
+        for name in transforms:
+            lhs = query.try_transform(lhs, name)
+            words.append(name)
+        if lhs.get_lookup(last) is None:
+            lhs = query.try_transform(lhs, last)  # raises, with suggestions
+            words.append(last)
+            last = "exact"
+        return cls(key, lhs.output_field, last, tuple(words))
+
+    def clean(self, raw: str) -> Any:
+        """The query value for the query-string value ``raw``."""
+        if self.lookup == "isnull":
+            return _boolean(raw)
+        if self.lookup in TEXT_LOOKUPS:
+            return raw
+        if self.lookup in LIST_LOOKUPS:
+            items = [item.strip() for item in raw.split(",")]
+            size = LIST_LOOKUPS[self.lookup]
+            if size is not None and len(items) != size:
+                raise ValidationError(
+                    f"Give {size} comma-separated values, not {len(items)}."
+                )
+            return [_scalar(self.field, item) for item in items]
+        return _scalar(self.field, raw)
+
+
+def _scalar(field: Any, raw: str) -> Any:
+    if raw == "":
+        raise ValidationError("Give a value, not an empty one.")
+    if field.is_relation:  # a foreign key: the value is the related key
+        field = field.target_field
+    if isinstance(field, BooleanField):
+        # forms.BooleanField takes any non-false string as True.
+        return _boolean(raw)
+    formfield = field.formfield()
+    if formfield is None:  # AutoField, for one
+        return field.to_python(raw)
+    formfield.required = False
+    return formfield.clean(raw)
+
+
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in TRUE:
+        return True
+    if value in FALSE:
+        return False
+    raise ValidationError("Give true or false (or 1 or 0).")
+
+
+# How the index page words a lookup after the field's name.
+LOOKUP_WORDS = {
+    "exact": "",
+    "iexact": "(any case)",
+    "gt": ">",
+    "gte": "≥",
+    "lt": "<",
+    "lte": "≤",
+    "in": "(one of, comma-separated)",
+    "range": "(from,to)",
+    "contains": "contains",
+    "icontains": "contains",
+    "startswith": "starts with",
+    "istartswith": "starts with",
+    "endswith": "ends with",
+    "iendswith": "ends with",
+    "isnull": "is empty",
+}
+
+
+def describe(queryset: QuerySet[Any, Any], key: str) -> dict[str, Any]:
+    """How a form offers filter ``key``: its label, input type and choices."""
+    spec = Filter.resolve(queryset, key)
+    field = spec.field.target_field if spec.field.is_relation else spec.field
+    label = " ".join([*spec.words, LOOKUP_WORDS.get(spec.lookup, spec.lookup)])
+    info: dict[str, Any] = {"key": key, "label": label.strip(), "type": "text"}
+    if spec.lookup == "isnull" or isinstance(field, BooleanField):
+        info["type"] = "select"
+        info["choices"] = [("true", "yes"), ("false", "no")]
+    elif spec.lookup in TEXT_LOOKUPS or spec.lookup in LIST_LOOKUPS:
+        pass
+    elif getattr(field, "flatchoices", None):
+        info["type"] = "select"
+        info["choices"] = [(str(v), str(label)) for v, label in field.flatchoices]
+    elif isinstance(field, DateField):  # and DateTimeField, a subclass
+        info["type"] = "date"
+    elif isinstance(field, TimeField):
+        info["type"] = "time"
+    elif isinstance(field, IntegerField | DecimalField | FloatField):
+        info["type"] = "number"
+    return info
+
+
+def _choices(queryset: QuerySet[Any, Any], key: str) -> str:
+    field = Filter.resolve(queryset, key).field
+    choices = getattr(field, "flatchoices", None)
+    if not choices:
+        return ""
+    return f" Choices: {', '.join(str(value) for value, _ in choices)}."
+
+
+def filter_queryset(
+    queryset: QuerySet[Any, Any],
+    params: Mapping[str, Sequence[str]],
+    allowed: Sequence[str],
+) -> QuerySet[Any, Any]:
+    """``queryset`` filtered by ``params`` (a ``QueryDict``'s ``lists()``).
+
+    Empty values are ignored, as an HTML form sends them. Anything else that
+    is not allowed raises :class:`FilterError` with a message that names the
+    allowed filters.
+    """
+    given = dict(params)
+    if not given:
+        return queryset
+    hint = (
+        f"Allowed filters: {', '.join(allowed)}."
+        if allowed
+        else "This export takes no filters."
+    )
+    conditions: dict[str, Any] = {}
+    for key, values in given.items():
+        if key not in allowed:
+            raise FilterError(f"Unknown filter {key!r}. {hint}")
+        values = [value for value in values if value != ""]
+        if not values:
+            continue
+        if len(values) > 1:
+            raise FilterError(
+                f"Filter {key!r} is given {len(values)} times; give it once "
+                f"(the 'in' lookup takes a comma-separated list). {hint}"
+            )
+        try:
+            conditions[key] = Filter.resolve(queryset, key).clean(values[0])
+        except FieldError as exc:
+            # Declared, but the QuerySet cannot take it: the server's mistake
+            # (streamkit.E041 reports it at startup), not the client's.
+            raise ImproperlyConfigured(
+                f"filter_fields: {key!r} is not a filter of this QuerySet: {exc}"
+            ) from exc
+        except ValidationError as exc:
+            raise FilterError(
+                f"Bad value {values[0]!r} for filter {key!r}: "
+                f"{' '.join(exc.messages)}{_choices(queryset, key)} {hint}"
+            ) from None
+    try:
+        return queryset.filter(**conditions)
+    except (ValidationError, ValueError, TypeError) as exc:
+        raise FilterError(f"Bad filter value: {exc} {hint}") from None

@@ -1,0 +1,263 @@
+"""Mountable CSV exports: :class:`CSVExport`, :func:`register` and their views.
+
+Declare an export in an app's ``exports.py`` (imported at startup, as
+``admin.py`` is)::
+
+    from django_streamkit.exports import CSVExport, register
+
+    @register
+    class OrderExport(CSVExport):
+        model = Order
+        fields = ["id", "customer__name", "status", "total", "created"]
+        filter_fields = ["status", "created__gte", "created__lt"]
+
+and mount ``path("exports/", include("django_streamkit.urls"))``: users with
+the ``view`` permission of ``Order`` find it on ``/exports/`` and download
+``/exports/shop-order.csv?status=paid``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from typing import Any, TypeVar
+
+from django.contrib.auth import get_permission_codename
+from django.contrib.auth.mixins import AccessMixin
+from django.core.exceptions import ImproperlyConfigured
+from django.db.models import Model, QuerySet
+from django.http import Http404, HttpRequest, HttpResponseBadRequest
+from django.http.response import HttpResponseBase
+from django.urls import reverse
+from django.utils.module_loading import autodiscover_modules
+from django.utils.text import capfirst
+from django.views import View
+
+from django_streamkit._filters import FilterError, filter_queryset
+from django_streamkit._index import render_index
+from django_streamkit.views import CSVStreamView
+
+__all__ = ["CSVExport", "ExportRegistry", "autodiscover", "register", "registry"]
+
+# What Django's <slug:...> path converter matches.
+SLUG_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_"
+)
+
+
+class CSVExport:
+    """One CSV export that users with its permission may download.
+
+    ``model`` or ``queryset`` (or an overridden ``get_queryset(request)``)
+    says what is exported; ``fields`` (a list of lookups, or ``"__all__"``)
+    are the only columns that can ever leave, labelled from ``verbose_name``
+    or ``labels``. ``slug`` names its URL (default ``"<app_label>-<model>"``),
+    ``title`` and ``description`` show on the index. ``filter_fields`` are the
+    query-string filters a user may add, each exactly as written
+    (``"status"``, ``"created__gte"``). ``permission_required`` defaults to
+    the model's ``view`` permission; ``()`` lets any signed-in user in.
+    """
+
+    model: type[Model] | None = None
+    queryset: QuerySet[Any, Any] | None = None
+    fields: Sequence[str] | str | None = None
+    labels: Mapping[str, str] = {}
+    slug: str | None = None
+    title: str | None = None
+    description: str = ""
+    filename: str | None = None
+    filter_fields: Sequence[str] = ()
+    permission_required: str | Collection[str] | None = None
+    choices_as_labels: bool | Collection[str] = False
+    view_class: type[CSVStreamView] = CSVStreamView
+
+    def get_model(self) -> type[Model]:
+        if self.model is not None:
+            return self.model
+        if self.queryset is not None:
+            return self.queryset.model
+        name = type(self).__name__
+        raise ImproperlyConfigured(
+            f"{name} has no model. Set {name}.model (or {name}.queryset); "
+            f"get_queryset() may still narrow it per request."
+        )
+
+    def get_slug(self) -> str:
+        if self.slug is not None:
+            return self.slug
+        opts = self.get_model()._meta
+        return f"{opts.app_label}-{opts.model_name}"
+
+    def get_title(self) -> str:
+        if self.title is not None:
+            return str(self.title)
+        return capfirst(str(self.get_model()._meta.verbose_name_plural))
+
+    def get_permission_required(self) -> tuple[str, ...]:
+        perms = self.permission_required
+        if perms is None:
+            opts = self.get_model()._meta
+            return (f"{opts.app_label}.{get_permission_codename('view', opts)}",)
+        if isinstance(perms, str):
+            return (perms,)
+        return tuple(perms)
+
+    def has_permission(self, request: HttpRequest) -> bool:
+        user = request.user
+        return user.is_active and user.has_perms(self.get_permission_required())
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Any, Any]:
+        """Everything the export may write; narrow it per user here."""
+        if self.queryset is not None:
+            return self.queryset.all()
+        return self.get_model()._default_manager.all()
+
+    def filter_queryset(
+        self, request: HttpRequest, queryset: QuerySet[Any, Any]
+    ) -> QuerySet[Any, Any]:
+        """Apply the query string's filters; raise ``FilterError`` (400) if bad."""
+        return filter_queryset(
+            queryset, dict(request.GET.lists()), list(self.filter_fields)
+        )
+
+    def get_view_kwargs(self, request: HttpRequest) -> dict[str, Any]:
+        """Attributes for ``view_class`` (a :class:`CSVStreamView`)."""
+        return {
+            "fields": self.fields,
+            "labels": self.labels,
+            "filename": self.filename,
+            "choices_as_labels": self.choices_as_labels,
+        }
+
+    def response(self, request: HttpRequest) -> HttpResponseBase:
+        queryset = self.filter_queryset(request, self.get_queryset(request))
+        return csv_view_response(
+            self.view_class, request, queryset=queryset, **self.get_view_kwargs(request)
+        )
+
+
+def csv_view_response(
+    view_class: type[CSVStreamView], request: HttpRequest, **initkwargs: Any
+) -> HttpResponseBase:
+    """The response of a configured CSV view, whatever the request's method.
+
+    Called directly rather than through ``as_view()``, so an admin action
+    (a POST) and the export views reuse the view's column machinery.
+    """
+    view = view_class(**initkwargs)
+    view.setup(request)
+    return view.get(request)
+
+
+ExportT = TypeVar("ExportT", bound=type[CSVExport])
+
+
+class ExportRegistry:
+    """The registered exports, in registration order."""
+
+    def __init__(self) -> None:
+        # Named as the admin site's, which autodiscover_modules() restores
+        # when an app's exports module fails to import.
+        self._registry: dict[type[CSVExport], CSVExport] = {}
+
+    def register(self, export_class: ExportT) -> ExportT:
+        if not (isinstance(export_class, type) and issubclass(export_class, CSVExport)):
+            raise TypeError(
+                f"register() takes a CSVExport subclass, not {export_class!r}; "
+                "write @register above 'class MyExport(CSVExport):'."
+            )
+        export = export_class()
+        slug = export.get_slug()  # raises if there is no model
+        if not slug or not set(slug) <= SLUG_CHARACTERS:
+            raise ImproperlyConfigured(
+                f"{export_class.__name__}.slug is {slug!r}; a slug is made of "
+                "ASCII letters, digits, hyphens and underscores, as in "
+                "'paid-orders'."
+            )
+        self._registry[export_class] = export
+        return export_class
+
+    def unregister(self, export_class: type[CSVExport]) -> None:
+        self._registry.pop(export_class, None)
+
+    def __iter__(self) -> Iterator[CSVExport]:
+        return iter(list(self._registry.values()))
+
+    def __len__(self) -> int:
+        return len(self._registry)
+
+    def get(self, slug: str) -> CSVExport | None:
+        """The first export registered with ``slug`` (the checks flag doubles)."""
+        return next((e for e in self if e.get_slug() == slug), None)
+
+
+registry = ExportRegistry()
+
+
+def register(export_class: ExportT) -> ExportT:
+    """Class decorator: add a :class:`CSVExport` subclass to the registry."""
+    return registry.register(export_class)
+
+
+def autodiscover() -> None:
+    """Import every installed app's ``exports`` module, as admin.autodiscover()."""
+    autodiscover_modules("exports", register_to=registry)
+
+
+# -- views (mounted by django_streamkit.urls) ----------------------------------
+
+
+class ExportIndexView(AccessMixin, View):
+    """A streamed page listing the exports the user may download."""
+
+    http_method_names = ["get", "head", "options"]
+    template_name = "streamkit/index.html"
+
+    def get(self, request: HttpRequest) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()
+        namespace = request.resolver_match.namespace if request.resolver_match else ""
+        exports = [
+            {
+                "export": export,
+                "title": export.get_title(),
+                "description": export.description,
+                "url": reverse(
+                    "streamkit:export",
+                    kwargs={"slug": export.get_slug()},
+                    current_app=namespace,
+                ),
+                "filters": export_filters(export, request),
+            }
+            for export in registry
+            if export.has_permission(request)
+        ]
+        return render_index(request, self.template_name, {"exports": exports})
+
+
+class ExportView(AccessMixin, View):
+    """``<slug>.csv``: one export, filtered by the query string."""
+
+    http_method_names = ["get", "head", "options"]
+
+    def get(self, request: HttpRequest, slug: str) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            return self.handle_no_permission()  # the login redirect
+        export = registry.get(slug)
+        if export is None:
+            raise Http404(f"No export is registered with the slug {slug!r}.")
+        if not export.has_permission(request):
+            return self.handle_no_permission()  # 403 when signed in
+        try:
+            return export.response(request)
+        except FilterError as exc:
+            return HttpResponseBadRequest(
+                str(exc), content_type="text/plain; charset=utf-8"
+            )
+
+
+def export_filters(export: CSVExport, request: HttpRequest) -> list[dict[str, Any]]:
+    """How the index offers each filter: a name, a label and an input."""
+    from django_streamkit._filters import describe
+
+    queryset = export.get_queryset(request)
+    return [describe(queryset, key) for key in export.filter_fields]

@@ -1,0 +1,18 @@
+"""Mountable export URLs: ``path("exports/", include("django_streamkit.urls"))``.
+
+``""`` lists the exports the signed-in user may download; ``"<slug>.csv"``
+streams one. Exports are declared with :func:`django_streamkit.exports.register`.
+"""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from django_streamkit.exports import ExportIndexView, ExportView
+
+app_name = "streamkit"
+
+urlpatterns = [
+    path("", ExportIndexView.as_view(), name="index"),
+    path("<slug:slug>.csv", ExportView.as_view(), name="export"),
+]
