@@ -1,10 +1,19 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
+from django.conf import settings
+from django.contrib import admin
 from django.core import checks
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
 from django.test import override_settings
 
-from django_streamkit.checks import check_settings
+from django_streamkit.admin import StreamingCSVExportMixin
+from django_streamkit.checks import check_exports, check_exports_urls, check_settings
+from django_streamkit.exports import CSVExport, register, registry
+from tests.testapp.models import Author, Order
 
 
 def test_defaults_pass() -> None:
@@ -33,3 +42,174 @@ def test_bad_values_are_reported_with_stable_ids(
     assert setting in errors[0].msg
     assert repr(value) in errors[0].msg
     assert registered, "the check is registered with Django's framework"
+
+
+# -- exports and the admin mixin (streamkit.E040-E045, W045) -------------------
+
+
+@pytest.fixture
+def only() -> Iterator[None]:
+    """An empty export registry for the test; the app's exports come back after."""
+    saved = dict(registry._registry)
+    registry._registry.clear()
+    try:
+        yield
+    finally:
+        registry._registry.clear()
+        registry._registry.update(saved)
+
+
+def test_the_apps_exports_and_admins_pass() -> None:
+    assert len(registry) == 3
+    assert check_exports() == []
+    assert [m for m in checks.run_checks() if m.id.startswith("streamkit.")] == []
+
+
+def ids(messages: list[checks.CheckMessage]) -> list[str]:
+    return [m.id for m in messages]
+
+
+@pytest.mark.usefixtures("only")
+@pytest.mark.parametrize(
+    ("attrs", "message"),
+    [
+        (
+            {"fields": ["number", "totl"]},
+            "Export.fields: unknown field 'totl' in 'totl' on testapp.Order; "
+            "choose from: created, customer, gift, id, number, secret, shipped, "
+            "status, total.",
+        ),
+        (
+            {"fields": ["customer__nmae"]},
+            "unknown field 'nmae' in 'customer__nmae' on testapp.Author",
+        ),
+        ({"fields": None}, "Export.fields is missing."),
+        ({"fields": "number"}, "not the string 'number'; write ['number']"),
+        (
+            {"fields": ["number"], "labels": {"total": "Sum"}},
+            "Export.labels names ['total'], which are not in fields",
+        ),
+    ],
+)
+def test_e040_unknown_fields(attrs: dict[str, object], message: str) -> None:
+    register(type("Export", (CSVExport,), {"model": Order, **attrs}))
+    [error] = check_exports()
+    assert error.id == "streamkit.E040"
+    assert message in error.msg
+    assert error.obj.__name__ == "Export"
+
+
+@pytest.mark.usefixtures("only")
+def test_e040_leaves_get_queryset_annotations_to_the_request() -> None:
+    @register
+    class Annotated(CSVExport):
+        model = Author
+        fields = ["name", "n_orders", "orders__nmae"]
+        labels = {"n_orders": "Orders"}
+
+        def get_queryset(self, request: HttpRequest) -> QuerySet[Author]:
+            return Author.objects.annotate(n_orders=Count("orders"))
+
+    [error] = check_exports()  # n_orders may be an annotation; nmae may not
+    assert error.id == "streamkit.E040"
+    assert "unknown field 'nmae' in 'orders__nmae' on testapp.Order" in error.msg
+
+
+@pytest.mark.usefixtures("only")
+@pytest.mark.parametrize(
+    ("filter_fields", "message"),
+    [
+        (["status", "colour"], "'colour' is not a filter of testapp.Order: Cannot"),
+        (["created__after"], "Unsupported lookup 'after' for DateTimeField"),
+        (["customer__nmae"], "'customer__nmae' is not a filter of testapp.Order"),
+        ("status", "filter_fields is the string 'status'"),
+    ],
+)
+def test_e041_unknown_filters(filter_fields: object, message: str) -> None:
+    register(
+        type(
+            "Export",
+            (CSVExport,),
+            {"model": Order, "fields": ["number"], "filter_fields": filter_fields},
+        )
+    )
+    [error] = check_exports()
+    assert error.id == "streamkit.E041"
+    assert message in error.msg
+
+
+@pytest.mark.usefixtures("only")
+def test_e042_duplicate_slugs() -> None:
+    @register
+    class First(CSVExport):
+        model = Order
+        fields = ["number"]
+
+    @register
+    class Second(CSVExport):
+        queryset = Order.objects.filter(gift=True)
+        fields = ["number"]
+
+    [error] = check_exports()
+    assert error.id == "streamkit.E042"
+    assert error.msg.startswith("tests.test_checks.test_e042_duplicate_slugs.<locals>")
+    assert "Second and tests.test_checks" in error.msg
+    assert "First can be reached at testapp-order.csv." in error.msg
+    assert "the same slug 'testapp-order'" in error.msg
+    assert error.obj is Second
+
+
+@pytest.mark.usefixtures("only")
+@pytest.mark.parametrize("perm", ["view_order", "shop.view_order", "testapp."])
+def test_e043_permissions_no_user_can_have(perm: str) -> None:
+    register(
+        type(
+            "Export",
+            (CSVExport,),
+            {"model": Order, "fields": ["number"], "permission_required": [perm]},
+        )
+    )
+    [error] = check_exports()
+    assert error.id == "streamkit.E043"
+    assert repr(perm) in error.msg
+
+
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def test_e044_mounted_without_authentication() -> None:
+    assert check_exports_urls() == []
+    middleware = [m for m in settings.MIDDLEWARE if m != AUTH_MIDDLEWARE]
+    with override_settings(MIDDLEWARE=middleware):
+        [error] = check_exports_urls()
+        assert error.id == "streamkit.E044"
+        assert f"{AUTH_MIDDLEWARE!r} in MIDDLEWARE" in error.msg
+        assert "streamkit.E044" in ids(checks.run_checks(tags=[checks.Tags.urls]))
+        with override_settings(ROOT_URLCONF="tests.exports_urls"):
+            assert ids(check_exports_urls()) == ["streamkit.E044"]
+        with override_settings(ROOT_URLCONF="tests.csv_views"):
+            assert check_exports_urls() == []  # not mounted
+
+
+def make_admin(**attrs: object) -> admin.ModelAdmin[Order]:
+    cls = type("OrderAdmin", (StreamingCSVExportMixin, admin.ModelAdmin), attrs)
+    return cls(Order, admin.AdminSite())  # type: ignore[no-any-return]
+
+
+def test_e045_and_w045_admin_export_columns() -> None:
+    assert make_admin(list_display=["number", "customer__name"]).check() == []
+    [error] = make_admin(csv_export_fields=["number", "totl"]).check()
+    assert error.id == "streamkit.E045"
+    assert error.msg.startswith(
+        "OrderAdmin.csv_export_fields: unknown field 'totl' in 'totl' on testapp.Order"
+    )
+    [error] = make_admin(
+        csv_export_fields=["number"], csv_export_labels={"total": "Sum"}
+    ).check()
+    assert error.id == "streamkit.E045"
+    assert "OrderAdmin.csv_export_labels names ['total']" in error.msg
+    [warning] = make_admin(list_display=["__str__"]).check()
+    assert warning.id == "streamkit.W045"
+    assert "exports only the primary key" in warning.msg
+    # The primary key on display is a choice, not an accident.
+    assert make_admin(list_display=["id", "__str__"]).check() == []
