@@ -1,0 +1,122 @@
+"""The examples in docs/exports.md run, and say what the code does."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import inspect
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import User
+from django.test import Client, RequestFactory
+
+from django_streamkit import checks as checks_module
+from django_streamkit.exports import CSVExport, registry
+from tests.testapp.models import Author, Order
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = (ROOT / "docs" / "exports.md").read_text()
+UTC = datetime.UTC
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", DOC, flags=re.S)
+
+
+@pytest.fixture
+def examples() -> Iterator[dict[str, Any]]:
+    """Run the Python examples: exports into an emptied registry, the admin
+    into a site of its own."""
+    saved = dict(registry._registry)
+    registry._registry.clear()
+    namespace: dict[str, Any] = {"doc_site": admin.AdminSite()}
+    try:
+        for source in blocks("python"):
+            source = source.replace("myapp.models", "tests.testapp.models")
+            source = source.replace(
+                "@admin.register(Order)", "@admin.register(Order, site=doc_site)"
+            )
+            exec(source, namespace)
+        yield namespace
+    finally:
+        registry._registry.clear()
+        registry._registry.update(saved)
+
+
+def numbers(response: Any) -> list[str]:
+    assert response.status_code == 200, response.content
+    text = b"".join(response.streaming_content).decode()
+    return [row[0] for row in csv.reader(io.StringIO(text))][1:]
+
+
+@pytest.mark.django_db
+def test_the_examples_run(examples: dict[str, Any], client: Client) -> None:
+    assert examples["urlpatterns"][0].pattern.describe() == "'exports/'"
+    assert [type(e).__name__ for e in registry] == ["OrderExport", "MyOrderExport"]
+    ann = Author.objects.create(name="ann")
+    bob = Author.objects.create(name="bob")
+    for number, customer, status, day in [
+        ("1", ann, "paid", datetime.datetime(2023, 12, 30, tzinfo=UTC)),
+        ("2", ann, "paid", datetime.datetime(2024, 2, 1, tzinfo=UTC)),
+        ("3", bob, "paid", datetime.datetime(2024, 3, 1, tzinfo=UTC)),
+        ("4", bob, "new", datetime.datetime(2024, 3, 1, tzinfo=UTC)),
+    ]:
+        Order.objects.create(
+            number=number, customer=customer, status=status, total=1, created=day
+        )
+
+    client.force_login(User.objects.create_superuser("bob"))
+    url = "/exports/testapp-order.csv?status=paid&created__gte=2024-01-01"
+    assert numbers(client.get(url)) == ["2", "3"]
+    # As the prose says: the paid orders since New Year.
+
+    client.force_login(User.objects.create_user("ann"))  # no permission at all
+    assert numbers(client.get("/exports/my-orders.csv")) == ["1", "2"]
+    assert client.get("/exports/testapp-order.csv").status_code == 403
+
+    order_admin = examples["doc_site"]._registry[Order]
+    assert order_admin.check() == []
+    request = RequestFactory().get("/")
+    assert order_admin.get_csv_export_fields(request) == [
+        "number",
+        "customer__name",
+        "status",
+        "total",
+        "created",
+    ]
+
+
+@pytest.mark.django_db
+def test_the_400_example_is_what_the_code_answers(
+    examples: dict[str, Any], client: Client
+) -> None:
+    (example,) = [b for b in blocks("text") if "Bad value" in b]
+    client.force_login(User.objects.create_superuser("root"))
+    response = client.get("/exports/testapp-order.csv?status=bogus")
+    assert response.status_code == 400
+    assert response.content.decode() == example.strip()
+
+
+def test_every_check_id_is_documented_as_in_checks_py() -> None:
+    documented = re.findall(r"^\| `(streamkit\.[EW]04\d)` \| (.+?) \|$", DOC, re.M)
+    listed = re.findall(r"^(streamkit\.[EW]04\d)  ", checks_module.__doc__ or "", re.M)
+    assert [check_id for check_id, _ in documented] == listed
+    assert len(listed) == 7
+
+
+def test_every_export_attribute_is_documented() -> None:
+    attributes = {
+        name
+        for name, value in vars(CSVExport).items()
+        if not name.startswith("_") and not inspect.isfunction(value)
+    }
+    first_cells = re.findall(r"^\| (`[^|]+) \|", DOC, re.M)
+    names = {name for cell in first_cells for name in re.findall(r"`(\w+)`", cell)}
+    assert "view_class" in attributes
+    assert attributes - names == set()
