@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
-from django.contrib.admin.options import IS_POPUP_VAR, IncorrectLookupParameters
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.views.main import PAGE_VAR
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied
@@ -54,6 +54,16 @@ class StreamingCSVExportMixin(_ModelAdmin):
     # Extends the template Django would have used (see changelist_view()).
     change_list_template = "admin/streamkit/change_list.html"
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Added to the admin's own list, so Django's action machinery (the
+        # view permission, popups, "actions = None") decides where it shows.
+        actions = self.actions
+        if actions is not None:
+            names = {a if isinstance(a, str) else a.__name__ for a in actions}
+            if "export_as_csv" not in names:
+                self.actions = [*actions, "export_as_csv"]
+
     # -- hooks ------------------------------------------------------------
 
     def get_csv_export_fields(self, request: HttpRequest) -> Sequence[str] | str:
@@ -97,16 +107,6 @@ class StreamingCSVExportMixin(_ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Any, Any]
     ) -> HttpResponseBase:
         return self.csv_export_response(request, queryset)
-
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        actions = super().get_actions(request)
-        if self.actions is None or IS_POPUP_VAR in request.GET:
-            return actions  # actions are turned off
-        if "export_as_csv" not in actions and self.has_view_permission(request):
-            action = self.get_action("export_as_csv")
-            if action is not None:
-                actions[action[1]] = action
-        return actions
 
     # -- <changelist>/export.csv and its button ------------------------------
 

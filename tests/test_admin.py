@@ -14,7 +14,8 @@ from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from django.test import Client, RequestFactory, override_settings
 
-from tests.testapp.models import Author, Book, Order
+from django_streamkit.admin import StreamingCSVExportMixin
+from tests.testapp.models import Author, Book, Customer, Order
 
 UTC = datetime.UTC
 pytestmark = pytest.mark.django_db
@@ -25,8 +26,8 @@ EXPORT = "/admin/testapp/order/export.csv"
 
 @pytest.fixture
 def orders() -> list[Order]:
-    ann = Author.objects.create(name="Ann")
-    bob = Author.objects.create(name="Bob")
+    ann = Customer.objects.create(name="Ann")
+    bob = Customer.objects.create(name="Bob")
     when = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
     return Order.objects.bulk_create(
         [
@@ -181,7 +182,7 @@ def test_the_button_keeps_the_add_link_and_per_model_templates(
 def test_permissions(client: Client, orders: list[Order]) -> None:
     assert client.get(EXPORT).status_code == 302  # to the admin's login
     assert client.get(EXPORT)["Location"].startswith("/admin/login/")
-    client.force_login(staff("view_author"))
+    client.force_login(staff("view_customer"))
     assert client.get(EXPORT).status_code == 403
     response = client.post(
         CHANGELIST,
@@ -209,6 +210,27 @@ def test_explicit_fields_labels_and_filename(client: Client) -> None:
     ]
 
 
+def test_the_action_joins_the_admins_own_actions() -> None:
+    class WithActions(StreamingCSVExportMixin, admin.ModelAdmin):
+        actions = ["make_paid"]
+
+        @admin.action(description="Mark paid")
+        def make_paid(self, request: Any, queryset: Any) -> None:
+            queryset.update(status="paid")
+
+    model_admin = WithActions(Order, admin.AdminSite())
+    assert model_admin.actions == ["make_paid", "export_as_csv"]
+    assert WithActions.actions == ["make_paid"]  # the class is left alone
+    request = RequestFactory().get("/")
+    request.user = User(is_superuser=True, is_active=True)
+    assert list(model_admin.get_actions(request)) == [
+        "delete_selected",
+        "make_paid",
+        "export_as_csv",
+    ]
+    assert model_admin.check() == []
+
+
 def test_no_action_in_popups_or_when_actions_are_off() -> None:
     model_admin = admin.site._registry[Order]
     request = RequestFactory().get("/", {"_popup": "1"})
@@ -217,8 +239,9 @@ def test_no_action_in_popups_or_when_actions_are_off() -> None:
     request = RequestFactory().get("/")
     request.user = User(is_superuser=True, is_active=True)
     assert "export_as_csv" in model_admin.get_actions(request)
+    actions = model_admin.actions
     model_admin.actions = None
     try:
         assert model_admin.get_actions(request) == {}
     finally:
-        del model_admin.actions
+        model_admin.actions = actions

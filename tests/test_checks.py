@@ -13,7 +13,7 @@ from django.test import override_settings
 from django_streamkit.admin import StreamingCSVExportMixin
 from django_streamkit.checks import check_exports, check_exports_urls, check_settings
 from django_streamkit.exports import CSVExport, register, registry
-from tests.testapp.models import Author, Order
+from tests.testapp.models import Customer, Order
 
 
 def test_defaults_pass() -> None:
@@ -81,7 +81,7 @@ def ids(messages: list[checks.CheckMessage]) -> list[str]:
         ),
         (
             {"fields": ["customer__nmae"]},
-            "unknown field 'nmae' in 'customer__nmae' on testapp.Author",
+            "unknown field 'nmae' in 'customer__nmae' on testapp.Customer",
         ),
         ({"fields": None}, "Export.fields is missing."),
         ({"fields": "number"}, "not the string 'number'; write ['number']"),
@@ -103,12 +103,12 @@ def test_e040_unknown_fields(attrs: dict[str, object], message: str) -> None:
 def test_e040_leaves_get_queryset_annotations_to_the_request() -> None:
     @register
     class Annotated(CSVExport):
-        model = Author
+        model = Customer
         fields = ["name", "n_orders", "orders__nmae"]
         labels = {"n_orders": "Orders"}
 
-        def get_queryset(self, request: HttpRequest) -> QuerySet[Author]:
-            return Author.objects.annotate(n_orders=Count("orders"))
+        def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
+            return Customer.objects.annotate(n_orders=Count("orders"))
 
     [error] = check_exports()  # n_orders may be an annotation; nmae may not
     assert error.id == "streamkit.E040"

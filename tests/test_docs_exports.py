@@ -18,7 +18,7 @@ from django.test import Client, RequestFactory
 
 from django_streamkit import checks as checks_module
 from django_streamkit.exports import CSVExport, registry
-from tests.testapp.models import Author, Order
+from tests.testapp.models import Customer, Order
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "exports.md").read_text()
@@ -59,8 +59,8 @@ def numbers(response: Any) -> list[str]:
 def test_the_examples_run(examples: dict[str, Any], client: Client) -> None:
     assert examples["urlpatterns"][0].pattern.describe() == "'exports/'"
     assert [type(e).__name__ for e in registry] == ["OrderExport", "MyOrderExport"]
-    ann = Author.objects.create(name="ann")
-    bob = Author.objects.create(name="bob")
+    ann = Customer.objects.create(name="ann")
+    bob = Customer.objects.create(name="bob")
     for number, customer, status, day in [
         ("1", ann, "paid", datetime.datetime(2023, 12, 30, tzinfo=UTC)),
         ("2", ann, "paid", datetime.datetime(2024, 2, 1, tzinfo=UTC)),

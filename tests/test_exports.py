@@ -16,8 +16,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 
 from django_streamkit.exports import CSVExport, register, registry
-from tests.testapp.exports import AuthorExport, OrderExport, PaidOrderExport
-from tests.testapp.models import Author, Book, Order
+from tests.testapp.exports import CustomerExport, OrderExport, PaidOrderExport
+from tests.testapp.models import Book, Customer, Order
 
 UTC = datetime.UTC
 pytestmark = pytest.mark.django_db
@@ -27,8 +27,8 @@ ORDERS = "/exports/testapp-order.csv"
 
 @pytest.fixture
 def orders() -> list[Order]:
-    ann = Author.objects.create(name="Ann")
-    bob = Author.objects.create(name="=Bob")
+    ann = Customer.objects.create(name="Ann")
+    bob = Customer.objects.create(name="=Bob")
     made = [
         Order(
             number="A-1",
@@ -102,11 +102,11 @@ def isolated_registry() -> Iterator[None]:
 
 def test_apps_exports_modules_are_discovered() -> None:
     found = [type(export) for export in registry]
-    assert found == [OrderExport, PaidOrderExport, AuthorExport]
+    assert found == [OrderExport, PaidOrderExport, CustomerExport]
     assert [e.get_slug() for e in registry] == [
         "testapp-order",
         "paid-orders",
-        "testapp-author",
+        "testapp-customer",
     ]
 
 
@@ -150,7 +150,7 @@ def test_anonymous_users_get_the_login_redirect(client: Client, url: str) -> Non
 
 
 def test_users_without_the_permission_get_403(client: Client, orders: Any) -> None:
-    client.force_login(user_with("view_author"))
+    client.force_login(user_with("view_customer"))
     assert client.get(ORDERS).status_code == 403
     # permission_required = () lets any signed-in user in.
     assert numbers(client.get("/exports/paid-orders.csv")) == ["A-1"]
@@ -161,7 +161,7 @@ def test_inactive_users_and_unknown_slugs(client: Client, orders: Any) -> None:
     assert client.get("/exports/testapp-orders.csv").status_code == 404
     superuser = User.objects.create_superuser("root", password="pw")
     client.force_login(superuser)
-    assert client.get("/exports/testapp-author.csv").status_code == 200
+    assert client.get("/exports/testapp-customer.csv").status_code == 200
     assert client.get("/exports/nope.csv").status_code == 404
 
 
@@ -198,10 +198,12 @@ def test_a_queryset_export_with_its_own_filename(clerk: Client, orders: Any) -> 
 
 
 def test_get_queryset_and_its_annotations(client: Client, orders: Any) -> None:
-    client.force_login(user_with("view_author"))
-    response = client.get("/exports/testapp-author.csv")
+    client.force_login(user_with("view_customer"))
+    response = client.get("/exports/testapp-customer.csv")
     assert rows(response) == [["Name", "Orders"], ["'=Bob", "1"], ["Ann", "2"]]
-    assert numbers(client.get("/exports/testapp-author.csv?n_orders__gte=2")) == ["Ann"]
+    assert numbers(client.get("/exports/testapp-customer.csv?n_orders__gte=2")) == [
+        "Ann"
+    ]
 
 
 # -- filters -----------------------------------------------------------------
@@ -231,7 +233,7 @@ def test_declared_filters(
 
 
 def test_a_foreign_key_filter_takes_the_related_key(clerk: Client, orders: Any) -> None:
-    bob = Author.objects.get(name="=Bob")
+    bob = Customer.objects.get(name="=Bob")
     assert numbers(clerk.get(f"{ORDERS}?customer={bob.pk}")) == ["B-1"]
 
 
@@ -305,7 +307,7 @@ def test_the_index_lists_what_the_user_may_download(clerk: Client) -> None:
     page = body(response)
     assert 'href="/exports/testapp-order.csv"' in page
     assert 'href="/exports/paid-orders.csv"' in page
-    assert "testapp-author" not in page  # no view_author permission
+    assert "testapp-customer" not in page  # no view_customer permission
     assert "Every order, with its customer." in page
     # Each filter is offered as a form field of its kind.
     assert '<select name="status">' in page

@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from django_streamkit.exports import CSVExport, register
-from tests.testapp.models import Author, Order
+from tests.testapp.models import Customer, Order
 
 
 @register
@@ -42,11 +42,11 @@ class PaidOrderExport(CSVExport):
 
 
 @register
-class AuthorExport(CSVExport):
-    model = Author
+class CustomerExport(CSVExport):
+    model = Customer
     fields = ["name", "n_orders"]
     labels = {"n_orders": "Orders"}
     filter_fields = ["n_orders__gte", "name"]
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Author, Any]:
-        return Author.objects.annotate(n_orders=Count("orders")).order_by("name")
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Customer, Any]:
+        return Customer.objects.annotate(n_orders=Count("orders")).order_by("name")

@@ -59,6 +59,16 @@ class Record(models.Model):
         return self.name
 
 
+class Customer(models.Model):
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class Order(models.Model):
     """Exports, the admin mixin and their filters in the tests."""
 
@@ -69,7 +79,7 @@ class Order(models.Model):
 
     number = models.CharField(max_length=20)
     customer = models.ForeignKey(
-        Author, related_name="orders", on_delete=models.CASCADE
+        Customer, related_name="orders", on_delete=models.CASCADE
     )
     status = models.CharField(max_length=10, choices=Status.choices)
     total = models.DecimalField(max_digits=8, decimal_places=2)
