@@ -213,6 +213,7 @@ def test_explicit_fields_labels_and_filename(client: Client) -> None:
 def test_the_action_joins_the_admins_own_actions() -> None:
     class WithActions(StreamingCSVExportMixin, admin.ModelAdmin):
         actions = ["make_paid"]
+        list_display = ["number"]
 
         @admin.action(description="Mark paid")
         def make_paid(self, request: Any, queryset: Any) -> None:
