@@ -1,9 +1,9 @@
-"""The export index page: a Jinja2 template shipped with the app.
+"""The export index page: a streamed Jinja2 template shipped with the app.
 
-Rendered by the project's Jinja2 engine when it finds the template (so a
-project may override ``streamkit/index.html`` in its own ``jinja2/``
-directory), else by a private Jinja2 engine of the app, so the page works
-whether or not ``TEMPLATES`` has a Jinja2 engine.
+Rendered by the project's Jinja2 engine when one finds the template (so a
+project may override ``streamkit/index.html`` in its own Jinja2 directory),
+else by a private Jinja2 engine of the app, so the page works whether or not
+``TEMPLATES`` has a Jinja2 engine.
 """
 
 from __future__ import annotations
@@ -12,22 +12,42 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.template import TemplateDoesNotExist, engines
 from django.template.backends.jinja2 import Jinja2
+
+from django_streamkit._jinja import is_jinja2
+from django_streamkit.responses import StreamingResponse
+from django_streamkit.templating import StreamingTemplateResponse, _stream_with_engine
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "jinja2"
 
 
 @cache
 def private_engine() -> Jinja2:
-    """A Jinja2 engine that only sees this app's templates."""
+    """A Jinja2 engine that sees only this app's templates, autoescaping."""
     return Jinja2(
-        {"NAME": "streamkit", "DIRS": [TEMPLATES_DIR], "APP_DIRS": False, "OPTIONS": {}}
+        {
+            "NAME": "streamkit",
+            "DIRS": [TEMPLATES_DIR],
+            "APP_DIRS": False,
+            "OPTIONS": {},
+        }
     )
 
 
 def render_index(
     request: HttpRequest, template_name: str, context: dict[str, Any]
-) -> HttpResponse:
-    template = private_engine().get_template(template_name)
-    return HttpResponse(template.render(context, request))
+) -> StreamingResponse:
+    for engine in engines.all():
+        if not is_jinja2(engine):
+            continue
+        try:
+            engine.get_template(template_name)
+        except TemplateDoesNotExist:
+            continue
+        return StreamingTemplateResponse(
+            request, template_name, context, using=engine.name
+        )
+    pieces = _stream_with_engine(private_engine(), request, template_name, context)
+    return StreamingResponse(pieces, content_type="text/html; charset=utf-8")

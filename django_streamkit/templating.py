@@ -64,19 +64,7 @@ def stream_template(
     this is called from an async view under ASGI, an async iterator rendered
     with Jinja2's ``generate_async``.
     """
-    names = _template_names(template_name)
-
-    def select(candidates: list[BaseEngine]) -> tuple[BaseEngine, jinja2.Template]:
-        # Name by name, engine by engine, as django.template.loader does.
-        tried: list[TemplateDoesNotExist] = []
-        for name in names:
-            for engine in candidates:
-                try:
-                    return engine, jinja2_template(engine.get_template(name))
-                except TemplateDoesNotExist as exc:
-                    tried.append(exc)
-        raise TemplateDoesNotExist(", ".join(names), chain=tried)
-
+    select = _by_name(_template_names(template_name))
     return _stream(request, select, context, using=using, buffer_size=buffer_size)
 
 
@@ -143,13 +131,47 @@ class StreamingTemplateResponse(StreamingResponse):
 # -- the private core behind both entry points ---------------------------------
 
 
+Select: TypeAlias = Callable[[list[BaseEngine]], tuple[BaseEngine, jinja2.Template]]
+
+
+def _by_name(names: list[str]) -> Select:
+    def select(candidates: list[BaseEngine]) -> tuple[BaseEngine, jinja2.Template]:
+        # Name by name, engine by engine, as django.template.loader does.
+        tried: list[TemplateDoesNotExist] = []
+        for name in names:
+            for engine in candidates:
+                try:
+                    return engine, jinja2_template(engine.get_template(name))
+                except TemplateDoesNotExist as exc:
+                    tried.append(exc)
+        raise TemplateDoesNotExist(", ".join(names), chain=tried)
+
+    return select
+
+
+def _stream_with_engine(
+    engine: BaseEngine,
+    request: HttpRequest | None,
+    template_name: str,
+    context: Mapping[str, Any] | None = None,
+) -> TextStream:
+    """:func:`stream_template` on an engine that is not in ``TEMPLATES``.
+
+    For templates shipped with the app (the export index) that must render
+    whether or not the project configured a Jinja2 engine.
+    """
+    select = _by_name([template_name])
+    return _stream(request, select, context, using=None, buffer_size=None, on=[engine])
+
+
 def _stream(
     request: HttpRequest | None,
-    select: Callable[[list[BaseEngine]], tuple[BaseEngine, jinja2.Template]],
+    select: Select,
     context: Mapping[str, Any] | None,
     *,
     using: str | None,
     buffer_size: int | None,
+    on: list[BaseEngine] | None = None,
 ) -> TextStream:
     size = _buffer_size(buffer_size)
     if context is not None and not isinstance(context, Mapping):
@@ -157,7 +179,7 @@ def _stream(
             f"context must be a dict (or another mapping), not {context!r} "
             f"({type(context).__name__})."
         )
-    engine, template = select(jinja2_engines(using))
+    engine, template = select(jinja2_engines(using) if on is None else on)
     load_references(template)
     values = build_context(request, engine, context)
     send_rendered_signal(template, values)
