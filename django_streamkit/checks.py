@@ -18,17 +18,20 @@ streamkit.E045  A StreamingCSVExportMixin's csv_export_fields or
                 csv_export_labels name an unknown field.
 streamkit.W045  A StreamingCSVExportMixin exports only the primary key: no
                 csv_export_fields, and list_display names no model field.
+streamkit.E046  A URL routes to a TemplateStreamView, but TEMPLATES has no
+                Jinja2 engine (or none by its template_engine alias).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import django
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
+from django.urls import URLResolver
 
 from django_streamkit.conf import DEFAULTS
 
@@ -126,8 +129,64 @@ def check_exports_urls(
     return check_auth_for_urls()
 
 
+def check_template_views(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    from django.template import engines
+    from django.urls import get_resolver
+
+    from django_streamkit._jinja import is_jinja2
+    from django_streamkit.views import TemplateStreamView
+
+    try:
+        routed = set(_view_classes(get_resolver().url_patterns))
+        jinja = [engine.name for engine in engines.all() if is_jinja2(engine)]
+    except Exception:  # Django's own URL and template checks report these
+        return []
+    views = sorted(
+        (v for v in routed if issubclass(v, TemplateStreamView)),
+        key=lambda v: f"{v.__module__}.{v.__qualname__}",
+    )
+    errors: list[checks.CheckMessage] = []
+    for view in views:
+        name = f"{view.__module__}.{view.__qualname__}"
+        alias = view.template_engine
+        if alias is None and not jinja:
+            problem = "TEMPLATES has no Jinja2 engine"
+            hint = (
+                "Add {'BACKEND': 'django.template.backends.jinja2.Jinja2', "
+                "'APP_DIRS': True} to TEMPLATES (templates go in <app>/jinja2/)."
+            )
+        elif alias is not None and alias not in jinja:
+            problem = f"its template_engine {alias!r} is no Jinja2 engine in TEMPLATES"
+            hint = f"Set template_engine to one of {jinja} (or None for any)."
+        else:
+            continue
+        errors.append(
+            checks.Error(
+                f"A URL routes to {name}, which streams a Jinja2 template, but "
+                f"{problem}: every request to it would fail.",
+                hint=hint,
+                obj=view,
+                id="streamkit.E046",
+            )
+        )
+    return errors
+
+
+def _view_classes(patterns: Sequence[Any]) -> Iterator[type]:
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _view_classes(pattern.url_patterns)
+        else:
+            view_class = getattr(pattern.callback, "view_class", None)
+            if isinstance(view_class, type):
+                yield view_class
+
+
 def register() -> None:
     checks.register(check_settings)
     checks.register(check_gzip_middleware)
     checks.register(check_exports)
     checks.register(check_exports_urls, checks.Tags.urls)
+    checks.register(check_template_views, checks.Tags.urls, checks.Tags.templates)

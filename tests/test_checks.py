@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import ModuleType
 
 import pytest
 from django.conf import settings
@@ -9,10 +10,18 @@ from django.core import checks
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 from django.test import override_settings
+from django.urls import include, path
 
 from django_streamkit.admin import StreamingCSVExportMixin
-from django_streamkit.checks import check_exports, check_exports_urls, check_settings
+from django_streamkit.checks import (
+    check_exports,
+    check_exports_urls,
+    check_settings,
+    check_template_views,
+)
 from django_streamkit.exports import CSVExport, register, registry
+from django_streamkit.views import TemplateStreamView
+from tests.template_views import AsyncTableView, TableView
 from tests.testapp.models import Customer, Order
 
 
@@ -213,3 +222,37 @@ def test_e045_and_w045_admin_export_columns() -> None:
     assert "exports only the primary key" in warning.msg
     # The primary key on display is a choice, not an accident.
     assert make_admin(list_display=["id", "__str__"]).check() == []
+
+
+# -- streamed template views (streamkit.E046) ----------------------------------
+
+
+def test_e046_template_views_without_a_jinja2_engine() -> None:
+    assert check_template_views() == []  # tests.template_views, with engines
+    django_only = [{"BACKEND": "django.template.backends.django.DjangoTemplates"}]
+    with override_settings(TEMPLATES=django_only):
+        errors = check_template_views()
+        assert "streamkit.E046" in ids(checks.run_checks(tags=[checks.Tags.urls]))
+    assert [e.obj for e in errors] == [AsyncTableView, TableView]
+    assert {e.id for e in errors} == {"streamkit.E046"}
+    assert errors[1].msg == (
+        "A URL routes to tests.template_views.TableView, which streams a Jinja2 "
+        "template, but TEMPLATES has no Jinja2 engine: every request to it "
+        "would fail."
+    )
+    assert "its template_engine 'jinja2_async' is no Jinja2 engine" in errors[0].msg
+
+
+def test_e046_names_a_template_engine_alias_that_is_not_jinja2() -> None:
+    class Page(TemplateStreamView):
+        template_name = "page.html"
+        template_engine = "django"
+
+    urlconf = ModuleType("urlconf")
+    urlconf.urlpatterns = [path("deep/", include([path("page", Page.as_view())]))]  # type: ignore[attr-defined]
+    with override_settings(ROOT_URLCONF=urlconf):
+        [error] = check_template_views()
+    assert error.id == "streamkit.E046"
+    assert "its template_engine 'django' is no Jinja2 engine" in error.msg
+    assert error.hint is not None
+    assert "'jinja2'" in error.hint
