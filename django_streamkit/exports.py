@@ -32,7 +32,7 @@ from django.utils.module_loading import autodiscover_modules
 from django.utils.text import capfirst
 from django.views import View
 
-from django_streamkit._filters import FilterError, filter_queryset
+from django_streamkit._filters import FilterError, describe, filter_queryset
 from django_streamkit._index import render_index
 from django_streamkit.views import CSVStreamView
 
@@ -257,7 +257,5 @@ class ExportView(AccessMixin, View):
 
 def export_filters(export: CSVExport, request: HttpRequest) -> list[dict[str, Any]]:
     """How the index offers each filter: a name, a label and an input."""
-    from django_streamkit._filters import describe
-
     queryset = export.get_queryset(request)
     return [describe(queryset, key) for key in export.filter_fields]

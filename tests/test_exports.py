@@ -362,3 +362,10 @@ def test_a_project_may_override_the_index_template(
     engine = {"BACKEND": JINJA2, "DIRS": [tmp_path], "APP_DIRS": True}
     with override_settings(TEMPLATES=[engine]):
         assert body(clerk.get("/exports/")) == "[Orders][Paid orders]"
+
+
+@override_settings(ROOT_URLCONF="tests.exports_urls")
+def test_the_index_links_where_the_exports_are_mounted(clerk: Client) -> None:
+    page = body(clerk.get("/downloads/"))
+    assert 'href="/downloads/testapp-order.csv"' in page
+    assert clerk.get("/downloads/paid-orders.csv").status_code == 200
