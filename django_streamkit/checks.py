@@ -20,6 +20,9 @@ streamkit.W045  A StreamingCSVExportMixin exports only the primary key: no
                 csv_export_fields, and list_display names no model field.
 streamkit.E046  A URL routes to a TemplateStreamView, but TEMPLATES has no
                 Jinja2 engine (or none by its template_engine alias).
+streamkit.W047  RequestContextMiddleware comes after middleware of the project
+                or of other packages, which then run outside the request
+                scope (current_request raises there).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
 from django.urls import URLResolver
+from django.utils.module_loading import import_string
 
 from django_streamkit.conf import DEFAULTS
 
@@ -184,9 +188,62 @@ def _view_classes(patterns: Sequence[Any]) -> Iterator[type]:
                 yield view_class
 
 
+REQUEST_CONTEXT = "django_streamkit.middleware.RequestContextMiddleware"
+
+
+def check_request_context_middleware(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    from django_streamkit.middleware import RequestContextMiddleware
+
+    middleware = list(settings.MIDDLEWARE)
+    position = next(
+        (
+            i
+            for i, path in enumerate(middleware)
+            if _is_subclass(path, RequestContextMiddleware)
+        ),
+        None,
+    )
+    if position is None:
+        return []
+    # Django's own middleware never reads current_request; anything else
+    # (a request-id or audit middleware, say) may, and cannot before it.
+    before = [
+        path
+        for path in middleware[:position]
+        if not path.startswith(("django.", "django_streamkit."))
+    ]
+    if not before:
+        return []
+    return [
+        checks.Warning(
+            f"{middleware[position]} comes after {', '.join(before)} in "
+            "MIDDLEWARE, so they run outside the request scope: there "
+            "current_request raises RuntimeError and get_current_request() "
+            "returns None.",
+            hint=f"Move {middleware[position]!r} above them (first in MIDDLEWARE "
+            "is safest), or silence streamkit.W047 if they never use the "
+            "request scope.",
+            id="streamkit.W047",
+        )
+    ]
+
+
+def _is_subclass(path: str, cls: type) -> bool:
+    if path == REQUEST_CONTEXT:
+        return True
+    try:
+        imported = import_string(path)
+    except ImportError:
+        return False  # Django reports middleware it cannot import
+    return isinstance(imported, type) and issubclass(imported, cls)
+
+
 def register() -> None:
     checks.register(check_settings)
     checks.register(check_gzip_middleware)
     checks.register(check_exports)
     checks.register(check_exports_urls, checks.Tags.urls)
     checks.register(check_template_views, checks.Tags.urls, checks.Tags.templates)
+    checks.register(check_request_context_middleware)

@@ -16,10 +16,12 @@ from django_streamkit.admin import StreamingCSVExportMixin
 from django_streamkit.checks import (
     check_exports,
     check_exports_urls,
+    check_request_context_middleware,
     check_settings,
     check_template_views,
 )
 from django_streamkit.exports import CSVExport, register, registry
+from django_streamkit.middleware import RequestContextMiddleware
 from django_streamkit.views import TemplateStreamView
 from tests.template_views import AsyncTableView, TableView
 from tests.testapp.models import Customer, Order
@@ -256,3 +258,36 @@ def test_e046_names_a_template_engine_alias_that_is_not_jinja2() -> None:
     assert "its template_engine 'django' is no Jinja2 engine" in error.msg
     assert error.hint is not None
     assert "'jinja2'" in error.hint
+
+
+# -- RequestContextMiddleware's place (streamkit.W047) ---------------------------
+
+REQUEST_CONTEXT = "django_streamkit.middleware.RequestContextMiddleware"
+STATE = "tests.context_views.RequestStateMiddleware"
+
+
+class LateContext(RequestContextMiddleware):
+    """A project's subclass counts as the middleware."""
+
+
+@pytest.mark.parametrize(
+    ("middleware", "warned"),
+    [
+        ([], False),  # not used: nothing to say
+        ([REQUEST_CONTEXT, *settings.MIDDLEWARE, STATE], False),  # the docs' order
+        ([*settings.MIDDLEWARE, REQUEST_CONTEXT], False),  # only Django's before
+        ([STATE, REQUEST_CONTEXT], True),
+        ([*settings.MIDDLEWARE, STATE, "tests.test_checks.LateContext"], True),
+    ],
+)
+def test_w047_request_context_middleware_after_other_middleware(
+    middleware: list[str], warned: bool
+) -> None:
+    with override_settings(MIDDLEWARE=middleware):
+        messages = check_request_context_middleware()
+        registered = ids(checks.run_checks())
+    assert ids(messages) == (["streamkit.W047"] if warned else [])
+    assert ("streamkit.W047" in registered) is warned
+    if warned:
+        assert f"comes after {STATE} in MIDDLEWARE" in messages[0].msg
+        assert "current_request raises RuntimeError" in messages[0].msg
