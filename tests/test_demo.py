@@ -61,16 +61,68 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield server
 
 
+def signed_in(demo: Server) -> httpx.Client:
+    """A client signed in as the demo superuser, through the admin's login form."""
+    client = httpx.Client(base_url=demo.url, timeout=60)  # closed by the caller
+    form = client.get("/admin/login/").text
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
+    assert token
+    response = client.post(
+        "/admin/login/?next=/admin/",
+        data={
+            "csrfmiddlewaretoken": token.group(1),
+            "username": "demo",
+            "password": "streamkit-demo",
+            "next": "/admin/",
+        },
+    )
+    assert response.status_code == 302, response.text[:500]
+    return client
+
+
 def test_index_links_every_feature_and_each_link_works(demo: Server) -> None:
     page = httpx.get(demo.url + "/", timeout=30)
     assert page.status_code == 200
     assert "120,000" in page.text
-    links = re.findall(r'<li><a href="([^"]+)"', page.text)
-    assert "/large.csv" in links
-    for link in links:
-        with httpx.stream("GET", demo.url + link, timeout=60) as response:
-            assert response.status_code == 200, link
-            assert next(response.iter_raw(), b""), f"{link} sent no body"
+    links = re.findall(r'<li><a href="([^"]+)"', page.text.replace("&amp;", "&"))
+    for expected in (
+        "/large.csv",
+        "/my-large-page.html",
+        "/stream?name=World",
+        "/exports/",
+        "/admin/demo/order/",
+        "/orders.csv",
+    ):
+        assert expected in links
+    client = signed_in(demo)
+    try:
+        for link in links:
+            with client.stream("GET", link) as response:
+                assert response.status_code == 200, link
+                assert next(response.iter_raw(), b""), f"{link} sent no body"
+    finally:
+        client.close()
+
+
+def test_exports_need_a_sign_in_and_list_what_the_user_may_use(demo: Server) -> None:
+    anonymous = httpx.get(demo.url + "/exports/demo-order.csv", timeout=30)
+    assert anonymous.status_code == 302
+    assert "/admin/login/" in anonymous.headers["location"]
+    client = signed_in(demo)
+    try:
+        index = client.get("/exports/").text
+        assert "demo-order.csv" in index
+        assert "demo-book.csv" in index
+        paid = client.get("/exports/demo-order.csv?status=paid")
+        rows = list(csv.reader(io.StringIO(paid.text)))
+        assert {row[7] for row in rows[1:]} == {"Paid"}
+        bad = client.get("/exports/demo-order.csv?email=x")
+        assert bad.status_code == 400
+        assert "status" in bad.text
+        changelist = client.get("/admin/demo/order/?status__exact=paid").text
+        assert "export.csv" in changelist
+    finally:
+        client.close()
 
 
 def test_large_csv_streams_every_order(demo: Server) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from demo.models import Author, Book, Order
+from django_streamkit.admin import StreamingCSVExportMixin
 
 
 @admin.register(Author)
@@ -13,7 +14,7 @@ class AuthorAdmin(admin.ModelAdmin):
 
 
 @admin.register(Book)
-class BookAdmin(admin.ModelAdmin):
+class BookAdmin(StreamingCSVExportMixin, admin.ModelAdmin):
     list_display = ["title", "author", "genre", "published", "price", "in_stock"]
     list_filter = ["genre", "in_stock"]
     search_fields = ["title", "isbn"]
@@ -22,10 +23,21 @@ class BookAdmin(admin.ModelAdmin):
 
 
 @admin.register(Order)
-class OrderAdmin(admin.ModelAdmin):
+class OrderAdmin(StreamingCSVExportMixin, admin.ModelAdmin):
     list_display = ["id", "created", "customer", "book", "quantity", "total", "status"]
     list_filter = ["status"]
     search_fields = ["customer", "email"]
     list_select_related = ["book"]
     raw_id_fields = ["book"]
     date_hierarchy = "created"
+    # The button and the action export these (default: list_display's fields).
+    csv_export_fields = [
+        "id",
+        "created",
+        "customer",
+        "email",
+        "book__title",
+        "quantity",
+        "total",
+        "status",
+    ]

@@ -42,6 +42,29 @@ FEATURES = [
         ],
     },
     {
+        "title": "Exports and the admin",
+        "text": "Registered CSV exports mounted with one include(), permission "
+        "checks and validated filters; an Export CSV button on the admin's "
+        "changelists. Sign in as the demo user first.",
+        "links": [
+            {
+                "url": "/exports/",
+                "label": "/exports/",
+                "how": "the export index (streamed)",
+            },
+            {
+                "url": "/exports/demo-order.csv?status=paid",
+                "label": "/exports/demo-order.csv?status=paid",
+                "how": "a filtered export",
+            },
+            {
+                "url": "/admin/demo/order/",
+                "label": "/admin/demo/order/",
+                "how": "changelist with Export CSV",
+            },
+        ],
+    },
+    {
         "title": "Streamed Jinja2 pages",
         "text": "Template.stream() with enable_buffering(), the context Django's "
         "Jinja2 backend builds (request, CSRF, context processors), rows read "

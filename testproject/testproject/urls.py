@@ -5,5 +5,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("exports/", include("django_streamkit.urls")),
     path("", include("demo.urls")),
 ]
