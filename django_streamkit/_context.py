@@ -32,6 +32,8 @@ from collections.abc import (
 from threading import get_ident
 from typing import Any, Generic, TypeVar
 
+from django_streamkit._iter import DONE, acall_all, call_all
+
 try:  # asgiref >= 3.10 tags Local storage with its thread.
     from asgiref.local import _rehome, _Storage
 except ImportError:  # pragma: no cover - older asgiref shares it freely
@@ -68,9 +70,6 @@ class Scope:
         return self.context.run(func, *args)
 
 
-_DONE: Any = object()
-
-
 class _CloseOnce:
     """Close an iterator inside a scope, the first time only."""
 
@@ -100,26 +99,15 @@ def _steps(
         while True:
             if scope.thread != get_ident():
                 scope.move_here()
-            item = run(next, iterator, _DONE)
-            if item is _DONE:
+            item = run(next, iterator, DONE)
+            if item is DONE:
                 return
             yield item
     finally:
         # Exhausted, closed, or abandoned and finalised by the garbage
         # collector: close the source in its scope (never in whatever context
         # is current when the collector runs), like Flask's wrapper does.
-        _close_all(closers)
-
-
-def _close_all(closers: tuple[_CloseOnce, ...]) -> None:
-    errors: list[Exception] = []
-    for close in closers:
-        try:
-            close()
-        except Exception as exc:  # close every one, then report
-            errors.append(exc)
-    if errors:
-        raise errors[0]
+        call_all(closers)
 
 
 class ContextIterator(Generic[T]):
@@ -158,7 +146,7 @@ class ContextIterator(Generic[T]):
 
     def close(self) -> None:
         self._steps.close()  # a started loop closes the source itself...
-        _close_all(self._closers)  # ...one that never started does not
+        call_all(self._closers)  # ...one that never started does not
 
 
 class _ACloseOnce:
@@ -178,17 +166,6 @@ class _ACloseOnce:
         aclose = getattr(self.iterator, "aclose", None)
         if aclose is not None:
             await in_scope(self.scope, self.scope.run(aclose))
-
-
-async def _aclose_all(closers: tuple[_ACloseOnce, ...]) -> None:
-    errors: list[Exception] = []
-    for aclose in closers:
-        try:
-            await aclose()
-        except Exception as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0]
 
 
 async def _asteps(
@@ -214,7 +191,7 @@ async def _asteps(
                 item = await _Slices(scope, slices, signal)
             yield item
     finally:
-        await _aclose_all(closers)
+        await acall_all(closers)
 
 
 class AsyncContextIterator(Generic[T]):
@@ -245,7 +222,7 @@ class AsyncContextIterator(Generic[T]):
 
     async def aclose(self) -> None:
         await self._steps.aclose()
-        await _aclose_all(self._closers)
+        await acall_all(self._closers)
 
 
 async def in_scope(scope: Scope, awaitable: Awaitable[T]) -> T:

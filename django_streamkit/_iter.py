@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import inspect
 import threading
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from typing import Any, Final, Literal, TypeVar
 
 from django_streamkit._typing import AsyncChunks, Piece, SyncChunks
@@ -270,6 +271,34 @@ async def _awaited(factory: Callable[[], Awaitable[T]]) -> T:
     return await factory()
 
 
+def call_all(calls: Iterable[Callable[[], object]]) -> None:
+    """Call each clean-up, then raise the first error, if any: one failing
+    clean-up must not keep the others from running."""
+    errors: list[Exception] = []
+    for call in calls:
+        try:
+            call()
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+async def acall_all(calls: Iterable[Callable[[], object]]) -> None:
+    """The async twin of :func:`call_all`; awaits what a call returns, if
+    anything (so sync and async clean-ups can be mixed)."""
+    errors: list[Exception] = []
+    for call in calls:
+        try:
+            result = call()
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
 class Closer:
     """Close a chunk generator, then its source, each exactly once.
 
@@ -286,16 +315,7 @@ class Closer:
         if self.closed:
             return
         self.closed = True
-        errors: list[BaseException] = []
-        for obj in self._closables:
-            close = getattr(obj, "close", None)
-            if close is not None:
-                try:
-                    close()
-                except Exception as exc:  # close every one, then report
-                    errors.append(exc)
-        if errors:
-            raise errors[0]
+        call_all(_methods(self._closables, "close"))
 
 
 class AsyncCloser:
@@ -307,13 +327,10 @@ class AsyncCloser:
         if self.closed:
             return
         self.closed = True
-        errors: list[BaseException] = []
-        for obj in self._closables:
-            aclose = getattr(obj, "aclose", None)
-            if aclose is not None:
-                try:
-                    await aclose()
-                except Exception as exc:
-                    errors.append(exc)
-        if errors:
-            raise errors[0]
+        await acall_all(_methods(self._closables, "aclose"))
+
+
+def _methods(objects: Iterable[object], name: str) -> Iterator[Callable[[], object]]:
+    for obj in objects:
+        if (method := getattr(obj, name, None)) is not None:
+            yield method

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from django_streamkit._iter import AsyncDriver
+from django_streamkit._iter import AsyncDriver, acall_all, call_all
 
 
 class Started:
@@ -169,26 +169,12 @@ def lazy_values(
 
 def close_all(closables: list[Any]) -> None:
     """Close each one (``close()``), then raise the first error, if any."""
-    errors: list[Exception] = []
-    for obj in closables:
-        try:
-            getattr(obj, "close", _no_close)()
-        except Exception as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0]
+    call_all(getattr(obj, "close", _no_close) for obj in closables)
 
 
 async def aclose_all(closables: list[Any]) -> None:
     """The async twin of :func:`close_all`: ``aclose()`` where there is one."""
-    errors: list[Exception] = []
-    for obj in closables:
-        try:
-            if hasattr(obj, "aclose"):
-                await obj.aclose()
-            else:
-                getattr(obj, "close", _no_close)()
-        except Exception as exc:
-            errors.append(exc)
-    if errors:
-        raise errors[0]
+    await acall_all(
+        obj.aclose if hasattr(obj, "aclose") else getattr(obj, "close", _no_close)
+        for obj in closables
+    )
