@@ -61,6 +61,9 @@ class CSVFormat:
     bom: bool
     chunk_size: int
     max_latency: float
+    #: Cells that are text already write as csv.writer would write them
+    #: (the dialect quotes minimally), so rows may be joined as text.
+    joins_text: bool = False
 
     @classmethod
     def build(
@@ -96,7 +99,7 @@ class CSVFormat:
                     f"{encoding!r} has no byte order mark."
                 ) from None
         try:
-            csv.writer(Sink(), dialect, **fmtparams)
+            writer = csv.writer(Sink(), dialect, **fmtparams)
         except csv.Error as exc:
             if isinstance(dialect, str) and dialect not in csv.list_dialects():
                 raise ValueError(
@@ -114,6 +117,7 @@ class CSVFormat:
             bom=bom,
             chunk_size=chunk_size,
             max_latency=max_latency,
+            joins_text=PlainJoin(writer.dialect).usable,
         )
 
 

@@ -11,24 +11,29 @@ import codecs
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
-from django.db import connections, transaction
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable
 from django.utils.functional import Promise
 
 from django_streamkit._csv import CSVFormat, aiter_csv, iter_csv
 from django_streamkit._http import content_disposition
+from django_streamkit._queryset import QuerySetRows, must_wait
 from django_streamkit.conf import conf
 from django_streamkit.responses import StreamingResponse, _check_chunk_size
 
 __all__ = ["StreamingCSVResponse", "queryset_rows", "stream_csv"]
 
 
-def queryset_rows(queryset: QuerySet[Any, Any]) -> Iterator[Any]:
+def queryset_rows(
+    queryset: QuerySet[Any, Any], labels: dict[int, dict[Any, str]] | None = None
+) -> QuerySetRows:
     """The rows of a ``values_list()``/``values()`` QuerySet, read in chunks.
 
-    ``.iterator(chunk_size=STREAMKIT_QUERYSET_CHUNK_SIZE)`` never fills the
-    QuerySet's result cache and uses a server-side cursor on PostgreSQL.
+    Iterating gives what ``.iterator(chunk_size=STREAMKIT_QUERYSET_CHUNK_SIZE)``
+    gives: it never fills the QuerySet's result cache and uses a server-side
+    cursor on PostgreSQL. ``labels`` maps a column index to {stored value:
+    label}. Handed to :func:`stream_csv` as they are, the rows are read a
+    column at a time, faster, to the same bytes.
     """
     if issubclass(queryset._iterable_class, ModelIterable):
         model = queryset.model.__name__
@@ -37,44 +42,7 @@ def queryset_rows(queryset: QuerySet[Any, Any]) -> Iterator[Any]:
             f"queryset.values_list('field', ...) (or .values(...) with "
             f"header=[...]), or use django_streamkit.views.CSVStreamView."
         )
-    return _read(queryset, conf.QUERYSET_CHUNK_SIZE)
-
-
-def _read(queryset: QuerySet[Any, Any], chunk_size: int) -> Iterator[Any]:
-    # Decided when the first row is asked for, where the query runs.
-    if _streams_from_server(queryset) and not connections[queryset.db].in_atomic_block:
-        # Outside a transaction Django declares the cursor WITH HOLD, which
-        # PostgreSQL materialises in full before returning the first row;
-        # inside one it streams from the first row (and reads one snapshot).
-        # Closing this generator early (a disconnect) rolls it back.
-        with transaction.atomic(using=queryset.db):
-            yield from queryset.iterator(chunk_size=chunk_size)
-    else:
-        yield from queryset.iterator(chunk_size=chunk_size)
-
-
-def _must_wait(rows: object) -> bool:
-    """Whether the query must wait until the view has returned.
-
-    A server-side cursor declared inside the view's transaction (say, under
-    ``ATOMIC_REQUESTS``) dies when the view returns and the transaction
-    commits; then only the header is made in the view, and the query runs
-    when the body is read.
-    """
-    return (
-        isinstance(rows, QuerySet)
-        and _streams_from_server(rows)
-        and connections[rows.db].in_atomic_block
-    )
-
-
-def _streams_from_server(queryset: QuerySet[Any, Any]) -> bool:
-    connection = connections[queryset.db]
-    return (
-        connection.features.can_use_chunked_reads
-        and connection.vendor == "postgresql"
-        and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
-    )
+    return QuerySetRows(queryset, conf.QUERYSET_CHUNK_SIZE, labels)
 
 
 def stream_csv(
@@ -112,7 +80,10 @@ def stream_csv(
         max_latency=conf.MAX_LATENCY,
     )
     if isinstance(rows, QuerySet):
-        return iter_csv(queryset_rows(rows), fmt, header_apart=_must_wait(rows))
+        rows = queryset_rows(rows)
+    if isinstance(rows, QuerySetRows):
+        cells = rows.csv_cells(as_text=fmt.joins_text)
+        return iter_csv(cells, fmt, header_apart=must_wait(rows))
     if hasattr(rows, "__aiter__"):
         return aiter_csv(rows.__aiter__(), fmt)
     if isinstance(rows, str | bytes | Mapping) or not hasattr(rows, "__iter__"):
@@ -181,7 +152,7 @@ class StreamingCSVResponse(StreamingResponse):
             **fmtparams,
         )
         # Overrides the core's priming, which would read the first row.
-        self._wait = _must_wait(rows)
+        self._wait = must_wait(rows)
         charset = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
         super().__init__(
             content,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -254,9 +254,7 @@ class CSVStreamView(View):
         """The rows to write: ``values_list`` tuples read with ``.iterator()``."""
         columns = self.columns
         queryset = self.object_list.values_list(*[c.name for c in columns])
-        rows = queryset_rows(queryset)
-        maps = self.get_choices_as_labels(columns)
-        return _with_labels(rows, maps) if maps else rows
+        return queryset_rows(queryset, self.get_choices_as_labels(columns))
 
     def get_filename(self) -> str | None:
         """The download's name; ``None`` streams it inline."""
@@ -281,15 +279,3 @@ class CSVStreamView(View):
             header=self.get_header(self.columns),
             **{**self.get_response_kwargs(), **response_kwargs},
         )
-
-
-def _with_labels(
-    rows: Iterator[Sequence[Any]], maps: dict[int, dict[Any, str]]
-) -> Iterator[list[Any]]:
-    lookups = list(maps.items())
-    for row in rows:
-        cells = list(row)
-        for index, labels in lookups:
-            value = cells[index]
-            cells[index] = labels.get(value, value)
-        yield cells

@@ -13,6 +13,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, transaction
 from django.db.models import Count, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
 from django.test import RequestFactory, override_settings
 from django.utils import translation
 from django.utils.translation import gettext_lazy
@@ -160,27 +161,27 @@ def test_head_and_post() -> None:
     assert BookExport.as_view()(factory.post("/x")).status_code == 405
 
 
-def test_rows_are_values_list_tuples_read_with_iterator(
+def test_rows_are_values_list_rows_read_in_chunks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     seed()
     calls = []
-    iterator = QuerySet.iterator
+    execute_sql = SQLCompiler.execute_sql
 
-    def spy(self: QuerySet[Any], chunk_size: int | None = None) -> Iterator[Any]:
-        calls.append((self._iterable_class.__name__, chunk_size))
-        return iterator(self, chunk_size=chunk_size)
+    def spy(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        calls.append((kwargs.get("chunked_fetch"), kwargs.get("chunk_size")))
+        return execute_sql(self, *args, **kwargs)
 
     def no_instances(*args: Any, **kwargs: Any) -> None:
         raise AssertionError("a model instance was built")
 
-    monkeypatch.setattr(QuerySet, "iterator", spy)
+    monkeypatch.setattr(SQLCompiler, "execute_sql", spy)
     monkeypatch.setattr(Book, "from_db", classmethod(no_instances))
     monkeypatch.setattr(QuerySet, "_fetch_all", no_instances)
     with override_settings(STREAMKIT_QUERYSET_CHUNK_SIZE=7):
         _, rows = export(BookExport)
     assert len(rows) == 4
-    assert calls == [("ValuesListIterable", 7)]
+    assert calls == [(True, 7)]
 
 
 def test_stream_csv_reads_a_queryset_without_its_cache() -> None:

@@ -1,0 +1,361 @@
+"""Reading QuerySets for CSV: in chunks, and column by column when it can.
+
+:class:`QuerySetRows` iterates a ``values_list()``/``values()`` QuerySet with
+``.iterator(chunk_size)``, as Django does. When the CSV writer reads it
+directly (nothing wrapped it), it reads the database's raw rows instead and
+turns each fetched chunk into CSV cells a column at a time: one C-level
+``map`` per column instead of Django's Python loop over every value of every
+row, and cells already in their final text so the writer can join them. The
+bytes written are the same either way; ``tests/test_queryset_csv.py`` holds
+them to that.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import re
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from functools import cache
+from itertools import chain, repeat
+from operator import add
+from typing import Any
+
+from django.conf import settings
+from django.db import connections, transaction
+from django.db.models import QuerySet
+from django.db.models.expressions import Col
+from django.db.models.query import ValuesListIterable
+from django.db.models.sql.constants import MULTI
+
+__all__ = ["QuerySetRows", "must_wait"]
+
+Column = Sequence[Any]
+Cells = Callable[[Column], Column]
+
+
+class QuerySetRows:
+    """An iterator over a QuerySet's rows, read in chunks of ``chunk_size``.
+
+    Iterating it yields what ``queryset.iterator(chunk_size)`` yields, with
+    ``labels`` (column index -> {stored value: label}) applied. The CSV writer
+    asks :meth:`csv_cells` instead, before the first row is read.
+    """
+
+    def __init__(
+        self,
+        queryset: QuerySet[Any, Any],
+        chunk_size: int,
+        labels: dict[int, dict[Any, str]] | None = None,
+    ) -> None:
+        self.queryset = queryset
+        self.chunk_size = chunk_size
+        self.labels = labels or {}
+        self._rows: Iterator[Any] | None = None
+
+    def __iter__(self) -> QuerySetRows:
+        return self
+
+    def __next__(self) -> Any:
+        if self._rows is None:
+            rows = _in_transaction(self.queryset, self._django_rows)
+            self._rows = _with_labels(rows, self.labels) if self.labels else rows
+        return next(self._rows)
+
+    def close(self) -> None:
+        if self._rows is not None and hasattr(self._rows, "close"):
+            self._rows.close()
+
+    def _django_rows(self) -> Iterator[Any]:
+        return self.queryset.iterator(chunk_size=self.chunk_size)
+
+    def csv_cells(self, *, as_text: bool) -> Iterator[Any]:
+        """The rows as cells that CSV-write to the same bytes as the values.
+
+        ``as_text`` (the dialect quotes minimally) lets values become their
+        final text where that can't change a byte, formula escaping included.
+        Falls back to iterating when the rows have been started or are not
+        plain ``values_list()`` tuples.
+        """
+        if self._rows is not None or self.queryset._iterable_class is not (
+            ValuesListIterable
+        ):
+            return self
+        plan = _ColumnPlan(self.queryset, self.chunk_size, self.labels, as_text)
+        self._rows = _in_transaction(self.queryset, plan.rows)
+        return self._rows
+
+
+def _in_transaction(
+    queryset: QuerySet[Any, Any], rows: Callable[[], Iterator[Any]]
+) -> Iterator[Any]:
+    # Decided when the first row is asked for, where the query runs.
+    if _streams_from_server(queryset) and not connections[queryset.db].in_atomic_block:
+        # Outside a transaction Django declares the cursor WITH HOLD, which
+        # PostgreSQL materialises in full before returning the first row;
+        # inside one it streams from the first row (and reads one snapshot).
+        # Closing this generator early (a disconnect) rolls it back.
+        with transaction.atomic(using=queryset.db):
+            yield from rows()
+    else:
+        yield from rows()
+
+
+def _streams_from_server(queryset: QuerySet[Any, Any]) -> bool:
+    connection = connections[queryset.db]
+    return (
+        connection.features.can_use_chunked_reads
+        and connection.vendor == "postgresql"
+        and not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
+    )
+
+
+def must_wait(rows: object) -> bool:
+    """Whether the query must wait until the view has returned.
+
+    A server-side cursor declared inside the view's transaction (say, under
+    ``ATOMIC_REQUESTS``) dies when the view returns and the transaction
+    commits; then only the header is made in the view, and the query runs
+    when the body is read.
+    """
+    if isinstance(rows, QuerySetRows):
+        rows = rows.queryset
+    return (
+        isinstance(rows, QuerySet)
+        and _streams_from_server(rows)
+        and connections[rows.db].in_atomic_block
+    )
+
+
+def _with_labels(
+    rows: Iterator[Sequence[Any]], maps: dict[int, dict[Any, str]]
+) -> Iterator[list[Any]]:
+    lookups = list(maps.items())
+    for row in rows:
+        cells = list(row)
+        for index, labels in lookups:
+            value = cells[index]
+            cells[index] = labels.get(value, value)
+        yield cells
+
+
+# -- column by column ---------------------------------------------------------
+
+
+class _ColumnPlan:
+    """Runs the query as Django's ``values_list()`` does, then converts each
+    fetched chunk a column at a time.
+
+    Each column's cells write the same CSV bytes as Django's converted value:
+    Django's own converters where no faster equivalent is known, and with
+    ``as_text`` the value's final text where that text can't be a formula
+    (so escaping treats it exactly as it treats the value).
+    """
+
+    def __init__(
+        self,
+        queryset: QuerySet[Any, Any],
+        chunk_size: int,
+        labels: dict[int, dict[Any, str]],
+        as_text: bool,
+    ) -> None:
+        self.queryset = queryset
+        self.chunk_size = chunk_size
+        self.labels = labels
+        self.as_text = as_text
+
+    def rows(self) -> Iterator[Any]:
+        queryset = self.queryset
+        connection = connections[queryset.db]
+        compiler = queryset.query.get_compiler(queryset.db)
+        with connection.execute_wrapper(_fast_loaders):
+            chunks = compiler.execute_sql(
+                MULTI, chunked_fetch=True, chunk_size=self.chunk_size
+            )
+        fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+        if getattr(compiler, "has_composite_fields", lambda fields: False)(fields):
+            # A composite primary key is one value of several columns.
+            rows = map(tuple, compiler.results_iter(chunks, tuple_expected=True))
+            return _with_labels(rows, self.labels) if self.labels else rows
+        converters = compiler.get_converters(fields)
+        columns = [
+            self._cells(index, field, converters.get(index), connection)
+            for index, field in enumerate(fields)
+        ]
+        if all(cells is None for cells in columns):
+            return chain.from_iterable(chunks)
+        return chain.from_iterable(_convert(chunk, columns) for chunk in chunks)
+
+    def _cells(
+        self, index: int, field: Any, converters: Any, connection: Any
+    ) -> Cells | None:
+        steps: list[Cells] = []
+        if converters is not None:
+            convs, expression = converters
+            steps.append(_fast_converter(convs, expression, connection))
+        if index in self.labels:
+            steps.append(_labeller(self.labels[index]))
+        if self.as_text:
+            steps.append(_as_text)
+        if not steps:
+            return None
+        if len(steps) == 1:
+            return steps[0]
+        return _chained(steps)
+
+
+def _convert(chunk: list[Any], columns: list[Cells | None]) -> list[tuple[Any, ...]]:
+    cols = zip(*chunk, strict=True)
+    converted = [
+        col if cells is None else cells(col)
+        for col, cells in zip(cols, columns, strict=True)
+    ]
+    return list(zip(*converted, strict=True))
+
+
+def _chained(steps: list[Cells]) -> Cells:
+    def cells(column: Column) -> Column:
+        for step in steps:
+            column = step(column)
+        return column
+
+    return cells
+
+
+def _labeller(labels: dict[Any, str]) -> Cells:
+    get = labels.get
+    return lambda column: list(map(get, column, column))
+
+
+def _django_converters(convs: list[Any], expression: Any, connection: Any) -> Cells:
+    def cells(column: Column) -> Column:
+        values = list(column)
+        for converter in convs:
+            values = [converter(value, expression, connection) for value in values]
+        return values
+
+    return cells
+
+
+def _fast_converter(convs: list[Any], expression: Any, connection: Any) -> Cells:
+    """Django's converters for a column, or a faster exact equivalent."""
+    slow = _django_converters(convs, expression, connection)
+    if len(convs) != 1 or connection.vendor != "sqlite":
+        return slow
+    (converter,) = convs
+    if converter == connection.ops.convert_datetimefield_value:
+        if settings.USE_TZ and connection.timezone_name == "UTC":
+            return _sqlite_utc_datetimes(slow)
+    elif (
+        getattr(converter, "__qualname__", "")
+        == "DatabaseOperations.get_decimalfield_converter.<locals>.converter"
+        and isinstance(expression, Col)
+    ):
+        field: Any = expression.output_field
+        if field.max_digits <= 15 and 0 <= field.decimal_places <= 6:
+            return _sqlite_decimals(field.max_digits, field.decimal_places, slow)
+    return slow
+
+
+# SQLite hands DateTimeField values over as naive datetimes in UTC (its
+# "datetime" converter); Django makes them aware in the connection's time
+# zone, UTC, so their text is the naive text plus "+00:00".
+_UTC = "+00:00"
+
+
+def _sqlite_utc_datetimes(slow: Cells) -> Cells:
+    def cells(column: Column) -> Column:
+        if set(map(type, column)) != {datetime.datetime}:
+            return slow(column)
+        texts = list(map(str, column))
+        joined = "".join(texts)
+        if "+" in joined or joined.count("-") != 2 * len(texts):
+            return slow(column)  # aware already, or a year before 1 CE
+        return list(map(add, texts, repeat(_UTC)))
+
+    return cells
+
+
+@cache
+def _decimal_shape(max_digits: int, places: int) -> re.Pattern[str]:
+    # A float's shortest repr with at most `places` decimals and `max_digits`
+    # (<= 15) digits in all: it is exactly the decimal Django makes of it
+    # (15-digit rounding, then quantize), and "%.{places}f" writes it.
+    whole = (
+        f"(?:0|[1-9][0-9]{{0,{max_digits - places - 1}}})"
+        if max_digits > places
+        else "0"
+    )
+    fraction = r"(?:\.0)?" if places == 0 else rf"(?:\.[0-9]{{1,{places}}})?"
+    one = f"-?{whole}{fraction}"
+    return re.compile(f"{one}(?:\n{one})*")
+
+
+def _sqlite_decimals(max_digits: int, places: int, slow: Cells) -> Cells:
+    shape = _decimal_shape(max_digits, places)
+    text = f"%.{places}f".__mod__
+
+    def cells(column: Column) -> Column:
+        if not set(map(type, column)) <= {float, int}:
+            return slow(column)
+        if shape.fullmatch("\n".join(map(repr, column))) is None:
+            return slow(column)
+        return list(map(decimal.Decimal, map(text, column)))
+
+    return cells
+
+
+# Values csv.writer writes as str(value), and whose str() never starts with
+# a formula trigger: they may be written as their text.
+_TEXT_SAFE = frozenset(
+    {str, datetime.datetime, datetime.date, datetime.time, uuid.UUID, bool}
+)
+# Numbers: their text is safe unless it starts with "-".
+_NUMBERS = frozenset({int, decimal.Decimal})
+
+
+def _as_text(column: Column) -> Column:
+    """The column as text where csv.writer writes the same and escaping can't
+    tell the difference; otherwise unchanged."""
+    kinds = set(map(type, column))
+    has_none = type(None) in kinds
+    kinds.discard(type(None))
+    if kinds <= {str}:
+        if not has_none:
+            return column
+    elif kinds <= _TEXT_SAFE:
+        pass
+    elif kinds <= _NUMBERS or kinds == {float}:
+        texts = list(map(repr if float in kinds else str, column))
+        joined = "\n".join(texts)
+        if joined[:1] == "-" or "\n-" in joined:
+            return column  # a negative number is never escaped; keep it one
+        if not has_none:
+            return texts
+    else:
+        return column
+    if has_none:
+        return ["" if value is None else str(value) for value in column]
+    return list(map(str, column))
+
+
+def _fast_loaders(
+    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
+) -> Any:
+    # Django's timestamptz loader is Python code per value; psycopg's own (in
+    # C) loads the same instants in the session's time zone, which Django has
+    # set to the connection's, UTC.
+    connection = context["connection"]
+    if (
+        connection.vendor == "postgresql"
+        and settings.USE_TZ
+        and connection.timezone_name == "UTC"
+    ):
+        cursor = getattr(context["cursor"], "cursor", None)
+        adapters = getattr(cursor, "adapters", None)
+        if adapters is not None:
+            from psycopg.types.datetime import TimestamptzLoader
+
+            adapters.register_loader("timestamptz", TimestamptzLoader)
+    return execute(sql, params, many, context)
