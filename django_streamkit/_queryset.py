@@ -258,6 +258,21 @@ def _fast_converter(convs: list[Any], expression: Any, connection: Any) -> Cells
     return slow
 
 
+def _nulls_apart(cells: Cells) -> Cells:
+    """``cells`` over the column's values that are not NULL; NULLs stay."""
+
+    def with_nulls(column: Column) -> Column:
+        if None not in column:
+            return cells(column)
+        at = [i for i, value in enumerate(column) if value is not None]
+        result = list(column)
+        for i, value in zip(at, cells([column[i] for i in at]), strict=True):
+            result[i] = value
+        return result
+
+    return with_nulls
+
+
 # SQLite hands DateTimeField values over as naive datetimes in UTC (its
 # "datetime" converter); Django makes them aware in the connection's time
 # zone, UTC, so their text is the naive text plus "+00:00".
@@ -265,6 +280,7 @@ _UTC = "+00:00"
 
 
 def _sqlite_utc_datetimes(slow: Cells) -> Cells:
+    @_nulls_apart
     def cells(column: Column) -> Column:
         if set(map(type, column)) != {datetime.datetime}:
             return slow(column)
@@ -296,6 +312,7 @@ def _sqlite_decimals(max_digits: int, places: int, slow: Cells) -> Cells:
     shape = _decimal_shape(max_digits, places)
     text = f"%.{places}f".__mod__
 
+    @_nulls_apart
     def cells(column: Column) -> Column:
         if not set(map(type, column)) <= {float, int}:
             return slow(column)

@@ -94,3 +94,24 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class Sample(models.Model):
+    """One nullable column of each value type CSV exports write."""
+
+    class Size(models.TextChoices):
+        SMALL = "s", _("Small")
+        LARGE = "l", _("Large")
+
+    text = models.TextField(null=True)
+    size = models.CharField(max_length=1, choices=Size.choices, null=True)
+    count = models.BigIntegerField(null=True)
+    ratio = models.FloatField(null=True)
+    price = models.DecimalField(max_digits=8, decimal_places=2, null=True)
+    fine = models.DecimalField(max_digits=15, decimal_places=6, null=True)
+    wide = models.DecimalField(max_digits=20, decimal_places=9, null=True)
+    flag = models.BooleanField(null=True)
+    day = models.DateField(null=True)
+    moment = models.DateTimeField(null=True)
+    hour = models.TimeField(null=True)
+    key = models.UUIDField(null=True)
