@@ -103,8 +103,9 @@ class Sample(models.Model):
         SMALL = "s", _("Small")
         LARGE = "l", _("Large")
 
-    text = models.TextField(null=True)
-    size = models.CharField(max_length=1, choices=Size.choices, null=True)
+    # NULL text is what the export must write as an empty cell.
+    text = models.TextField(null=True)  # noqa: DJ001
+    size = models.CharField(max_length=1, choices=Size.choices, null=True)  # noqa: DJ001
     count = models.BigIntegerField(null=True)
     ratio = models.FloatField(null=True)
     price = models.DecimalField(max_digits=8, decimal_places=2, null=True)
@@ -115,3 +116,6 @@ class Sample(models.Model):
     moment = models.DateTimeField(null=True)
     hour = models.TimeField(null=True)
     key = models.UUIDField(null=True)
+
+    def __str__(self) -> str:
+        return f"sample {self.pk}"
