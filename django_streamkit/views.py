@@ -7,6 +7,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.text import slugify
@@ -89,7 +90,13 @@ class StreamingView(View):
     async def _async_get(
         self, request: HttpRequest, *args: Any, **kwargs: Any
     ) -> StreamingHttpResponse:
-        return self._respond(request, *args, **kwargs)  # type: ignore[no-any-return]
+        response = self._respond(request, *args, **kwargs)
+        if isinstance(response, StreamingResponse) and isinstance(request, ASGIRequest):
+            # The first piece is made on the loop that will send the rest, so
+            # an error in it is raised from the view (not under WSGI, where
+            # the view's loop ends when it returns).
+            await response.aprime()
+        return response  # type: ignore[no-any-return]
 
     get = _sync_get
 

@@ -9,7 +9,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.test import RequestFactory
+from django.test import AsyncRequestFactory, RequestFactory
 from django.utils import translation
 
 from django_streamkit import StreamingResponse, current_request, get_current_request
@@ -118,3 +118,33 @@ def test_a_view_without_stream_says_what_to_define() -> None:
 
     with pytest.raises(ImproperlyConfigured, match=r"Empty must define stream\(self"):
         Empty.as_view()(get())
+
+
+class FailsFirst(StreamingView):
+    async def stream(self, request: HttpRequest) -> AsyncIterator[str]:
+        if request.GET.get("late"):
+            yield f"Hello {current_request.GET['name']}"
+        raise ValueError("no greeting")
+
+
+def test_under_asgi_an_error_before_the_first_piece_is_raised_from_the_view() -> None:
+    factory = AsyncRequestFactory()
+
+    async def call(**query: str) -> Any:
+        return await FailsFirst.as_view()(factory.get("/", query))
+
+    with pytest.raises(ValueError, match="no greeting"):
+        async_to_sync(call)()
+
+    chunks: list[bytes] = []
+
+    async def late() -> None:
+        response = await call(late="1", name="World")
+        async for chunk in response:
+            chunks.append(chunk)
+
+    with pytest.raises(ValueError, match="no greeting"):
+        async_to_sync(late)()
+
+    # The first piece was made in the view, with the request in scope.
+    assert chunks == [b"Hello World"]
