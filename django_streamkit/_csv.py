@@ -32,7 +32,7 @@ from collections.abc import (
     Mapping,
 )
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain, islice
 from typing import Any
 
 from django_streamkit._csv_text import (
@@ -207,17 +207,24 @@ class _Encoder:
 
 
 def iter_csv(
-    rows: Iterator[Any], fmt: CSVFormat, *, header_apart: bool = False
+    rows: Iterator[Any],
+    fmt: CSVFormat,
+    *,
+    header_apart: bool = False,
+    batched: bool = False,
 ) -> Iterator[bytes]:
     """Encoded CSV chunks of ``rows``: header and first row, then ~chunk_size.
 
     The first chunk is small (BOM, header, first row) so a response can make
     it before the view returns, and errors in it reach the view. With
     ``header_apart`` the header is a chunk of its own and no row is read
-    until the second chunk is asked for.
+    until the second chunk is asked for. ``batched`` rows come as lists of
+    rows (as a database fetches them).
     """
     try:
-        yield from _iter_csv(rows, fmt, header_apart)
+        yield from _iter_csv(
+            chain.from_iterable(rows) if batched else rows, fmt, header_apart
+        )
     finally:
         if (close := getattr(rows, "close", None)) is not None:
             close()

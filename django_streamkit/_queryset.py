@@ -18,7 +18,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from functools import cache
-from itertools import chain, repeat
+from itertools import islice, repeat
 from operator import add
 from typing import Any
 
@@ -70,21 +70,21 @@ class QuerySetRows:
     def _django_rows(self) -> Iterator[Any]:
         return self.queryset.iterator(chunk_size=self.chunk_size)
 
-    def csv_cells(self, *, as_text: bool) -> Iterator[Any]:
-        """The rows as cells that CSV-write to the same bytes as the values.
+    def csv_batches(self, *, as_text: bool) -> Iterator[list[Any]] | None:
+        """The rows in fetched batches, as cells that CSV-write to the same
+        bytes as the values; ``None`` when the rows have been started or are
+        not plain ``values_list()`` tuples (then iterate instead).
 
         ``as_text`` (the dialect quotes minimally) lets values become their
         final text where that can't change a byte, formula escaping included.
-        Falls back to iterating when the rows have been started or are not
-        plain ``values_list()`` tuples.
         """
         if self._rows is not None or self.queryset._iterable_class is not (
             ValuesListIterable
         ):
-            return self
+            return None
         plan = _ColumnPlan(self.queryset, self.chunk_size, self.labels, as_text)
-        self._rows = _in_transaction(self.queryset, plan.rows)
-        return self._rows
+        self._rows = batches = _in_transaction(self.queryset, plan.batches)
+        return batches
 
 
 def _in_transaction(
@@ -165,37 +165,49 @@ class _ColumnPlan:
         self.labels = labels
         self.as_text = as_text
 
-    def rows(self) -> Iterator[Any]:
+    def batches(self) -> Iterator[list[Any]]:
         queryset = self.queryset
         connection = connections[queryset.db]
         compiler = queryset.query.get_compiler(queryset.db)
-        with connection.execute_wrapper(_fast_loaders):
+        loaders = _Loaders(connection, self.as_text)
+        with connection.execute_wrapper(loaders):
             chunks = compiler.execute_sql(
                 MULTI, chunked_fetch=True, chunk_size=self.chunk_size
             )
         fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
         if getattr(compiler, "has_composite_fields", lambda fields: False)(fields):
             # A composite primary key is one value of several columns.
-            rows = map(tuple, compiler.results_iter(chunks, tuple_expected=True))
-            return _with_labels(rows, self.labels) if self.labels else rows
+            rows: Iterator[Any] = map(
+                tuple, compiler.results_iter(chunks, tuple_expected=True)
+            )
+            if self.labels:
+                rows = _with_labels(rows, self.labels)
+            return iter(lambda: list(islice(rows, self.chunk_size)), [])
         converters = compiler.get_converters(fields)
         columns = [
-            self._cells(index, field, converters.get(index), connection)
-            for index, field in enumerate(fields)
+            self._cells(
+                index, converters.get(index), connection, loaders.as_text.get(index)
+            )
+            for index in range(len(fields))
         ]
         if all(cells is None for cells in columns):
-            return chain.from_iterable(chunks)
-        return chain.from_iterable(_convert(chunk, columns) for chunk in chunks)
+            return iter(chunks)
+        return (_convert(chunk, columns) for chunk in chunks)
 
     def _cells(
-        self, index: int, field: Any, converters: Any, connection: Any
+        self, index: int, converters: Any, connection: Any, text: _Text | None
     ) -> Cells | None:
+        labels = self.labels.get(index)
+        if text is not None and converters is None and labels is None:
+            return text.cells
         steps: list[Cells] = []
+        if text is not None:
+            steps.append(text.values)
         if converters is not None:
             convs, expression = converters
             steps.append(_fast_converter(convs, expression, connection))
-        if index in self.labels:
-            steps.append(_labeller(self.labels[index]))
+        if labels is not None:
+            steps.append(_labeller(labels))
         if self.as_text:
             steps.append(_as_text)
         if not steps:
@@ -357,22 +369,147 @@ def _as_text(column: Column) -> Column:
     return list(map(str, column))
 
 
-def _fast_loaders(
-    execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any
-) -> Any:
-    # Django's timestamptz loader is Python code per value; psycopg's own (in
-    # C) loads the same instants in the session's time zone, which Django has
-    # set to the connection's, UTC.
-    connection = context["connection"]
-    if (
-        connection.vendor == "postgresql"
-        and settings.USE_TZ
-        and connection.timezone_name == "UTC"
-    ):
-        cursor = getattr(context["cursor"], "cursor", None)
-        adapters = getattr(cursor, "adapters", None)
-        if adapters is not None:
-            from psycopg.types.datetime import TimestamptzLoader
+# -- PostgreSQL: values loaded as their text --------------------------------
 
-            adapters.register_loader("timestamptz", TimestamptzLoader)
-    return execute(sql, params, many, context)
+
+class _Text:
+    """A column PostgreSQL sent as text: its cells, or Django's values."""
+
+    def __init__(self, cells: Cells, values: Cells) -> None:
+        self.cells = _nulls_apart(cells)
+        self.values = _nulls_apart(values)
+
+
+def _unsigned(values: Cells, unusual: re.Pattern[str] | None = None) -> Cells:
+    # A number's text is its CSV cell unless it is negative (escaping never
+    # touches a number, and would touch the text) or unusual.
+    def cells(column: Column) -> Column:
+        joined = "\n".join(column)
+        if joined[:1] == "-" or "\n-" in joined:
+            return values(column)
+        if unusual is not None and unusual.search(joined) is not None:
+            return values(column)
+        return column
+
+    return cells
+
+
+def _ints(column: Column) -> Column:
+    return list(map(int, column))
+
+
+def _decimals(column: Column) -> Column:
+    return list(map(decimal.Decimal, column))
+
+
+# str(Decimal) switches to exponents below 1e-6: leave those to Decimal.
+_TINY = re.compile(r"(?:^|\n)-?0\.0{6}", re.MULTILINE)
+_TIMESTAMPS = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}\+00\n)*")
+_FRACTIONAL = re.compile(
+    r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}(?:\.[0-9]{1,6})?\+00\n)*"
+)
+_DATES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n)*")
+
+
+def _loaded(connection: Any, loader_class: Any, oid: int, tz: bool) -> Cells:
+    loader = loader_class(oid, connection.connection)
+    timezone = connection.timezone
+
+    def values(column: Column) -> Column:
+        loaded = [loader.load(text.encode()) for text in column]
+        if tz:  # as Django's loader does
+            return [value.replace(tzinfo=timezone) for value in loaded]
+        return loaded
+
+    return values
+
+
+def _timestamps(values: Cells) -> Cells:
+    # PostgreSQL writes "2024-01-01 10:00:00.5+00" in UTC; str() of the
+    # datetime Django loads is "2024-01-01 10:00:00.500000+00:00".
+    def cells(column: Column) -> Column:
+        joined = "\n".join(column) + "\n"
+        if _TIMESTAMPS.fullmatch(joined) is not None:
+            return list(map(add, column, repeat(":00")))
+        if _FRACTIONAL.fullmatch(joined) is not None:
+            return [_pad_fraction(text) for text in column]
+        return values(column)
+
+    return cells
+
+
+def _pad_fraction(text: str) -> str:
+    if "." not in text:
+        return text + ":00"
+    whole, fraction = text[:-3].split(".")
+    return f"{whole}.{fraction:0<6}+00:00"
+
+
+def _dates(values: Cells) -> Cells:
+    def cells(column: Column) -> Column:
+        if _DATES.fullmatch("\n".join(column) + "\n") is not None:
+            return column
+        return values(column)
+
+    return cells
+
+
+class _Loaders:
+    """An execute wrapper for the one query: faster psycopg loaders.
+
+    Django's timestamptz loader is Python code per value; psycopg's own (in
+    C) loads the same instants in the session's time zone, which Django has
+    set to the connection's, UTC. With ``as_text``, integers, numerics,
+    timestamps and dates are loaded as PostgreSQL's text instead, which is
+    their CSV cell or close to it; :attr:`as_text` then maps those columns'
+    indexes to how their cells and values are made.
+    """
+
+    TEXT_TYPES = ("int2", "int4", "int8", "numeric", "timestamptz", "date")
+
+    def __init__(self, connection: Any, as_text: bool) -> None:
+        self.connection = connection
+        self.text = as_text
+        self.as_text: dict[int, _Text] = {}
+
+    def __call__(
+        self,
+        execute: Callable[..., Any],
+        sql: str,
+        params: Any,
+        many: bool,
+        context: Any,
+    ) -> Any:
+        connection = self.connection
+        adapters = getattr(getattr(context["cursor"], "cursor", None), "adapters", None)
+        if (
+            connection.vendor != "postgresql"
+            or adapters is None
+            or not settings.USE_TZ
+            or connection.timezone_name != "UTC"
+        ):
+            return execute(sql, params, many, context)
+        from psycopg.types.datetime import DateLoader, TimestamptzLoader
+        from psycopg.types.string import TextLoader
+
+        adapters.register_loader("timestamptz", TimestamptzLoader)
+        if not self.text:
+            return execute(sql, params, many, context)
+        for name in self.TEXT_TYPES:
+            adapters.register_loader(name, TextLoader)
+        result = execute(sql, params, many, context)
+        types = adapters.types
+        kinds = {types[name].oid: name for name in self.TEXT_TYPES}
+        for index, column in enumerate(context["cursor"].description or ()):
+            kind = kinds.get(column.type_code)
+            if kind in ("int2", "int4", "int8"):
+                self.as_text[index] = _Text(_unsigned(_ints), _ints)
+            elif kind == "numeric":
+                self.as_text[index] = _Text(_unsigned(_decimals, _TINY), _decimals)
+            elif kind == "timestamptz":
+                values = _loaded(connection, TimestamptzLoader, column.type_code, True)
+                self.as_text[index] = _Text(_timestamps(values), values)
+            elif kind == "date":
+                values = _loaded(connection, DateLoader, column.type_code, False)
+                self.as_text[index] = _Text(_dates(values), values)
+        return result

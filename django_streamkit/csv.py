@@ -82,8 +82,10 @@ def stream_csv(
     if isinstance(rows, QuerySet):
         rows = queryset_rows(rows)
     if isinstance(rows, QuerySetRows):
-        cells = rows.csv_cells(as_text=fmt.joins_text)
-        return iter_csv(cells, fmt, header_apart=must_wait(rows))
+        wait = must_wait(rows)
+        if (batches := rows.csv_batches(as_text=fmt.joins_text)) is not None:
+            return iter_csv(batches, fmt, header_apart=wait, batched=True)
+        return iter_csv(rows, fmt, header_apart=wait)
     if hasattr(rows, "__aiter__"):
         return aiter_csv(rows.__aiter__(), fmt)
     if isinstance(rows, str | bytes | Mapping) or not hasattr(rows, "__iter__"):

@@ -109,10 +109,20 @@ def test_the_column_reader_is_what_runs(
         return convert(chunk, columns)
 
     monkeypatch.setattr(_queryset, "_convert", spy)
+    as_text = []
+    text_init = _queryset._Text.__init__
+
+    def text_spy(self: Any, *args: Any) -> None:
+        as_text.append(self)
+        text_init(self, *args)
+
+    monkeypatch.setattr(_queryset._Text, "__init__", text_spy)
     queryset = Sample.objects.using(db).order_by("pk").values_list("count", "price")
     fast, reference = both(queryset)
     assert fast == reference
     assert chunks == [50]
+    # On PostgreSQL both columns arrive as their text.
+    assert len(as_text) == (2 if db == "postgres" else 0)
 
 
 @pytest.mark.django_db(databases=["default"])
