@@ -15,10 +15,12 @@ from typing import Any
 
 import pytest
 from django.db import connections
+from django.db.models import F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_streamkit import _queryset, stream_csv
+from django_streamkit.csv import queryset_rows
 from tests.testapp.models import Sample
 
 FIELDS = [f.name for f in Sample._meta.concrete_fields]
@@ -180,3 +182,29 @@ def test_sqlite_dates_and_decimals_skip_djangos_converters(
     assert fast == reference
     assert b"-3.00,2024-05-01 12:30:00+00:00\r\n" in fast
     assert slow == []
+
+
+@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_labels_and_expressions_see_djangos_values(db: str) -> None:
+    Sample.objects.using(db).bulk_create(
+        Sample(count=i % 3, size="sl"[i % 2], price=decimal.Decimal(i))
+        for i in range(9)
+    )
+    queryset = (
+        Sample.objects.using(db)
+        .annotate(double=F("price") * 2, later=F("count") - 1)
+        .order_by("pk")
+        .values_list("count", "size", "double", "later")
+    )
+    labels = {0: {1: "one", 2: "two"}, 1: {"s": "Small"}}
+    fast = b"".join(stream_csv(queryset_rows(queryset, labels)))
+    reference = b"".join(stream_csv(iter(list(queryset_rows(queryset, labels)))))
+    assert fast == reference
+    lines = [line.split(b",") for line in fast.splitlines()]
+    assert [line[:2] for line in lines[:3]] == [
+        [b"0", b"Small"],
+        [b"one", b"l"],
+        [b"two", b"Small"],
+    ]
+    assert [line[3] for line in lines[:3]] == [b"-1", b"0", b"1"]
