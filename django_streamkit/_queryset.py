@@ -25,8 +25,9 @@ from typing import Any
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import QuerySet
-from django.db.models.expressions import Col
+from django.db.models.expressions import Col, Func
 from django.db.models.query import ValuesListIterable
+from django.db.models.sql import Query
 from django.db.models.sql.constants import MULTI
 
 __all__ = ["QuerySetRows", "must_wait"]
@@ -168,7 +169,7 @@ class _ColumnPlan:
     def batches(self) -> Iterator[list[Any]]:
         queryset = self.queryset
         connection = connections[queryset.db]
-        compiler = queryset.query.get_compiler(queryset.db)
+        compiler = self._query(connection).get_compiler(queryset.db)
         loaders = _Loaders(connection, self.as_text)
         with connection.execute_wrapper(loaders):
             chunks = compiler.execute_sql(
@@ -194,6 +195,34 @@ class _ColumnPlan:
             return iter(chunks)
         return (_convert(chunk, columns) for chunk in chunks)
 
+    def _query(self, connection: Any) -> Query:
+        """The QuerySet's query; on SQLite, with dates and datetimes selected
+        as ``+column`` when they will be written as text.
+
+        SQLite's driver parses a column declared ``datetime`` or ``date`` into
+        a Python value (in Python, per value); ``+column``, the same value
+        with no declared type, skips that. Django's converters still apply,
+        and parse the text where it has no fast shape.
+        """
+        query = self.queryset.query
+        if (
+            connection.vendor != "sqlite"
+            or not self.as_text
+            or query.combinator
+            or not query.select
+        ):
+            return query
+        query = query.clone()
+        query.select = tuple(
+            _Untyped(col)
+            if isinstance(col, Col)
+            and index not in self.labels
+            and col.output_field.get_internal_type() in ("DateTimeField", "DateField")
+            else col
+            for index, col in enumerate(query.select)
+        )
+        return query
+
     def _cells(
         self, index: int, converters: Any, connection: Any, text: _Text | None
     ) -> Cells | None:
@@ -205,7 +234,11 @@ class _ColumnPlan:
             steps.append(text.values)
         if converters is not None:
             convs, expression = converters
-            steps.append(_fast_converter(convs, expression, connection))
+            steps.append(
+                _fast_converter(
+                    convs, expression, connection, self.as_text and labels is None
+                )
+            )
         if labels is not None:
             steps.append(_labeller(labels))
         if self.as_text:
@@ -215,6 +248,22 @@ class _ColumnPlan:
         if len(steps) == 1:
             return steps[0]
         return _chained(steps)
+
+
+class _Untyped(Func):
+    """A column as ``+column``: its value, without its declared type."""
+
+    template = "+%(expressions)s"
+    arity = 1
+
+    def __init__(self, col: Col) -> None:
+        super().__init__(col, output_field=col.output_field)
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        return self.get_source_expressions()[0].get_db_converters(connection)  # type: ignore[no-any-return]
+
+    def get_group_by_cols(self) -> list[Any]:
+        return self.get_source_expressions()[0].get_group_by_cols()  # type: ignore[no-any-return]
 
 
 def _convert(chunk: list[Any], columns: list[Cells | None]) -> list[tuple[Any, ...]]:
@@ -250,8 +299,14 @@ def _django_converters(convs: list[Any], expression: Any, connection: Any) -> Ce
     return cells
 
 
-def _fast_converter(convs: list[Any], expression: Any, connection: Any) -> Cells:
-    """Django's converters for a column, or a faster exact equivalent."""
+def _fast_converter(
+    convs: list[Any], expression: Any, connection: Any, as_text: bool
+) -> Cells:
+    """Django's converters for a column, or a faster exact equivalent.
+
+    With ``as_text`` the result may be the values' text where it can't be
+    mistaken for a formula.
+    """
     slow = _django_converters(convs, expression, connection)
     if len(convs) != 1 or connection.vendor != "sqlite":
         return slow
@@ -259,6 +314,8 @@ def _fast_converter(convs: list[Any], expression: Any, connection: Any) -> Cells
     if converter == connection.ops.convert_datetimefield_value:
         if settings.USE_TZ and connection.timezone_name == "UTC":
             return _sqlite_utc_datetimes(slow)
+    elif converter == connection.ops.convert_datefield_value:
+        return _sqlite_dates(slow)
     elif (
         getattr(converter, "__qualname__", "")
         == "DatabaseOperations.get_decimalfield_converter.<locals>.converter"
@@ -266,7 +323,9 @@ def _fast_converter(convs: list[Any], expression: Any, connection: Any) -> Cells
     ):
         field: Any = expression.output_field
         if field.max_digits <= 15 and 0 <= field.decimal_places <= 6:
-            return _sqlite_decimals(field.max_digits, field.decimal_places, slow)
+            return _sqlite_decimals(
+                field.max_digits, field.decimal_places, slow, as_text
+            )
     return slow
 
 
@@ -291,16 +350,54 @@ def _nulls_apart(cells: Cells) -> Cells:
 _UTC = "+00:00"
 
 
+# Django's own text for a naive datetime, with microseconds only when not 0.
+_DATETIME_TEXT = re.compile(
+    r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.(?!000000)[0-9]{6})?\n)*"
+)
+_DATE_TEXT = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n)*")
+
+
+def _valid(parse: Callable[[str], Any], column: Column) -> bool:
+    try:
+        for _ in map(parse, column):
+            pass
+    except ValueError:
+        return False
+    return True
+
+
 def _sqlite_utc_datetimes(slow: Cells) -> Cells:
     @_nulls_apart
     def cells(column: Column) -> Column:
-        if set(map(type, column)) != {datetime.datetime}:
+        kinds = set(map(type, column))
+        if kinds == {str}:  # selected without SQLite's own converter
+            if _DATETIME_TEXT.fullmatch("\n".join(column) + "\n") is None or not _valid(
+                datetime.datetime.fromisoformat, column
+            ):
+                return slow(column)
+            return list(map(add, column, repeat(_UTC)))
+        if kinds != {datetime.datetime}:
             return slow(column)
         texts = list(map(str, column))
         joined = "".join(texts)
         if "+" in joined or joined.count("-") != 2 * len(texts):
             return slow(column)  # aware already, or a year before 1 CE
         return list(map(add, texts, repeat(_UTC)))
+
+    return cells
+
+
+def _sqlite_dates(slow: Cells) -> Cells:
+    @_nulls_apart
+    def cells(column: Column) -> Column:
+        if (
+            set(map(type, column)) == {str}
+            and _DATE_TEXT.fullmatch("\n".join(column) + "\n") is not None
+            and _valid(datetime.date.fromisoformat, column)
+        ):
+            return column  # str(date) of what Django parses
+        return slow(column)
 
     return cells
 
@@ -320,7 +417,7 @@ def _decimal_shape(max_digits: int, places: int) -> re.Pattern[str]:
     return re.compile(f"{one}(?:\n{one})*")
 
 
-def _sqlite_decimals(max_digits: int, places: int, slow: Cells) -> Cells:
+def _sqlite_decimals(max_digits: int, places: int, slow: Cells, as_text: bool) -> Cells:
     shape = _decimal_shape(max_digits, places)
     text = f"%.{places}f".__mod__
 
@@ -330,9 +427,15 @@ def _sqlite_decimals(max_digits: int, places: int, slow: Cells) -> Cells:
             return slow(column)
         if shape.fullmatch("\n".join(map(repr, column))) is None:
             return slow(column)
-        return list(map(decimal.Decimal, map(text, column)))
+        texts = list(map(text, column))
+        if as_text and not any(map(_negative, texts)):
+            return texts
+        return list(map(decimal.Decimal, texts))
 
     return cells
+
+
+_negative = re.compile("-").match
 
 
 # Values csv.writer writes as str(value), and whose str() never starts with

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from django.db import connections
-from django.db.models import F
+from django.db.models import Count, F, Max
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -208,3 +208,26 @@ def test_labels_and_expressions_see_djangos_values(db: str) -> None:
         [b"two", b"Small"],
     ]
     assert [line[3] for line in lines[:3]] == [b"-1", b"0", b"1"]
+
+
+@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_grouped_and_distinct_dates(db: str) -> None:
+    moment = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.UTC)
+    Sample.objects.using(db).bulk_create(
+        Sample(day=datetime.date(2024, 1, 1 + i % 3), moment=moment, count=i)
+        for i in range(9)
+    )
+    samples = Sample.objects.using(db)
+    grouped = (
+        samples.values("day", "moment")
+        .annotate(n=Count("id"), top=Max("count"))
+        .order_by("day")
+        .values_list("day", "moment", "n", "top")
+    )
+    fast, reference = both(grouped)
+    assert fast == reference
+    assert fast.splitlines()[0] == b"2024-01-01,2024-05-01 12:30:00+00:00,3,6"
+    distinct = samples.order_by("-day").values_list("day").distinct()
+    fast, reference = both(distinct)
+    assert fast == reference == b"2024-01-03\r\n2024-01-02\r\n2024-01-01\r\n"
