@@ -36,11 +36,13 @@ from itertools import chain, islice
 from typing import Any
 
 from django_streamkit._csv_text import (
+    BareLineBreaks,
     FormulaCheck,
     PlainJoin,
     Sink,
     escape_cell,
     escape_row,
+    unwritable,
 )
 
 _END: Any = object()
@@ -129,10 +131,22 @@ class _Encoder:
         self.sink = sink = Sink()
         self.writer = writer = csv.writer(sink, fmt.dialect, **fmt.fmtparams)
         self.writerows: Callable[[Iterable[Any]], Any] = writer.writerows
+        self.dicts = False
         self.risky = FormulaCheck(writer.dialect) if fmt.escape_formulas else None
         plain = PlainJoin(writer.dialect)
         self.plain: PlainJoin | None = plain if plain.usable else None
+        self.bare = BareLineBreaks(writer.dialect)
         self.encode = codecs.getincrementalencoder(fmt.encoding)().encode
+        self.rows = 0  # data rows written so far
+
+    def _writer(self, sink: Sink, **fmtparams: Any) -> Callable[[Iterable[Any]], Any]:
+        params = {**self.fmt.fmtparams, **fmtparams}
+        if self.dicts:
+            assert self.fmt.header is not None
+            return csv.DictWriter(
+                sink, self.fmt.header, dialect=self.fmt.dialect, **params
+            ).writerows
+        return csv.writer(sink, self.fmt.dialect, **params).writerows
 
     def bind(self, first_row: Any) -> Callable[[Any], Any] | None:
         """Choose how rows are written from the first one.
@@ -148,12 +162,8 @@ class _Encoder:
                     f"column order, e.g. header={list(first_row)!r}."
                 )
             self.plain = None
-            self.writerows = csv.DictWriter(
-                self.sink,
-                self.fmt.header,
-                dialect=self.fmt.dialect,
-                **self.fmt.fmtparams,
-            ).writerows
+            self.dicts = True
+            self.writerows = self._writer(self.sink)
             return None
         if isinstance(first_row, str | bytes):
             raise TypeError(
@@ -179,19 +189,39 @@ class _Encoder:
             header = self.fmt.header
             if self.fmt.escape_formulas:
                 header = [escape_cell(cell) for cell in header]
-            self.writer.writerow(header)
-            text += self.sink.take()
+            # Before bind(): written as a list, whatever the rows are.
+            text += self._write([header], self.writer.writerows, header=True)
         return text
 
     def write(self, batch: list[Any], prefix: str = "") -> bytes:
         text = None if self.plain is None else self.plain(batch)
         if text is None:
-            self.writerows(batch)
-            text = self.sink.take()
+            text = self._write(batch, self.writerows)
         if self.risky is not None and self.risky(text):
-            self.writerows([escape_row(row) for row in batch])
-            text = self.sink.take()
+            text = self._write([escape_row(row) for row in batch], self.writerows)
+        self.rows += len(batch)
         return self.encode(prefix + text)
+
+    def _write(
+        self,
+        rows: list[Any],
+        writerows: Callable[[Iterable[Any]], Any],
+        *,
+        header: bool = False,
+    ) -> str:
+        try:
+            writerows(rows)
+        except csv.Error as exc:
+            self.sink.take()
+            number = None if header else self.rows + 1
+            raise unwritable(exc, rows, self._writer(Sink()), number) from exc
+        text = self.sink.take()
+        if self.bare.found(text):
+            # Written again as newer Pythons write it: quoted or escaped.
+            sink = self.bare.sink()
+            self._writer(sink, **self.bare.fmtparams)(rows)
+            text = sink.take()
+        return text
 
     def next_size(self, rows: int, size: int, elapsed: float) -> int:
         """How many rows the next batch should hold.
@@ -242,8 +272,9 @@ def _iter_csv(
     began = monotonic()
     first = next(rows, _END)
     if first is _END:
-        if start:
-            yield encoder.encode(start)
+        # Even with nothing else, the encoding's own byte order mark.
+        if data := encoder.encode(start):
+            yield data
         return
     if (copy := encoder.bind(first)) is not None:
         first = copy(first)
@@ -285,8 +316,9 @@ async def _aiter_csv(
     try:
         first = await rows.__anext__()
     except StopAsyncIteration:
-        if start:
-            yield encoder.encode(start)
+        # Even with nothing else, the encoding's own byte order mark.
+        if data := encoder.encode(start):
+            yield data
         return
     if (copy := encoder.bind(first)) is not None:
         first = copy(first)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import numbers
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 #: A cell whose text starts with one of these is a formula to a spreadsheet.
@@ -164,3 +164,84 @@ class Sink:
         text = "".join(self.lines)
         self.lines.clear()
         return text
+
+
+def _quotes_line_breaks() -> bool:
+    sink = Sink()
+    csv.writer(sink, lineterminator="\n").writerow(["\r"])
+    return sink.take() == '"\r"\n'
+
+
+#: Whether :mod:`csv` quotes (or escapes) CR and LF in a cell whatever the
+#: line terminator: since Python 3.11.9 and 3.12.3 (CPython gh-67044).
+QUOTES_LINE_BREAKS = _quotes_line_breaks()
+
+
+class BareLineBreaks:
+    """Cells whose CR or LF an older :mod:`csv` writes bare.
+
+    Before CPython gh-67044, ``csv.writer`` quoted or escaped only the line
+    break characters its ``lineterminator`` holds: with ``"\\n"`` a cell
+    ``"a\\rb"`` is written bare and reads back as two rows. Such text holds
+    a CR (or LF) that the terminator does not, which one ``memchr``-speed
+    ``in`` finds. The batch is then written again by a writer whose line
+    terminator holds both (so it quotes or escapes them), and the extra
+    ``\\r\\n`` is cut from the end of each line: the bytes newer Pythons
+    write.
+    """
+
+    def __init__(self, dialect: Any) -> None:
+        terminator = dialect.lineterminator
+        self.strays = (
+            ""
+            if QUOTES_LINE_BREAKS
+            else "".join(c for c in "\r\n" if c not in terminator)
+        )
+        self.fmtparams = {"lineterminator": terminator + "\r\n"}
+
+    def found(self, text: str) -> bool:
+        return bool(self.strays) and any(c in text for c in self.strays)
+
+    @staticmethod
+    def sink() -> Sink:
+        sink = Sink()
+        append = sink.lines.append
+        sink.write = lambda line: append(line[:-2])
+        return sink
+
+
+def unwritable(
+    exc: csv.Error,
+    rows: list[Any],
+    writerows: Callable[[list[Any]], Any],
+    number: int | None,
+) -> csv.Error:
+    """``exc``, naming the row :mod:`csv` cannot write and the fix.
+
+    ``rows`` are those of the failed call, the first of them row ``number``
+    (``None`` for the header); ``writerows`` writes them one by one (to a
+    scratch sink) to find the culprit.
+    """
+    for index, row in enumerate(rows):
+        try:
+            writerows([row])
+        except csv.Error:
+            where = "The header" if number is None else f"Row {number + index}"
+            return csv.Error(
+                f"{where} {_short_repr(row)} cannot be written in this CSV "
+                f"format ({exc}); {_fix(str(exc))}."
+            )
+    return exc
+
+
+def _short_repr(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def _fix(message: str) -> str:
+    if "escapechar" in message:
+        return "pass escapechar= (e.g. '\\\\') or use a quoting that quotes it"
+    if "must be quoted" in message:
+        return "use a quoting other than csv.QUOTE_NONE, or leave such rows out"
+    return "change the cell or the CSV format"

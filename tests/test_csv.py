@@ -32,11 +32,20 @@ def text(rows: Any, **options: Any) -> str:
 
 
 def reference(rows: list[list[Any]], *, escape: bool = True, **fmt: Any) -> str:
-    """What csv.writer makes of the rows, escaped cell by cell."""
+    """What csv.writer makes of the rows, escaped cell by cell.
+
+    As current Pythons write them: before CPython gh-67044 (3.11.9, 3.12.3)
+    csv quoted CR and LF in a cell only if the line terminator held them. A
+    writer whose terminator holds both writes the newer bytes, plus a
+    CRLF to cut from each line.
+    """
     out = io.StringIO()
-    writer = csv.writer(out, **fmt)
+    terminator = csv.writer(out, **fmt).dialect.lineterminator
+    writer = csv.writer(out, **{**fmt, "lineterminator": terminator + "\r\n"})
     for row in rows:
         writer.writerow([escape_cell(c) for c in row] if escape else row)
+        out.seek(out.tell() - 2)
+        out.truncate()
     return out.getvalue()
 
 
@@ -104,6 +113,8 @@ def test_no_rows_gives_the_header_alone_or_nothing() -> None:
     assert text([], header=["a"]) == "a\r\n"
     assert body([]) == b""
     assert body([], bom=True) == b"\xef\xbb\xbf"
+    assert body([], encoding="utf-8-sig") == b"\xef\xbb\xbf"
+    assert body([], encoding="utf-16") == b"\xff\xfe"
 
 
 # -- bad input ---------------------------------------------------------------
@@ -168,6 +179,35 @@ def test_dialects_and_their_options() -> None:
         '"a b";"c;d";"1"\n'
     )
     assert text(rows, dialect="unix") == '"a b","c;d","1"\n'
+
+
+def test_line_breaks_in_cells_are_quoted_whatever_the_line_terminator() -> None:
+    # Python's csv before 3.11.9 and 3.12.3 wrote these bare, so they read
+    # back as two rows (CPython gh-67044); the bytes are the newer ones.
+    assert text([["a\rb", "c"]], lineterminator="\n") == '"a\rb",c\n'
+    assert text([["a\nb"]], lineterminator="\r") == '"a\nb"\r'
+    assert text([{"k\r": "x\ry"}], header=["k\r"], lineterminator="\n") == (
+        '"k\r"\n"x\ry"\n'
+    )
+    assert text(
+        [["a\rb", "c"]], quoting=csv.QUOTE_NONE, escapechar="\\", lineterminator="\n"
+    ) == ("a\\\rb,c\n")
+    with pytest.raises(csv.Error, match="need to escape"):
+        text([["a\rb"]], quoting=csv.QUOTE_NONE, lineterminator="\n")
+
+
+def test_what_csv_cannot_write_names_the_row_and_the_fix() -> None:
+    with pytest.raises(csv.Error) as caught:
+        text([["a"], ["b,c"]], quoting=csv.QUOTE_NONE)
+    assert str(caught.value) == (
+        "Row 2 ['b,c'] cannot be written in this CSV format (need to escape, "
+        "but no escapechar set); pass escapechar= (e.g. '\\\\') or use a "
+        "quoting that quotes it."
+    )
+    with pytest.raises(csv.Error, match=r"^The header \[''\] cannot be written"):
+        text([["a"]], header=[""], quoting=csv.QUOTE_NONE, escapechar="\\")
+    with pytest.raises(csv.Error, match=r"^Row 1 \{'k': None\} .* csv.QUOTE_NONE"):
+        text([{"k": None}], header=["k"], quoting=csv.QUOTE_NONE, escapechar="\\")
 
 
 def test_bom_and_encodings() -> None:

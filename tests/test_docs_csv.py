@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import RequestFactory
 
+from django_streamkit import stream_csv
 from django_streamkit._http import content_disposition
 from tests.testapp.models import Author, Book
 
@@ -69,3 +71,10 @@ def test_the_error_example_is_what_the_code_raises(examples: dict[str, Any]) -> 
         BookExport.as_view()(RequestFactory().get("/"))
     expected = " ".join(example.split()).replace("myapp.", "testapp.")
     assert str(info.value) == expected
+
+
+def test_the_csv_error_example_is_what_the_code_raises() -> None:
+    (example,) = [b for b in blocks("text") if "cannot be written" in b]
+    with pytest.raises(csv.Error) as info:
+        b"".join(stream_csv([["a"], ["b,c"]], quoting=csv.QUOTE_NONE))  # type: ignore[arg-type]
+    assert f"csv.Error: {info.value}" == " ".join(example.split())

@@ -1,0 +1,474 @@
+"""Fuzzing with hypothesis: what comes in from outside never corrupts or leaks.
+
+- CSV cells of any Unicode text and every value type of the contract, in
+  every dialect, encoding and chunk size, read back by :mod:`csv` exactly
+  (with formula escaping as documented), or a clear ``csv.Error`` where
+  :mod:`csv` itself cannot write them;
+- any filename, taken from the query string by a real view, gives one
+  well-formed ``Content-Disposition`` header;
+- template names and export query strings from the request give a clean
+  response with ``DEBUG`` off: the page, or a 4xx/5xx page with no traceback,
+  and never a file from outside the template directories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import datetime
+import io
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.template import TemplateDoesNotExist, engines
+from django.test import Client
+from django.urls import include, path
+from django.utils.functional import Promise, lazy
+from django.utils.translation import gettext_lazy
+from hypothesis import HealthCheck, event, example, given, settings
+from hypothesis import strategies as st
+
+from django_streamkit import (
+    StreamingCSVResponse,
+    StreamingResponse,
+    StreamingTemplateResponse,
+    stream_csv,
+    stream_template,
+)
+from django_streamkit._http import clean_filename
+from django_streamkit.views import AsyncTemplateStreamView, TemplateStreamView
+
+UTC = datetime.UTC
+TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+# -- CSV: any cell, any dialect, read back exactly ------------------------------
+
+as_lazy = lazy(str, str)
+
+cells = st.one_of(
+    st.text(),  # any Unicode text but lone surrogates, which no codec writes
+    st.text().map(as_lazy),
+    st.sampled_from([gettext_lazy("Yes"), gettext_lazy("No")]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),  # with nan, inf and -0.0
+    st.decimals(),  # with NaN, sNaN, Infinity and exponents
+    st.dates(),
+    st.datetimes(
+        timezones=st.sampled_from(
+            [None, UTC, datetime.timezone(datetime.timedelta(hours=-9, minutes=-30))]
+        )
+    ),
+    st.times(timezones=st.sampled_from([None, UTC])),
+    st.uuids(),
+)
+
+
+def expected_cell(value: Any, *, escape: bool) -> str:
+    """A cell as the contract says it reads back (behaviour 7)."""
+    if value is None:
+        return ""
+    text = repr(value) if isinstance(value, float) else str(value)
+    if escape and isinstance(value, str | Promise) and text.startswith(TRIGGERS):
+        return "'" + text
+    return text
+
+
+# Format options, as given to stream_csv, and how to read the output back.
+# QUOTE_NONNUMERIC output is read as QUOTE_MINIMAL: csv.reader would turn
+# every bare field into a float (and fail on "True"), which says nothing
+# about what was written.
+DIALECTS: list[tuple[dict[str, Any], dict[str, Any]]] = [
+    ({}, {}),
+    ({"dialect": "excel-tab"}, {"dialect": "excel-tab"}),
+    ({"dialect": "unix"}, {"dialect": "unix"}),
+    ({"quoting": csv.QUOTE_ALL}, {}),
+    ({"quoting": csv.QUOTE_NONNUMERIC}, {}),
+    ({"delimiter": ";", "quotechar": "'"}, {"delimiter": ";", "quotechar": "'"}),
+    (
+        {"delimiter": "|", "quotechar": "~", "lineterminator": "\n"},
+        {"delimiter": "|", "quotechar": "~"},
+    ),
+    ({"delimiter": "§", "lineterminator": "\r"}, {"delimiter": "§"}),
+    (
+        {"escapechar": "\\", "doublequote": False},
+        {"escapechar": "\\", "doublequote": False},
+    ),
+    (
+        {"quoting": csv.QUOTE_NONE, "escapechar": "\\"},
+        {"quoting": csv.QUOTE_NONE, "escapechar": "\\"},
+    ),
+    (
+        {
+            "quoting": csv.QUOTE_NONE,
+            "escapechar": "^",
+            "delimiter": "\t",
+            "lineterminator": "\n",
+        },
+        {"quoting": csv.QUOTE_NONE, "escapechar": "^", "delimiter": "\t"},
+    ),
+    # Mostly unwritable (any delimiter, quote or line break in a cell): the
+    # error path.
+    ({"quoting": csv.QUOTE_NONE}, {"quoting": csv.QUOTE_NONE}),
+]
+
+# (encoding, bom): the byte order mark the body must start with (once), and
+# the codec of the rest.
+ENCODINGS: list[tuple[str, bool, bytes, str]] = [
+    ("utf-8", False, b"", "utf-8"),
+    ("utf-8", True, b"\xef\xbb\xbf", "utf-8"),
+    ("utf-8-sig", False, b"\xef\xbb\xbf", "utf-8"),
+    ("utf-16", False, b"\xff\xfe", "utf-16-le"),
+    ("utf-16-be", True, b"\xfe\xff", "utf-16-be"),
+]
+
+
+@st.composite
+def tables(draw: st.DrawFn) -> tuple[list[str] | None, list[Any]]:
+    """A header (or none) and rows: lists, or dicts keyed by the header."""
+    if draw(st.booleans()):
+        width = draw(st.integers(1, 4))
+        header = draw(st.lists(st.text(), min_size=width, max_size=width, unique=True))
+        rows = draw(st.lists(st.lists(cells, min_size=width, max_size=width)))
+        if draw(st.booleans()):
+            return header, [dict(zip(header, row, strict=True)) for row in rows]
+        return header, rows
+    return None, draw(st.lists(st.lists(cells, max_size=5), max_size=12))
+
+
+def as_lists(header: list[str] | None, rows: list[Any]) -> list[list[Any]]:
+    if header is None or not rows or not isinstance(rows[0], dict):
+        return rows
+    return [[row[key] for key in header] for row in rows]
+
+
+def csv_writer_fails(
+    header: list[str] | None, rows: list[list[Any]], escape: bool, fmt: dict[str, Any]
+) -> bool:
+    """Whether csv.writer refuses the (escaped) cells in this format.
+
+    As current Pythons write: a line terminator holding CR and LF makes an
+    older csv quote (or refuse) them too (CPython gh-67044).
+    """
+    terminator = csv.writer(io.StringIO(), **fmt).dialect.lineterminator
+    writer = csv.writer(io.StringIO(), **{**fmt, "lineterminator": terminator + "\r\n"})
+    lines = rows if header is None else [header, *rows]
+    try:
+        for row in lines:
+            writer.writerow([expected_cell(c, escape=escape) for c in row])
+    except csv.Error:
+        return True
+    return False
+
+
+async def agen(rows: list[Any]) -> AsyncIterator[Any]:
+    for row in rows:
+        await asyncio.sleep(0)
+        yield row
+
+
+def csv_bytes(path: str, rows: list[Any], **options: Any) -> bytes:
+    """The body made through one of the ways a view can stream CSV."""
+    if path == "stream_csv":
+        return b"".join(stream_csv(rows, **options))  # type: ignore[arg-type]
+    if path == "response":
+        return b"".join(StreamingCSVResponse(rows, filename="x.csv", **options))
+
+    async def collect() -> bytes:
+        if path == "async stream_csv":
+            chunks: Any = stream_csv(agen(rows), **options)
+        else:  # an async view under ASGI
+            response = StreamingCSVResponse(agen(rows), **options)
+            await response.aprime()
+            chunks = response
+        return b"".join([chunk async for chunk in chunks])
+
+    return asyncio.run(collect())
+
+
+@settings(
+    max_examples=1000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(
+    table=tables(),
+    dialect=st.sampled_from(DIALECTS),
+    escape=st.booleans(),
+    encoding=st.sampled_from(ENCODINGS),
+    chunk_size=st.sampled_from([1, 7, 64, 65536]),
+    path=st.sampled_from(
+        ["stream_csv", "async stream_csv", "response", "async response"]
+    ),
+)
+# Lone CR and LF with a line terminator that lacks them, NUL, empty cells.
+@example(
+    table=(None, [["a\rb", "c"], ["d\ne"], ["\r"], ["\x00"], [""], []]),
+    dialect=DIALECTS[6],
+    escape=True,
+    encoding=ENCODINGS[0],
+    chunk_size=1,
+    path="stream_csv",
+)
+@example(
+    table=(None, [["a\nb\rc"], ["\n"], ["x\r\ny"]]),
+    dialect=DIALECTS[7],
+    escape=False,
+    encoding=ENCODINGS[3],
+    chunk_size=65536,
+    path="response",
+)
+@example(
+    table=(None, [["x\ry", "^", "\t"], ["\n"]]),
+    dialect=DIALECTS[10],
+    escape=True,
+    encoding=ENCODINGS[1],
+    chunk_size=7,
+    path="async stream_csv",
+)
+def test_any_cells_read_back_exactly(
+    table: tuple[list[str] | None, list[Any]],
+    dialect: tuple[dict[str, Any], dict[str, Any]],
+    escape: bool,
+    encoding: tuple[str, bool, bytes, str],
+    chunk_size: int,
+    path: str,
+) -> None:
+    header, rows = table
+    fmt, read_fmt = dialect
+    codec, bom, mark, rest = encoding
+    options = {
+        "header": header,
+        "escape_formulas": escape,
+        "encoding": codec,
+        "bom": bom,
+        "chunk_size": chunk_size,
+        **fmt,
+    }
+    lists = as_lists(header, rows)
+    if csv_writer_fails(header, lists, escape, fmt):
+        # What csv itself cannot write in this format is an error, never
+        # corrupt data.
+        with pytest.raises(csv.Error, match="cannot be written in this CSV format"):
+            csv_bytes(path, rows, **options)
+        event("csv cannot write it: csv.Error")
+        return
+    data = csv_bytes(path, rows, **options)
+    assert data.startswith(mark)
+    text = data[len(mark) :].decode(rest)  # a second mark would be in a cell
+    back = list(csv.reader(io.StringIO(text, newline=""), **read_fmt))
+    expected = [[expected_cell(c, escape=escape) for c in row] for row in lists]
+    if header is not None:
+        expected.insert(0, [expected_cell(c, escape=escape) for c in header])
+    assert back == expected
+    event("read back exactly")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "row"),
+    [
+        ({"quoting": csv.QUOTE_NONE}, ["a,b"]),
+        ({"quoting": csv.QUOTE_NONE}, ["line\nbreak"]),
+        ({"quoting": csv.QUOTE_NONE, "escapechar": "\\"}, [""]),
+        ({"quoting": csv.QUOTE_NONE, "escapechar": "\\"}, [None]),
+    ],
+)
+def test_what_csv_cannot_write_is_an_error_not_corrupt_data(
+    fmt: dict[str, Any], row: list[Any]
+) -> None:
+    rows = [["fine"]] * 50 + [row] + [["never written"]]
+    written: list[bytes] = []
+    with pytest.raises(csv.Error) as caught:
+        written.extend(stream_csv(rows, chunk_size=16, **fmt))  # type: ignore[arg-type]
+    # The rows before it (but for those in its batch), and nothing after.
+    body = b"".join(written)
+    assert body == b"fine\r\n" * (len(body) // 6)
+    assert len(body) <= 50 * 6
+    message = str(caught.value)
+    assert "Row 51 " in message, message
+    assert repr(row) in message, message
+
+
+def test_a_lone_surrogate_is_an_encoding_error() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        b"".join(stream_csv([["ok"], ["\ud800"]]))  # type: ignore[arg-type]
+
+
+# -- filenames, from the query string of a real view ---------------------------
+
+DISPOSITION = re.compile(
+    r"attachment; filename=\"(?P<fallback>[ !#-\[\]-~]*)\"; "
+    r"filename\*=utf-8''(?P<encoded>[A-Za-z0-9!#$&+\-.^_`|~%]+)"
+)
+
+
+def download(request: HttpRequest) -> StreamingCSVResponse:
+    return StreamingCSVResponse([["a", 1]], filename=request.GET.get("name", ""))
+
+
+@pytest.mark.urls(__name__)
+@settings(max_examples=150, deadline=None)
+@given(st.text())
+def test_a_filename_from_the_query_string_gives_one_clean_header(name: str) -> None:
+    response = Client().get("/download", {"name": name})
+    assert response.status_code == 200
+    value = response["Content-Disposition"]
+    match = DISPOSITION.fullmatch(value)
+    assert match, value
+    # The request carried the name exactly; the header carries it cleaned.
+    assert unquote(match["encoded"], errors="strict") == clean_filename(name)
+    head = response.serialize_headers()
+    assert head.count(b"\r\n") == len(response.headers) - 1
+    assert b"".join(response.streaming_content) == b"a,1\r\n"
+
+
+# -- template names from the request --------------------------------------------
+
+# Renders every template in the test directories without an error.
+CONTEXT = {"rows": [], "touch": str, "first": "", "who": "", "exports": []}
+SECRET = "tests-only-not-secret"  # in tests/settings.py, next to tests/jinja2/
+
+
+def named_response(request: HttpRequest) -> StreamingTemplateResponse:
+    return StreamingTemplateResponse(
+        request,
+        request.GET.get("name", ""),
+        CONTEXT,
+        using=request.GET.get("engine") or None,
+    )
+
+
+def named_pieces(request: HttpRequest) -> StreamingResponse:
+    names = request.GET.getlist("name")
+    return StreamingResponse(stream_template(request, names, CONTEXT))
+
+
+class NamedView(TemplateStreamView):
+    extra_context = CONTEXT
+
+    def get_template_names(self) -> list[str]:
+        return [self.request.GET.get("name", "")]
+
+
+class AsyncNamedView(AsyncTemplateStreamView):
+    extra_context = CONTEXT
+    template_engine = "jinja2_async"
+
+    def get_template_names(self) -> list[str]:
+        return [self.request.GET.get("name", "")]
+
+
+TEMPLATE_VIEWS = ["response", "pieces", "view", "async-view"]
+
+# Names made of path pieces find their way out if anything lets them.
+traversals = st.lists(
+    st.sampled_from(
+        [
+            "..",
+            ".",
+            "",
+            "stream",
+            "table.html",
+            "settings.py",
+            "tests",
+            "etc",
+            "passwd",
+            "%2e%2e",
+            "..\\..",
+            "\x00",
+            str(Path(__file__).parent),
+            "jinja2",
+            "~",
+            "C:",
+        ]
+    ),
+    min_size=1,
+    max_size=8,
+).map("/".join)
+template_names = st.one_of(
+    traversals,
+    st.text(),
+    st.text(min_size=300, max_size=5000),
+    st.sampled_from(["/etc/passwd", "stream/table.html", "../settings.py"]),
+)
+
+
+def template_dirs() -> list[Path]:
+    return [Path(d).resolve() for engine in engines.all() for d in engine.template_dirs]
+
+
+def assert_clean_error(response: HttpResponse | StreamingHttpResponse) -> None:
+    """A 4xx or 5xx page that says nothing about the server's insides."""
+    assert 400 <= response.status_code < 600, response
+    body = (
+        b"".join(response.streaming_content) if response.streaming else response.content
+    )
+    for leak in (
+        b"Traceback",
+        b"TemplateDoesNotExist",
+        b"Exception",
+        b"Error:",
+        b"django_streamkit",
+        str(Path(__file__).parent).encode(),
+        SECRET.encode(),
+    ):
+        assert leak not in body, (leak, body[:500])
+
+
+@pytest.mark.urls(__name__)
+@settings(max_examples=200, deadline=None)
+@given(
+    name=template_names,
+    view=st.sampled_from(TEMPLATE_VIEWS),
+    engine=st.sampled_from(["", "", "jinja2", "django", "nope"]),
+)
+@example(name="../settings.py", view="response", engine="")
+@example(name="/" + str(Path(__file__).parent / "settings.py"), view="view", engine="")
+@example(name="stream/./table.html", view="pieces", engine="")
+@example(name="stream/table.html\x00.txt", view="async-view", engine="")
+def test_a_template_name_from_the_request_gives_the_page_or_a_clean_error(
+    name: str, view: str, engine: str
+) -> None:
+    client = Client(raise_request_exception=False)
+    response = client.get(f"/templates/{view}", {"name": name, "engine": engine})
+    if response.status_code != 200:
+        assert_clean_error(response)
+        return
+    # Only a template from inside the template directories, rendered whole.
+    body = b"".join(response.streaming_content)
+    assert SECRET.encode() not in body
+    (template,) = response.templates
+    where = Path(template.filename).resolve()
+    assert any(where.is_relative_to(d) for d in template_dirs()), where
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.one_of(template_names, st.text(st.characters(exclude_categories=()))))
+def test_stream_template_with_any_name_finds_it_or_says_it_does_not_exist(
+    name: str,
+) -> None:
+    # Lone surrogates, NUL, names too long for the file system: never an
+    # OSError or a UnicodeError, only "no such template".
+    try:
+        pieces = stream_template(None, [name, name + "/x"], CONTEXT)
+    except TemplateDoesNotExist:
+        return
+    assert "".join(pieces)  # type: ignore[arg-type]
+
+
+# -- export query strings ----------------------------------------------------------
+
+urlpatterns = [
+    path("download", download),
+    path("templates/response", named_response),
+    path("templates/pieces", named_pieces),
+    path("templates/view", NamedView.as_view()),
+    path("templates/async-view", AsyncNamedView.as_view()),
+    path("exports/", include("django_streamkit.urls")),
+]
