@@ -10,19 +10,31 @@ query runs.
 
 from __future__ import annotations
 
+import contextlib
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.exceptions import FieldError, ImproperlyConfigured, ValidationError
+from django.core.exceptions import (
+    EmptyResultSet,
+    FieldError,
+    FullResultSet,
+    ImproperlyConfigured,
+    ValidationError,
+)
+from django.core.validators import ProhibitNullCharactersValidator
+from django.db import DataError, connections, transaction
 from django.db.models import (
     BooleanField,
+    CharField,
     DateField,
     DecimalField,
     FloatField,
     IntegerField,
     QuerySet,
     TimeField,
+    Value,
 )
 from django.db.models.constants import LOOKUP_SEP
 
@@ -40,8 +52,12 @@ TEXT_LOOKUPS = frozenset(
         "iregex",
     }
 )
+REGEX_LOOKUPS = frozenset({"regex", "iregex"})
 # Lookups whose value is a comma-separated list.
 LIST_LOOKUPS = {"in": None, "range": 2}
+#: The longest value a filter takes, in characters: far above any real one,
+#: and well below what a database refuses (SQLite's LIKE takes 50,000 bytes).
+MAX_VALUE_LENGTH = 2000
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off"})
 
@@ -58,6 +74,7 @@ class Filter:
     field: Any  # the output field of the lookup's left-hand side
     lookup: str
     words: tuple[str, ...]  # the verbose names along the path, transforms
+    using: str  # the database alias of the QuerySet
 
     @classmethod
     def resolve(cls, queryset: QuerySet[Any, Any], key: str) -> Filter:
@@ -77,12 +94,20 @@ class Filter:
             lhs = query.try_transform(lhs, last)  # raises, with suggestions
             words.append(last)
             last = "exact"
-        return cls(key, lhs.output_field, last, tuple(words))
+        return cls(key, lhs.output_field, last, tuple(words), queryset.db)
 
     def clean(self, raw: str) -> Any:
         """The query value for the query-string value ``raw``."""
+        if len(raw) > MAX_VALUE_LENGTH:
+            raise ValidationError(
+                f"Give at most {MAX_VALUE_LENGTH} characters, not {len(raw)}."
+            )
+        # No database's text holds NUL (PostgreSQL refuses the query).
+        ProhibitNullCharactersValidator()(raw)
         if self.lookup == "isnull":
             return _boolean(raw)
+        if self.lookup in REGEX_LOOKUPS:
+            _check_pattern(self.using, self.lookup, raw)
         if self.lookup in TEXT_LOOKUPS:
             return raw
         if self.lookup in LIST_LOOKUPS:
@@ -92,23 +117,67 @@ class Filter:
                 raise ValidationError(
                     f"Give {size} comma-separated values, not {len(items)}."
                 )
-            return [_scalar(self.field, item) for item in items]
-        return _scalar(self.field, raw)
+            return [self._scalar(item) for item in items]
+        return self._scalar(raw)
+
+    def _scalar(self, raw: str) -> Any:
+        if raw == "":
+            raise ValidationError("Give a value, not an empty one.")
+        field = self.field
+        if field.is_relation:  # a foreign key: the value is the related key
+            field = field.target_field
+        if isinstance(field, BooleanField):
+            # forms.BooleanField takes any non-false string as True.
+            return _boolean(raw)
+        formfield = field.formfield()
+        if formfield is None:  # AutoField, for one
+            value = field.to_python(raw)
+        else:
+            formfield.required = False
+            value = formfield.clean(raw)
+        if isinstance(field, IntegerField) and value is not None:
+            _check_range(self.using, field, value)
+        return value
 
 
-def _scalar(field: Any, raw: str) -> Any:
-    if raw == "":
-        raise ValidationError("Give a value, not an empty one.")
-    if field.is_relation:  # a foreign key: the value is the related key
-        field = field.target_field
-    if isinstance(field, BooleanField):
-        # forms.BooleanField takes any non-false string as True.
-        return _boolean(raw)
-    formfield = field.formfield()
-    if formfield is None:  # AutoField, for one
-        return field.to_python(raw)
-    formfield.required = False
-    return formfield.clean(raw)
+def _check_range(using: str, field: IntegerField[Any, Any], value: int) -> None:
+    # Beyond the column's range SQLite cannot even bind the value (a 500).
+    try:
+        low, high = connections[using].ops.integer_field_range(
+            field.get_internal_type()
+        )
+    except KeyError:  # an integer field of another kind: the database decides
+        return
+    if low is not None and value < low:
+        raise ValidationError(f"Give a number of at least {low}.")
+    if high is not None and value > high:
+        raise ValidationError(f"Give a number of at most {high}.")
+
+
+def _check_pattern(using: str, lookup: str, pattern: str) -> None:
+    """Refuse a regular expression the database would fail on, as a 400.
+
+    SQLite's ``REGEXP`` is Python's :mod:`re` (``iregex`` prefixes ``(?i)``,
+    which is ``re.IGNORECASE``); other databases have their own syntax, so
+    the pattern is tried there once, on an empty string, reading no table.
+    """
+    connection = connections[using]
+    if connection.vendor == "sqlite":
+        try:
+            re.compile(pattern, re.IGNORECASE if lookup == "iregex" else 0)
+        except re.error as exc:
+            raise ValidationError(f"Not a regular expression: {exc}.") from None
+        return
+    condition = CharField().get_lookup(lookup)(Value(""), pattern)  # type: ignore[misc]
+    compiler = QuerySet().query.get_compiler(connection=connection)
+    sql, params = condition.as_sql(compiler, connection)
+    suffix = connection.features.bare_select_suffix
+    try:
+        with transaction.atomic(using=using), connection.cursor() as cursor:
+            cursor.execute(f"SELECT 1{suffix} WHERE {sql}", params)
+    except DataError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ValidationError(f"Not a regular expression: {first}.") from None
 
 
 def _boolean(raw: str) -> bool:
@@ -193,7 +262,7 @@ def filter_queryset(
     conditions: dict[str, Any] = {}
     for key, values in given.items():
         if key not in allowed:
-            raise FilterError(f"Unknown filter {key!r}. {hint}")
+            raise FilterError(f"Unknown filter {_short(key)}. {hint}")
         values = [value for value in values if value != ""]
         if not values:
             continue
@@ -203,7 +272,8 @@ def filter_queryset(
                 f"(the 'in' lookup takes a comma-separated list). {hint}"
             )
         try:
-            conditions[key] = Filter.resolve(queryset, key).clean(values[0])
+            conditions[key] = value = Filter.resolve(queryset, key).clean(values[0])
+            _compile(queryset.filter(**{key: value}))
         except FieldError as exc:
             # Declared, but the QuerySet cannot take it: the server's mistake
             # (streamkit.E041 reports it at startup), not the client's.
@@ -212,10 +282,27 @@ def filter_queryset(
             ) from exc
         except ValidationError as exc:
             raise FilterError(
-                f"Bad value {values[0]!r} for filter {key!r}: "
+                f"Bad value {_short(values[0])} for filter {key!r}: "
                 f"{' '.join(exc.messages)}{_choices(queryset, key)} {hint}"
             ) from None
-    try:
-        return queryset.filter(**conditions)
-    except (ValidationError, ValueError, TypeError) as exc:
-        raise FilterError(f"Bad filter value: {exc} {hint}") from None
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise FilterError(
+                f"Bad value {_short(values[0])} for filter {key!r}: {exc}. {hint}"
+            ) from None
+    return queryset.filter(**conditions)
+
+
+def _compile(queryset: QuerySet[Any, Any]) -> None:
+    """Turn the condition into SQL now, as reading the rows will.
+
+    Values a field accepts can still fail there, in the view or after the
+    headers: a year outside 1-9999 for ``__year``, a date-time with an
+    offset that moves it out of range. Raised here, they are a 400.
+    """
+    with contextlib.suppress(EmptyResultSet, FullResultSet):
+        queryset.query.get_compiler(queryset.db).as_sql()
+
+
+def _short(value: str) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."

@@ -279,6 +279,30 @@ ALLOWED = (
         ("customer=ann", "for filter 'customer':"),
         ("status__in=paid,,new", "for filter 'status__in': Give a value, not an empty"),
         ("status=paid&status=new", "Filter 'status' is given 2 times; give it once"),
+        # Values the field takes but the database could not (a 500 before).
+        (
+            "customer=99999999999999999999",
+            "for filter 'customer': Give a number of at most 9223372036854775807.",
+        ),
+        (
+            "created__year=0",
+            f"Bad value '0' for filter 'created__year': year 0 is out of range. "
+            f"{ALLOWED}",
+        ),
+        ("created__year=10000", "year 10000 is out of range"),
+        ("created__gte=0001-01-01T00:00%2B05:00", "for filter 'created__gte': date"),
+        (
+            "customer__name__icontains=a%00b",
+            "for filter 'customer__name__icontains': Null characters are not allowed.",
+        ),
+        (
+            "customer__name__icontains=" + "x" * 2001,
+            "Bad value '"
+            + "x" * 76
+            + "... for filter 'customer__name__icontains': Give at most 2000 "
+            "characters, not 2001.",
+        ),
+        ("x" * 100 + "=1", "Unknown filter 'xxxxxxxxxxx"),
     ],
 )
 def test_bad_filters_get_400_naming_the_allowed_ones(

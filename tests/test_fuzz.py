@@ -18,15 +18,18 @@ import csv
 import datetime
 import io
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 import pytest
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
 from django.template import TemplateDoesNotExist, engines
-from django.test import Client
+from django.test import AsyncClient, Client
 from django.urls import include, path
 from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy
@@ -41,7 +44,9 @@ from django_streamkit import (
     stream_template,
 )
 from django_streamkit._http import clean_filename
+from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.views import AsyncTemplateStreamView, TemplateStreamView
+from tests.testapp.models import Customer, Order
 
 UTC = datetime.UTC
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -364,7 +369,20 @@ class AsyncNamedView(AsyncTemplateStreamView):
         return [self.request.GET.get("name", "")]
 
 
-TEMPLATE_VIEWS = ["response", "pieces", "view", "async-view"]
+class PageView(TemplateStreamView):
+    """The allow-list recipe of docs/templates.md: a 404 for other names."""
+
+    extra_context = CONTEXT
+    pages = {"table": "stream/table.html", "child": "stream/child.html"}
+
+    def get_template_names(self) -> list[str]:
+        page = self.request.GET.get("name", "")
+        if page not in self.pages:
+            raise Http404("No such page.")
+        return [self.pages[page]]
+
+
+TEMPLATE_VIEWS = ["response", "pieces", "view", "async-view", "page"]
 
 # Names made of path pieces find their way out if anything lets them.
 traversals = st.lists(
@@ -394,8 +412,13 @@ traversals = st.lists(
 template_names = st.one_of(
     traversals,
     st.text(),
-    st.text(min_size=300, max_size=5000),
-    st.sampled_from(["/etc/passwd", "stream/table.html", "../settings.py"]),
+    # Longer than a file name or a path may be.
+    st.builds(
+        lambda piece, n: piece * n,
+        st.sampled_from(["a", "../", "é", "stream/"]),
+        st.integers(100, 3000),
+    ),
+    st.sampled_from(["/etc/passwd", "stream/table.html", "../settings.py", "table"]),
 )
 
 
@@ -403,12 +426,29 @@ def template_dirs() -> list[Path]:
     return [Path(d).resolve() for engine in engines.all() for d in engine.template_dirs]
 
 
-def assert_clean_error(response: HttpResponse | StreamingHttpResponse) -> None:
+def fetch(url: str, params: dict[str, str], *, asgi: bool) -> tuple[Any, bytes]:
+    """The response and its body, through WSGI or ASGI, DEBUG off."""
+    if not asgi:
+        response = Client(raise_request_exception=False).get(url, params)
+        if response.streaming:
+            return response, b"".join(response.streaming_content)
+        return response, response.content
+
+    async def get() -> tuple[Any, bytes]:
+        client = AsyncClient(raise_request_exception=False)
+        response = await client.get(url, params)
+        if not response.streaming:
+            return response, response.content
+        if response.is_async:
+            return response, b"".join([c async for c in response.streaming_content])
+        return response, await sync_to_async(b"".join)(response.streaming_content)
+
+    return asyncio.run(get())
+
+
+def assert_clean_error(status: int, body: bytes) -> None:
     """A 4xx or 5xx page that says nothing about the server's insides."""
-    assert 400 <= response.status_code < 600, response
-    body = (
-        b"".join(response.streaming_content) if response.streaming else response.content
-    )
+    assert 400 <= status < 600, (status, body[:500])
     for leak in (
         b"Traceback",
         b"TemplateDoesNotExist",
@@ -422,30 +462,41 @@ def assert_clean_error(response: HttpResponse | StreamingHttpResponse) -> None:
 
 
 @pytest.mark.urls(__name__)
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(
     name=template_names,
     view=st.sampled_from(TEMPLATE_VIEWS),
     engine=st.sampled_from(["", "", "jinja2", "django", "nope"]),
+    asgi=st.booleans(),
 )
-@example(name="../settings.py", view="response", engine="")
-@example(name="/" + str(Path(__file__).parent / "settings.py"), view="view", engine="")
-@example(name="stream/./table.html", view="pieces", engine="")
-@example(name="stream/table.html\x00.txt", view="async-view", engine="")
+@example(name="../settings.py", view="response", engine="", asgi=False)
+@example(
+    name="/" + str(Path(__file__).parent / "settings.py"),
+    view="view",
+    engine="",
+    asgi=True,
+)
+@example(name="stream/./table.html", view="pieces", engine="", asgi=False)
+@example(name="stream/table.html\x00.txt", view="async-view", engine="", asgi=True)
+@example(name="table", view="page", engine="", asgi=False)
 def test_a_template_name_from_the_request_gives_the_page_or_a_clean_error(
-    name: str, view: str, engine: str
+    name: str, view: str, engine: str, asgi: bool
 ) -> None:
-    client = Client(raise_request_exception=False)
-    response = client.get(f"/templates/{view}", {"name": name, "engine": engine})
+    response, body = fetch(
+        f"/templates/{view}", {"name": name, "engine": engine}, asgi=asgi
+    )
+    event(f"{view}: {response.status_code}")
     if response.status_code != 200:
-        assert_clean_error(response)
+        # A missing template is a server error, as in Django's TemplateView.
+        assert response.status_code == (404 if view == "page" else 500)
+        assert_clean_error(response.status_code, body)
         return
     # Only a template from inside the template directories, rendered whole.
-    body = b"".join(response.streaming_content)
     assert SECRET.encode() not in body
-    (template,) = response.templates
-    where = Path(template.filename).resolve()
-    assert any(where.is_relative_to(d) for d in template_dirs()), where
+    assert body.rstrip().endswith(b"</html>")
+    where = [Path(t.filename).resolve() for t in response.templates]
+    assert where
+    assert all(any(w.is_relative_to(d) for d in template_dirs()) for w in where)
 
 
 @settings(max_examples=200, deadline=None)
@@ -464,11 +515,174 @@ def test_stream_template_with_any_name_finds_it_or_says_it_does_not_exist(
 
 # -- export query strings ----------------------------------------------------------
 
+
+class FuzzOrderExport(CSVExport):
+    """Every kind of filter, on a database of the test's choosing."""
+
+    slug = "fuzz-orders"
+    model = Order
+    fields = ["number", "customer__name", "status", "total", "created", "shipped"]
+    filter_fields = [
+        "status",
+        "status__in",
+        "status__iexact",
+        "number__regex",
+        "number__iregex",
+        "number__startswith",
+        "customer",
+        "customer__in",
+        "customer__name__icontains",
+        "total__gte",
+        "total__range",
+        "gift",
+        "created__gte",
+        "created__year",
+        "created__month__lt",
+        "shipped",
+        "shipped__isnull",
+        "id__in",
+    ]
+    database = "default"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order, Any]:
+        return Order.objects.using(self.database).order_by("pk")
+
+
+HEADER = ["Number", "Customer name", "Status", "Total", "Created", "Shipped"]
+
+
+@pytest.fixture(
+    params=["default", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def fuzz_export(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The export above, registered, over three orders; yields its URL."""
+    database = request.param
+    ann = Customer.objects.using(database).create(name="Ann")
+    for number, status, total, shipped in [
+        ("A-1", "paid", "10.50", None),
+        ("A-2", "shipped", "99.00", datetime.date(2024, 1, 3)),
+        ("=B-1", "new", "5.00", None),
+    ]:
+        Order.objects.using(database).create(
+            number=number,
+            customer=ann,
+            status=status,
+            total=Decimal(total),
+            created=datetime.datetime(2024, 6, 1, 12, tzinfo=UTC),
+            shipped=shipped,
+            secret="s3cret",
+        )
+    export = type("FuzzExport", (FuzzOrderExport,), {"database": database})
+    register(export)
+    try:
+        yield "/exports/fuzz-orders.csv"
+    finally:
+        registry.unregister(export)
+
+
+KEYS = [*FuzzOrderExport.filter_fields, "ordering", "secret", "pk", "status__regex"]
+numbers = st.one_of(
+    st.integers(),
+    st.integers(-(2**70), 2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.decimals(allow_nan=True, allow_infinity=True),
+).map(str)
+dates = st.one_of(
+    st.dates().map(str),
+    st.builds(
+        datetime.datetime.isoformat,
+        st.datetimes(timezones=st.sampled_from([None, UTC, datetime.timezone.max])),
+        st.sampled_from("T "),
+    ),
+)
+values = st.one_of(
+    st.text(),
+    numbers,
+    dates,
+    st.lists(st.one_of(numbers, st.text(max_size=3)), max_size=5).map(",".join),
+    st.sampled_from(["paid", "true", "no", "", "(", "[a-", "\\", "\x00", "a" * 3000]),
+)
+keys = st.one_of(
+    st.sampled_from(FuzzOrderExport.filter_fields),
+    st.sampled_from(FuzzOrderExport.filter_fields),
+    st.sampled_from(KEYS),
+    st.text(),
+)
+pairs = st.lists(st.tuples(keys, values), max_size=3)
+# Raw query strings, percent-encoding broken or not.
+raw_queries = st.lists(
+    st.one_of(
+        st.sampled_from([*"&=%+;?/", "%00", "%ff", "%2", "%zz", "%C3%A9", "%%"]),
+        st.sampled_from(KEYS),
+        st.characters(exclude_characters="#"),
+    ),
+    max_size=30,
+).map("".join)
+
+
+@pytest.mark.urls(__name__)
+@pytest.mark.django_db(databases=["default", "postgres"])
+@settings(
+    max_examples=500,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    query=st.one_of(
+        pairs.map(urlencode),
+        st.dictionaries(st.sampled_from(FuzzOrderExport.filter_fields), values).map(
+            urlencode
+        ),
+        raw_queries,
+    )
+)
+@example(query="customer=99999999999999999999999")
+@example(query="id__in=1,-9223372036854775809")
+@example(query="created__year=10000")
+@example(query="created__year=0")
+@example(query="created__gte=0001-01-01T00:00:00%2B05:00")
+@example(query="created__gte=9999-12-31T23:59:59-05:00")
+@example(query="customer__name__icontains=%00")
+@example(query="number__regex=(")
+@example(query="number__iregex=(?P<a>x)")
+@example(query="number__startswith=" + "%25" * 30000)
+@example(query="total__range=1,2,3&gift=maybe")
+@example(query="status=paid&status=new")
+@example(query="ordering=-secret")
+@example(query="&".join(f"k{i}=1" for i in range(1001)))
+def test_any_export_query_string_gives_the_csv_or_a_400(
+    fuzz_export: str, admin_client: Client, query: str
+) -> None:
+    admin_client.raise_request_exception = False
+    response = admin_client.get(f"{fuzz_export}?{query}")
+    if response.status_code == 400:
+        body = response.content.decode()
+        assert_clean_error(400, response.content)
+        if "<h1>Bad Request (400)</h1>" in body:  # Django's: too many fields
+            event("400: Django")
+            return
+        event(f"400: {body.split(' ')[0]}")
+        assert response["Content-Type"] == "text/plain; charset=utf-8"
+        allowed = ", ".join(FuzzOrderExport.filter_fields)
+        assert body.endswith(f"Allowed filters: {allowed}."), body
+        assert len(body) < 2000, "a bad value is quoted, not echoed whole"
+        return
+    assert response.status_code == 200, (response.status_code, query)
+    body = b"".join(response)
+    rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    assert rows[0] == HEADER
+    assert all(len(row) == len(HEADER) for row in rows[1:])
+    assert {row[0] for row in rows[1:]} <= {"A-1", "A-2", "'=B-1"}
+    assert b"s3cret" not in body
+    event(f"200: {len(rows) - 1} rows")
+
+
 urlpatterns = [
     path("download", download),
     path("templates/response", named_response),
     path("templates/pieces", named_pieces),
     path("templates/view", NamedView.as_view()),
     path("templates/async-view", AsyncNamedView.as_view()),
+    path("templates/page", PageView.as_view()),
     path("exports/", include("django_streamkit.urls")),
 ]
