@@ -273,7 +273,7 @@ def filter_queryset(
             )
         try:
             conditions[key] = value = Filter.resolve(queryset, key).clean(values[0])
-            _compile(queryset.filter(**{key: value}))
+            compile_query(queryset.filter(**{key: value}))
         except FieldError as exc:
             # Declared, but the QuerySet cannot take it: the server's mistake
             # (streamkit.E041 reports it at startup), not the client's.
@@ -292,7 +292,7 @@ def filter_queryset(
     return queryset.filter(**conditions)
 
 
-def _compile(queryset: QuerySet[Any, Any]) -> None:
+def compile_query(queryset: QuerySet[Any, Any]) -> None:
     """Turn the condition into SQL now, as reading the rows will.
 
     Values a field accepts can still fail there, in the view or after the
