@@ -18,6 +18,7 @@ import csv
 import datetime
 import io
 import re
+import sys
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -129,7 +130,7 @@ ENCODINGS: list[tuple[str, bool, bytes, str]] = [
     ("utf-8", False, b"", "utf-8"),
     ("utf-8", True, b"\xef\xbb\xbf", "utf-8"),
     ("utf-8-sig", False, b"\xef\xbb\xbf", "utf-8"),
-    ("utf-16", False, b"\xff\xfe", "utf-16-le"),
+    ("utf-16", False, "".encode("utf-16"), f"utf-16-{sys.byteorder[0]}e"),
     ("utf-16-be", True, b"\xfe\xff", "utf-16-be"),
 ]
 
