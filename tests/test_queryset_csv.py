@@ -19,7 +19,7 @@ from django.db.models import Count, F, Max
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_streamkit import _queryset, stream_csv
+from django_streamkit import _cells_postgres, _cells_sqlite, _queryset, stream_csv
 from django_streamkit.csv import queryset_rows
 from tests.testapp.models import Sample
 
@@ -112,13 +112,13 @@ def test_the_column_reader_is_what_runs(
 
     monkeypatch.setattr(_queryset, "_convert", spy)
     as_text = []
-    text_init = _queryset._Text.__init__
+    text_init = _cells_postgres.Text.__init__
 
     def text_spy(self: Any, *args: Any) -> None:
         as_text.append(self)
         text_init(self, *args)
 
-    monkeypatch.setattr(_queryset._Text, "__init__", text_spy)
+    monkeypatch.setattr(_cells_postgres.Text, "__init__", text_spy)
     queryset = Sample.objects.using(db).order_by("pk").values_list("count", "price")
     fast, reference = both(queryset)
     assert fast == reference
@@ -157,7 +157,7 @@ def test_sqlite_dates_and_decimals_skip_djangos_converters(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     slow: list[int] = []
-    django_converters = _queryset._django_converters
+    django_converters = _cells_sqlite.django_converters
 
     def spy(*args: Any) -> Any:
         cells = django_converters(*args)
@@ -168,7 +168,7 @@ def test_sqlite_dates_and_decimals_skip_djangos_converters(
 
         return counted
 
-    monkeypatch.setattr(_queryset, "_django_converters", spy)
+    monkeypatch.setattr(_cells_sqlite, "django_converters", spy)
     moment = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.UTC)
     Sample.objects.bulk_create(
         Sample(

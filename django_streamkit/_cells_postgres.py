@@ -1,0 +1,162 @@
+"""PostgreSQL: values loaded as their text, which is the CSV cell or close.
+
+Integers, numerics, timestamps and dates come from PostgreSQL as text that is
+already what ``str()`` of Django's value writes (timestamps need their
+``:00`` and fraction padding); each column is checked whole, and falls back to
+the values psycopg and Django would load.
+"""
+
+from __future__ import annotations
+
+import decimal
+import re
+from collections.abc import Callable
+from itertools import repeat
+from operator import add
+from typing import Any
+
+from django.conf import settings
+
+from django_streamkit._cells import DATES, Cells, Column, nulls_apart
+
+
+class Text:
+    """A column PostgreSQL sent as text: its cells, or Django's values."""
+
+    def __init__(self, cells: Cells, values: Cells) -> None:
+        self.cells = nulls_apart(cells)
+        self.values = nulls_apart(values)
+
+
+def _unsigned(values: Cells, unusual: re.Pattern[str] | None = None) -> Cells:
+    # A number's text is its CSV cell unless it is negative (escaping never
+    # touches a number, and would touch the text) or unusual.
+    def cells(column: Column) -> Column:
+        joined = "\n".join(column)
+        if joined[:1] == "-" or "\n-" in joined:
+            return values(column)
+        if unusual is not None and unusual.search(joined) is not None:
+            return values(column)
+        return column
+
+    return cells
+
+
+def _ints(column: Column) -> Column:
+    return list(map(int, column))
+
+
+def _decimals(column: Column) -> Column:
+    return list(map(decimal.Decimal, column))
+
+
+# str(Decimal) switches to exponents below 1e-6: leave those to Decimal.
+_TINY = re.compile(r"(?:^|\n)-?0\.0{6}", re.MULTILINE)
+_TIMESTAMPS = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}\+00\n)*")
+_FRACTIONAL = re.compile(
+    r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}(?:\.[0-9]{1,6})?\+00\n)*"
+)
+
+
+def _loaded(connection: Any, loader_class: Any, oid: int, tz: bool) -> Cells:
+    loader = loader_class(oid, connection.connection)
+    timezone = connection.timezone
+
+    def values(column: Column) -> Column:
+        loaded = [loader.load(text.encode()) for text in column]
+        if tz:  # as Django's loader does
+            return [value.replace(tzinfo=timezone) for value in loaded]
+        return loaded
+
+    return values
+
+
+def _timestamps(values: Cells) -> Cells:
+    # PostgreSQL writes "2024-01-01 10:00:00.5+00" in UTC; str() of the
+    # datetime Django loads is "2024-01-01 10:00:00.500000+00:00".
+    def cells(column: Column) -> Column:
+        joined = "\n".join(column) + "\n"
+        if _TIMESTAMPS.fullmatch(joined) is not None:
+            return list(map(add, column, repeat(":00")))
+        if _FRACTIONAL.fullmatch(joined) is not None:
+            return [_pad_fraction(text) for text in column]
+        return values(column)
+
+    return cells
+
+
+def _pad_fraction(text: str) -> str:
+    if "." not in text:
+        return text + ":00"
+    whole, fraction = text[:-3].split(".")
+    return f"{whole}.{fraction:0<6}+00:00"
+
+
+def _dates(values: Cells) -> Cells:
+    def cells(column: Column) -> Column:
+        if DATES.fullmatch("\n".join(column) + "\n") is not None:
+            return column
+        return values(column)
+
+    return cells
+
+
+class Loaders:
+    """An execute wrapper for the one query: faster psycopg loaders.
+
+    Django's timestamptz loader is Python code per value; psycopg's own (in
+    C) loads the same instants in the session's time zone, which Django has
+    set to the connection's, UTC. With ``as_text``, integers, numerics,
+    timestamps and dates are loaded as PostgreSQL's text instead, which is
+    their CSV cell or close to it; :attr:`as_text` then maps those columns'
+    indexes to how their cells and values are made.
+    """
+
+    TEXT_TYPES = ("int2", "int4", "int8", "numeric", "timestamptz", "date")
+
+    def __init__(self, connection: Any, as_text: bool) -> None:
+        self.connection = connection
+        self.text = as_text
+        self.as_text: dict[int, Text] = {}
+
+    def __call__(
+        self,
+        execute: Callable[..., Any],
+        sql: str,
+        params: Any,
+        many: bool,
+        context: Any,
+    ) -> Any:
+        connection = self.connection
+        adapters = getattr(getattr(context["cursor"], "cursor", None), "adapters", None)
+        if (
+            connection.vendor != "postgresql"
+            or adapters is None
+            or not settings.USE_TZ
+            or connection.timezone_name != "UTC"
+        ):
+            return execute(sql, params, many, context)
+        from psycopg.types.datetime import DateLoader, TimestamptzLoader
+        from psycopg.types.string import TextLoader
+
+        adapters.register_loader("timestamptz", TimestamptzLoader)
+        if not self.text:
+            return execute(sql, params, many, context)
+        for name in self.TEXT_TYPES:
+            adapters.register_loader(name, TextLoader)
+        result = execute(sql, params, many, context)
+        types = adapters.types
+        kinds = {types[name].oid: name for name in self.TEXT_TYPES}
+        for index, column in enumerate(context["cursor"].description or ()):
+            kind = kinds.get(column.type_code)
+            if kind in ("int2", "int4", "int8"):
+                self.as_text[index] = Text(_unsigned(_ints), _ints)
+            elif kind == "numeric":
+                self.as_text[index] = Text(_unsigned(_decimals, _TINY), _decimals)
+            elif kind == "timestamptz":
+                values = _loaded(connection, TimestamptzLoader, column.type_code, True)
+                self.as_text[index] = Text(_timestamps(values), values)
+            elif kind == "date":
+                values = _loaded(connection, DateLoader, column.type_code, False)
+                self.as_text[index] = Text(_dates(values), values)
+        return result

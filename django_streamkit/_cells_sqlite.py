@@ -1,0 +1,189 @@
+"""SQLite: dates, datetimes and decimals without Django's per-value work.
+
+Each shape is checked a whole column at a time (one regular expression over
+the joined column, C-level parsers) and gives exactly what Django's converter
+would; a column that doesn't fit goes through Django's converter.
+"""
+
+from __future__ import annotations
+
+import datetime
+import decimal
+import re
+from collections.abc import Callable, Collection
+from functools import cache
+from itertools import repeat
+from operator import add
+from typing import Any
+
+from django.conf import settings
+from django.db.models.expressions import Col, Func
+from django.db.models.sql import Query
+
+from django_streamkit._cells import (
+    DATES,
+    Cells,
+    Column,
+    django_converters,
+    negative,
+    nulls_apart,
+)
+
+
+def untyped_query(query: Query, skip: Collection[int]) -> Query:
+    """``query`` with its date and datetime columns selected as ``+column``
+    (but those at the ``skip`` indexes).
+
+    SQLite's driver parses a column declared ``datetime`` or ``date`` into
+    a Python value (in Python, per value); ``+column``, the same value
+    with no declared type, skips that. Django's converters still apply,
+    and parse the text where it has no fast shape.
+    """
+    if query.combinator or not query.select:
+        return query
+    query = query.clone()
+    query.select = tuple(
+        Untyped(col)
+        if isinstance(col, Col)
+        and index not in skip
+        and col.output_field.get_internal_type() in ("DateTimeField", "DateField")
+        else col
+        for index, col in enumerate(query.select)
+    )
+    return query
+
+
+class Untyped(Func):
+    """A column as ``+column``: its value, without its declared type."""
+
+    template = "+%(expressions)s"
+    arity = 1
+
+    def __init__(self, col: Col) -> None:
+        super().__init__(col, output_field=col.output_field)
+
+    def get_db_converters(self, connection: Any) -> list[Any]:
+        return self.get_source_expressions()[0].get_db_converters(connection)  # type: ignore[no-any-return]
+
+    def get_group_by_cols(self) -> list[Any]:
+        return self.get_source_expressions()[0].get_group_by_cols()  # type: ignore[no-any-return]
+
+
+def fast_converter(
+    convs: list[Any], expression: Any, connection: Any, as_text: bool
+) -> Cells:
+    """Django's converters for a column, or a faster exact equivalent.
+
+    With ``as_text`` the result may be the values' text where it can't be
+    mistaken for a formula.
+    """
+    slow = django_converters(convs, expression, connection)
+    if len(convs) != 1 or connection.vendor != "sqlite":
+        return slow
+    (converter,) = convs
+    if converter == connection.ops.convert_datetimefield_value:
+        if settings.USE_TZ and connection.timezone_name == "UTC":
+            return _sqlite_utc_datetimes(slow)
+    elif converter == connection.ops.convert_datefield_value:
+        return _sqlite_dates(slow)
+    elif (
+        getattr(converter, "__qualname__", "")
+        == "DatabaseOperations.get_decimalfield_converter.<locals>.converter"
+        and isinstance(expression, Col)
+    ):
+        field: Any = expression.output_field
+        if field.max_digits <= 15 and 0 <= field.decimal_places <= 6:
+            return _sqlite_decimals(
+                field.max_digits, field.decimal_places, slow, as_text
+            )
+    return slow
+
+
+# SQLite hands DateTimeField values over as naive datetimes in UTC (its
+# "datetime" converter); Django makes them aware in the connection's time
+# zone, UTC, so their text is the naive text plus "+00:00".
+_UTC = "+00:00"
+
+
+# Django's own text for a naive datetime, with microseconds only when not 0.
+_DATETIME_TEXT = re.compile(
+    r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}"
+    r"(?:\.(?!000000)[0-9]{6})?\n)*"
+)
+
+
+def _valid(parse: Callable[[str], Any], column: Column) -> bool:
+    try:
+        for _ in map(parse, column):
+            pass
+    except ValueError:
+        return False
+    return True
+
+
+def _sqlite_utc_datetimes(slow: Cells) -> Cells:
+    @nulls_apart
+    def cells(column: Column) -> Column:
+        kinds = set(map(type, column))
+        if kinds == {str}:  # selected without SQLite's own converter
+            if _DATETIME_TEXT.fullmatch("\n".join(column) + "\n") is None or not _valid(
+                datetime.datetime.fromisoformat, column
+            ):
+                return slow(column)
+            return list(map(add, column, repeat(_UTC)))
+        if kinds != {datetime.datetime}:
+            return slow(column)
+        texts = list(map(str, column))
+        joined = "".join(texts)
+        if "+" in joined or joined.count("-") != 2 * len(texts):
+            return slow(column)  # aware already, or a year before 1 CE
+        return list(map(add, texts, repeat(_UTC)))
+
+    return cells
+
+
+def _sqlite_dates(slow: Cells) -> Cells:
+    @nulls_apart
+    def cells(column: Column) -> Column:
+        if (
+            set(map(type, column)) == {str}
+            and DATES.fullmatch("\n".join(column) + "\n") is not None
+            and _valid(datetime.date.fromisoformat, column)
+        ):
+            return column  # str(date) of what Django parses
+        return slow(column)
+
+    return cells
+
+
+@cache
+def _decimal_shape(max_digits: int, places: int) -> re.Pattern[str]:
+    # A float's shortest repr with at most `places` decimals and `max_digits`
+    # (<= 15) digits in all: it is exactly the decimal Django makes of it
+    # (15-digit rounding, then quantize), and "%.{places}f" writes it.
+    whole = (
+        f"(?:0|[1-9][0-9]{{0,{max_digits - places - 1}}})"
+        if max_digits > places
+        else "0"
+    )
+    fraction = r"(?:\.0)?" if places == 0 else rf"(?:\.[0-9]{{1,{places}}})?"
+    one = f"-?{whole}{fraction}"
+    return re.compile(f"{one}(?:\n{one})*")
+
+
+def _sqlite_decimals(max_digits: int, places: int, slow: Cells, as_text: bool) -> Cells:
+    shape = _decimal_shape(max_digits, places)
+    text = f"%.{places}f".__mod__
+
+    @nulls_apart
+    def cells(column: Column) -> Column:
+        if not set(map(type, column)) <= {float, int}:
+            return slow(column)
+        if shape.fullmatch("\n".join(map(repr, column))) is None:
+            return slow(column)
+        texts = list(map(text, column))
+        if as_text and not any(map(negative, texts)):
+            return texts
+        return list(map(decimal.Decimal, texts))
+
+    return cells
