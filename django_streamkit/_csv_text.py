@@ -173,14 +173,14 @@ def _quotes_line_breaks() -> bool:
 
 
 #: Whether :mod:`csv` quotes (or escapes) CR and LF in a cell whatever the
-#: line terminator: since Python 3.11.9 and 3.12.3 (CPython gh-67044).
+#: line terminator: since Python 3.11.9 and 3.12.3 (older versions wrote it bare).
 QUOTES_LINE_BREAKS = _quotes_line_breaks()
 
 
 class BareLineBreaks:
     """Cells whose CR or LF an older :mod:`csv` writes bare.
 
-    Before CPython gh-67044, ``csv.writer`` quoted or escaped only the line
+    Before Python 3.11.9 and 3.12.3, ``csv.writer`` quoted or escaped only the line
     break characters its ``lineterminator`` holds: with ``"\\n"`` a cell
     ``"a\\rb"`` is written bare and reads back as two rows. Such text holds
     a CR (or LF) that the terminator does not, which one ``memchr``-speed

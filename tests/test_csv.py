@@ -34,7 +34,7 @@ def text(rows: Any, **options: Any) -> str:
 def reference(rows: list[list[Any]], *, escape: bool = True, **fmt: Any) -> str:
     """What csv.writer makes of the rows, escaped cell by cell.
 
-    As current Pythons write them: before CPython gh-67044 (3.11.9, 3.12.3)
+    As current Pythons write them: before Python 3.11.9 and 3.12.3
     csv quoted CR and LF in a cell only if the line terminator held them. A
     writer whose terminator holds both writes the newer bytes, plus a
     CRLF to cut from each line.
@@ -183,7 +183,7 @@ def test_dialects_and_their_options() -> None:
 
 def test_line_breaks_in_cells_are_quoted_whatever_the_line_terminator() -> None:
     # Python's csv before 3.11.9 and 3.12.3 wrote these bare, so they read
-    # back as two rows (CPython gh-67044); the bytes are the newer ones.
+    # back as two rows (before Python 3.11.9 and 3.12.3); the bytes are the newer ones.
     assert text([["a\rb", "c"]], lineterminator="\n") == '"a\rb",c\n'
     assert text([["a\nb"]], lineterminator="\r") == '"a\nb"\r'
     assert text([{"k\r": "x\ry"}], header=["k\r"], lineterminator="\n") == (

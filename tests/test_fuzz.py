@@ -160,7 +160,7 @@ def csv_writer_fails(
     """Whether csv.writer refuses the (escaped) cells in this format.
 
     As current Pythons write: a line terminator holding CR and LF makes an
-    older csv quote (or refuse) them too (CPython gh-67044).
+    older csv quote (or refuse) them too (before Python 3.11.9 and 3.12.3).
     """
     terminator = csv.writer(io.StringIO(), **fmt).dialect.lineterminator
     writer = csv.writer(io.StringIO(), **{**fmt, "lineterminator": terminator + "\r\n"})
