@@ -292,5 +292,12 @@ class AsyncEchoView(StreamingView):
             yield piece
 
     def render_to_response(self, source: Any) -> StreamingHttpResponse:
-        body = aprobe(source, self.request)
-        return _returned(self.request, super().render_to_response(body))
+        return super().render_to_response(aprobe(source, self.request))
+
+    async def get(
+        self, request: HttpRequest, *args: Any, **kwargs: Any
+    ) -> StreamingHttpResponse:
+        # Under ASGI the view makes the first piece after render_to_response,
+        # so it has returned only now.
+        response = await StreamingView._async_get(self, request, *args, **kwargs)
+        return _returned(request, response)  # type: ignore[no-any-return]
