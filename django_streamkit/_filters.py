@@ -11,6 +11,7 @@ query runs.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -137,6 +138,11 @@ class Filter:
             value = formfield.clean(raw)
         if isinstance(field, IntegerField) and value is not None:
             _check_range(self.using, field, value)
+        if isinstance(value, datetime.datetime) and value.utcoffset() is not None:
+            # The same instant, in UTC: PostgreSQL refuses offsets beyond
+            # 15:59 that Python takes (an OverflowError near the year's
+            # limits is a 400 too).
+            value = value.astimezone(datetime.UTC)
         return value
 
 

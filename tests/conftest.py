@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 from django.core.signals import request_finished
 from django.db import close_old_connections
+from hypothesis import settings
+
+# CI runs the same examples on every run of the same code (a failure there is
+# the code's, not the draw's); elsewhere each run explores new ones.
+settings.register_profile("ci", derandomize=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 
 @pytest.fixture(autouse=True)

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlencode
+from urllib.parse import unquote, unquote_plus, urlencode
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -447,9 +447,14 @@ def fetch(url: str, params: dict[str, str], *, asgi: bool) -> tuple[Any, bytes]:
     return asyncio.run(get())
 
 
-def assert_clean_error(status: int, body: bytes) -> None:
-    """A 4xx or 5xx page that says nothing about the server's insides."""
+def assert_clean_error(status: int, body: bytes, sent: str = "") -> None:
+    """A 4xx or 5xx page that says nothing about the server's insides.
+
+    What the client ``sent`` itself (a bad filter's name, quoted back to it)
+    is not a leak.
+    """
     assert 400 <= status < 600, (status, body[:500])
+    sent_bytes = unquote_plus(sent).encode(errors="replace")
     for leak in (
         b"Traceback",
         b"TemplateDoesNotExist",
@@ -459,6 +464,8 @@ def assert_clean_error(status: int, body: bytes) -> None:
         str(Path(__file__).parent).encode(),
         SECRET.encode(),
     ):
+        if leak.lower() in sent_bytes.lower():
+            continue
         assert leak not in body, (leak, body[:500])
 
 
@@ -490,7 +497,7 @@ def test_a_template_name_from_the_request_gives_the_page_or_a_clean_error(
     if response.status_code != 200:
         # A missing template is a server error, as in Django's TemplateView.
         assert response.status_code == (404 if view == "page" else 500)
-        assert_clean_error(response.status_code, body)
+        assert_clean_error(response.status_code, body, sent=name)
         return
     # Only a template from inside the template directories, rendered whole.
     assert SECRET.encode() not in body
@@ -655,6 +662,9 @@ raw_queries = st.lists(
 @example(query="status=paid&status=new")
 @example(query="ordering=-secret")
 @example(query="&".join(f"k{i}=1" for i in range(1001)))
+@example(query="django_streamkit=")  # quoted back: not a leak
+@example(query="created__gte=0031-10-13+09:27:08%2B23:59")  # PostgreSQL: 15:59 at most
+@example(query="created__gte=0001-01-01+00:00:00%2B01:00")  # before year 1 in UTC
 def test_any_export_query_string_gives_the_csv_or_a_400(
     fuzz_export: str, admin_client: Client, query: str
 ) -> None:
@@ -662,7 +672,7 @@ def test_any_export_query_string_gives_the_csv_or_a_400(
     response = admin_client.get(f"{fuzz_export}?{query}")
     if response.status_code == 400:
         body = response.content.decode()
-        assert_clean_error(400, response.content)
+        assert_clean_error(400, response.content, sent=query)
         if "<h1>Bad Request (400)</h1>" in body:  # Django's: too many fields
             event("400: Django")
             return
@@ -719,11 +729,11 @@ def test_any_admin_export_query_string_gives_the_csv_or_a_400(
         # SQLite).
         changelist = admin_client.get(f"/admin/testapp/order/?{query}")
         assert changelist.status_code == 500, (query, changelist)
-        assert_clean_error(500, response.content)
+        assert_clean_error(500, response.content, sent=query)
         event("500, as the changelist")
         return
     if response.status_code == 400:
-        assert_clean_error(400, response.content)
+        assert_clean_error(400, response.content, sent=query)
         assert len(response.content) < 2000, "a bad value is quoted, not echoed"
         event("400")
         return
