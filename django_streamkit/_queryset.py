@@ -12,7 +12,7 @@ them to that.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from itertools import islice
 from typing import Any
 
@@ -29,12 +29,14 @@ from django_streamkit._cells_sqlite import fast_converter, untyped_query
 __all__ = ["QuerySetRows", "must_wait"]
 
 
-class QuerySetRows:
-    """An iterator over a QuerySet's rows, read in chunks of ``chunk_size``.
+class QuerySetRows(Generator[Any, None, None]):
+    """A generator of a QuerySet's rows, read in chunks of ``chunk_size``.
 
     Iterating it yields what ``queryset.iterator(chunk_size)`` yields, with
     ``labels`` (column index -> {stored value: label}) applied. The CSV writer
-    asks :meth:`csv_cells` instead, before the first row is read.
+    asks :meth:`csv_batches` instead, before the first row is read. Close it
+    (as a generator) when you stop early: on PostgreSQL that ends the
+    cursor's transaction, on the thread that runs the query.
     """
 
     def __init__(
@@ -46,20 +48,26 @@ class QuerySetRows:
         self.queryset = queryset
         self.chunk_size = chunk_size
         self.labels = labels or {}
+        self._source: Generator[Any, None, None] | None = None
         self._rows: Iterator[Any] | None = None
 
-    def __iter__(self) -> QuerySetRows:
-        return self
-
-    def __next__(self) -> Any:
+    def send(self, value: None) -> Any:
         if self._rows is None:
-            rows = _in_transaction(self.queryset, self._django_rows)
+            self._source = rows = _in_transaction(self.queryset, self._django_rows)
             self._rows = _with_labels(rows, self.labels) if self.labels else rows
         return next(self._rows)
 
+    def throw(self, *args: Any) -> Any:
+        if self._source is None:  # never started: the exception just rises
+            self._rows = self._source = _never()
+        return self._source.throw(*args)
+
     def close(self) -> None:
-        if self._rows is not None and hasattr(self._rows, "close"):
-            self._rows.close()
+        # The labelled rows don't close what they read: close both.
+        if self._rows is not None and self._rows is not self._source:
+            self._rows.close()  # type: ignore[attr-defined]
+        if self._source is not None:
+            self._source.close()
 
     def _django_rows(self) -> Iterator[Any]:
         return self.queryset.iterator(chunk_size=self.chunk_size)
@@ -77,13 +85,13 @@ class QuerySetRows:
         ):
             return None
         plan = _ColumnPlan(self.queryset, self.chunk_size, self.labels, as_text)
-        self._rows = batches = _in_transaction(self.queryset, plan.batches)
-        return batches
+        self._rows = self._source = _in_transaction(self.queryset, plan.batches)
+        return self._source
 
 
 def _in_transaction(
     queryset: QuerySet[Any, Any], rows: Callable[[], Iterator[Any]]
-) -> Iterator[Any]:
+) -> Generator[Any, None, None]:
     # Decided when the first row is asked for, where the query runs.
     if _streams_from_server(queryset) and not connections[queryset.db].in_atomic_block:
         # Outside a transaction Django declares the cursor WITH HOLD, which
@@ -120,6 +128,10 @@ def must_wait(rows: object) -> bool:
         and _streams_from_server(rows)
         and connections[rows.db].in_atomic_block
     )
+
+
+def _never() -> Generator[Any, None, None]:
+    yield from ()
 
 
 def _with_labels(

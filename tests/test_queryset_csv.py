@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+from collections.abc import Generator
 from typing import Any
 
 import pytest
@@ -231,3 +232,21 @@ def test_grouped_and_distinct_dates(db: str) -> None:
     distinct = samples.order_by("-day").values_list("day").distinct()
     fast, reference = both(distinct)
     assert fast == reference == b"2024-01-03\r\n2024-01-02\r\n2024-01-01\r\n"
+
+
+@pytest.mark.django_db(databases=["postgres"], transaction=True)
+def test_rows_are_a_generator_whose_close_ends_the_transaction() -> None:
+    Sample.objects.using("postgres").bulk_create(
+        Sample(count=i, size="s") for i in range(20)
+    )
+    connection = connections["postgres"]
+    queryset = Sample.objects.using("postgres").values_list("count", "size")
+    for labels in ({}, {1: {"s": "Small"}}):
+        rows = queryset_rows(queryset, labels)
+        assert isinstance(rows, Generator)
+        assert next(rows)[1] == ("Small" if labels else "s")
+        assert connection.in_atomic_block, "read inside a transaction"
+        rows.close()
+        assert not connection.in_atomic_block, "closing ended it"
+    with pytest.raises(ValueError, match="stop"):
+        queryset_rows(queryset).throw(ValueError("stop"))
