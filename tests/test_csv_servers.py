@@ -8,60 +8,33 @@ goes away leaves behind in PostgreSQL.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
-import psycopg
 import pytest
 
+from tests.pgserver import ROWS, SETTINGS, app_name, seed, sessions
 from tests.seed import export_size, record_line
-from tests.servers import ROOT, Server, serve
+from tests.servers import Server, serve
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
-
-ROWS = 1_000_000
-DATABASE = os.environ.get("STREAMKIT_TEST_PGSERVERDB", "streamkit_server")
-SETTINGS = "tests.server_settings_pg"
 
 
 @pytest.fixture(scope="module")
 def seeded() -> None:
-    subprocess.run(
-        [sys.executable, "-m", "tests.seed", "--rows", str(ROWS)],
-        cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": SETTINGS, "PYTHONPATH": str(ROOT)},
-        check=True,
-        timeout=300,
-    )
+    seed()
 
 
 @pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
 def server(
     request: pytest.FixtureRequest, seeded: None
 ) -> Iterator[tuple[Server, str]]:
-    app = f"streamkit-csv-{uuid.uuid4().hex[:12]}"
+    app = app_name("streamkit-csv")
     with serve(
         request.param, settings=SETTINGS, extra_env={"STREAMKIT_TEST_PGAPP": app}
     ) as running:
         yield running, app
-
-
-def sessions(app: str) -> list[tuple[str, bool]]:
-    """(state, in a transaction) of each connection the server holds."""
-    with psycopg.connect(
-        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
-    ) as conn:
-        rows = conn.execute(
-            "SELECT state, xact_start IS NOT NULL FROM pg_stat_activity "
-            "WHERE application_name = %s",
-            [app],
-        ).fetchall()
-    return [(state, in_transaction) for state, in_transaction in rows]
 
 
 @pytest.fixture(scope="module")

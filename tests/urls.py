@@ -3,12 +3,11 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from tests import soak_views, views
+from tests import views
 
 urlpatterns = [
     path("healthz", views.healthz),
     path("core/<slug:scenario>", views.core),
-    path("soak/core/<slug:kind>", soak_views.core),
     path("templates/", include("tests.template_views")),
     path("context/", include("tests.context_urls")),
     path("csv/", include("tests.csv_views")),

@@ -18,11 +18,11 @@ from django_streamkit import StreamingResponse
 ROW = "row {:07d},lorem ipsum dolor sit amet\n"
 
 
-def _mark(token: str) -> None:
-    """Record that a source's ``finally`` ran, for a test to find."""
+def _mark(token: str, state: str = "closed") -> None:
+    """Record that a source's ``finally`` ran (or what it left), for a test."""
     directory = os.environ.get("STREAMKIT_TEST_MARKERS")
     if directory and token:
-        Path(directory, token).write_text("closed")
+        Path(directory, token).write_text(state)
 
 
 def sync_rows(n: int, *, sleep_after: int = -1, fail_after: int = -1) -> Iterator[str]:
