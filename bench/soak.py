@@ -1,49 +1,82 @@
-"""Soak: 10,000 streamed requests of mixed kinds, 50 at a time, a third of them
-cut off at a random point, against gunicorn (gthread) and uvicorn on 127.0.0.1.
-Afterwards: file descriptors, threads and database connections back to their
-baseline, every completed body byte-exact, every cut-off source's finally run.
+"""Soak: 10,000 streamed requests per server of every kind (core, CSV over
+generators and PostgreSQL QuerySets, streamed templates, the registered
+export), 50 at a time, a third of them cut off at a random point, against
+gunicorn (gthread) and uvicorn on 127.0.0.1. Afterwards: file descriptors,
+threads and PostgreSQL sessions back to their baseline, every completed body
+byte-exact, every source's finally run by the library, nothing left open on
+a database connection. Each server stops taking new requests after
+``--time-limit`` seconds, so the run ends by itself.
 
-    .venv/django52/bin/python -m bench.soak [--requests N]
+    .venv/django52/bin/python -m bench.soak [--requests N] [--time-limit S]
+
+Needs PostgreSQL on 127.0.0.1:5432 (the table is seeded once by tests.seed).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from functools import partial
 
 from bench._harness import table
+from tests.pgserver import app_name, seed, sessions
 from tests.servers import serve
-from tests.soak import HEADERS, KINDS, soak
+from tests.soak import HEADERS, KIND_HEADERS, KINDS, soak
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--requests", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument(
+        "--time-limit",
+        type=float,
+        default=900,
+        help="seconds per server after which no request starts (default 900)",
+    )
     args = parser.parse_args()
+    seed()
     rows = []
     problems = []
+    details = []
     for kind in ("gthread", "uvicorn"):
-        with serve(kind) as server:
+        app = app_name("streamkit-soak")
+        print(f"soaking {kind}...", file=sys.stderr)
+        with serve(
+            kind,
+            settings="tests.soak_settings",
+            extra_env={"STREAMKIT_TEST_PGAPP": app},
+        ) as server:
             result = soak(
                 server,
                 requests=args.requests,
                 concurrency=args.concurrency,
-                time_limit=900,
+                sessions=partial(sessions, app),
+                time_limit=args.time_limit,
             )
         rows.append(result.summary_row(kind))
-        problems += [f"{kind}: {p}" for p in result.leaks()]
-        problems += [f"{kind}: finally missing for {t}" for t in result.missing_finally]
-        problems += [f"{kind}: {c}" for c in result.corrupt]
-        problems += [f"{kind}: {e}" for e in result.errors[:20]]
-        print(
-            f"done {kind}: before {result.before}; after {result.after}",
-            file=sys.stderr,
-        )
-    print(f"\nkinds: {', '.join(KINDS)}; concurrency {args.concurrency}\n")
+        problems += [f"{kind}: {p}" for p in result.problems()]
+        if result.requests < args.requests:
+            problems.append(
+                f"{kind}: stopped by the time limit after {result.requests:,} "
+                f"of {args.requests:,} requests"
+            )
+        details.append(f"\n{kind}: before {result.before}; after {result.after}\n")
+        details.append(table(KIND_HEADERS, result.kind_rows()))
+        print(f"done {kind} in {result.seconds:.0f} s", file=sys.stderr)
+    print(
+        f"\n{args.requests:,} requests per server, {args.concurrency} at a time, "
+        f"kinds in turn: {', '.join(KINDS)}\n"
+    )
     print(table(HEADERS, rows))
-    for problem in problems:
+    print("\n".join(details))
+    for problem in problems[:50]:
         print("PROBLEM", problem)
+    if len(problems) > 50:
+        print(f"... and {len(problems) - 50} more problems")
+    sys.exit(1 if problems else 0)
 
 
 if __name__ == "__main__":

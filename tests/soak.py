@@ -4,9 +4,11 @@ disconnected at a random point, then a look for anything left behind.
 The server runs ``tests.soak_settings`` (views in ``tests.soak_views``, whose
 docstring says how each kind proves its clean-up ran). Each request carries
 an ``X-Soak-Token`` header and must leave a marker file of that name reading
-``closed``. Afterwards the serving process's file descriptors and threads,
-and its sessions in ``pg_stat_activity``, are compared with the baseline
-taken after a warm-up; its peak RSS over the run is recorded.
+``closed`` (or ``closed early``, when it was cut off mid-source). Every body,
+whole or cut off, must match the reference body byte for byte. Afterwards
+the serving process's file descriptors and threads, and its sessions in
+``pg_stat_activity``, are compared with the baseline taken after a warm-up;
+its peak RSS over the run is recorded.
 
 Used by ``bench/soak.py`` (10,000 requests) and ``tests/test_soak.py`` (a
 shortened run). Bounded in count and time: it stops by itself.
@@ -15,7 +17,6 @@ shortened run). Bounded in count and time: it stops by itself.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
 import time
 import uuid
@@ -76,6 +77,9 @@ class SoakResult:
     cut_mid_source: Counter[str] = field(default_factory=Counter)
     logged_errors: list[str] = field(default_factory=list)
     ttfb: list[float] = field(default_factory=list)
+    ttfb_by_kind: dict[str, list[float]] = field(default_factory=dict)
+    requests_by_kind: Counter[str] = field(default_factory=Counter)
+    disconnected_by_kind: Counter[str] = field(default_factory=Counter)
     peak_rss: int = 0
     before: Resources | None = None
     after: Resources | None = None
@@ -115,8 +119,29 @@ class SoakResult:
     def peak_rss_growth(self) -> int:
         return self.peak_rss - (self.before.rss if self.before else 0)
 
-    def percentile(self, q: float) -> float:
-        ordered = sorted(self.ttfb)
+    @property
+    def rss_after_growth(self) -> int:
+        """RSS after the run above the baseline (memory the allocator kept)."""
+        assert self.before
+        assert self.after
+        return self.after.rss - self.before.rss
+
+    def kind_rows(self) -> list[list[str]]:
+        return [
+            [
+                kind,
+                f"{self.requests_by_kind[kind]:,}",
+                f"{self.disconnected_by_kind[kind]:,}",
+                f"{self.cut_mid_source[kind]:,}",
+                f"{self.percentile(0.5, kind) * 1000:.0f} ms",
+                f"{self.percentile(0.99, kind) * 1000:.0f} ms",
+            ]
+            for kind in KINDS
+            if self.ttfb_by_kind.get(kind)
+        ]
+
+    def percentile(self, q: float, kind: str | None = None) -> float:
+        ordered = sorted(self.ttfb if kind is None else self.ttfb_by_kind[kind])
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
     def summary_row(self, label: str) -> list[str]:
@@ -131,11 +156,13 @@ class SoakResult:
             label,
             f"{self.requests:,}",
             f"{self.disconnected:,}",
+            f"{sum(self.cut_mid_source.values()):,}",
             f"{len(self.errors) + len(self.logged_errors)}",
             f"{leaks}",
             f"{self.percentile(0.5) * 1000:.0f} ms",
             f"{self.percentile(0.99) * 1000:.0f} ms",
             f"{growth / 2**20:+.1f} MiB",
+            f"{self.rss_after_growth / 2**20:+.1f} MiB",
             f"{self.seconds:.0f} s",
         ]
 
@@ -146,12 +173,23 @@ HEADERS = [
     "server",
     "requests",
     "disconnected",
+    "cut mid-source",
     "errors",
     "leaks found",
     "p50 first byte",
     "p99 first byte",
     "peak RSS growth",
+    "RSS after",
     "time",
+]
+
+KIND_HEADERS = [
+    "kind",
+    "requests",
+    "disconnected",
+    "cut mid-source",
+    "p50 first byte",
+    "p99 first byte",
 ]
 
 
@@ -174,14 +212,15 @@ async def _one(
     server: Server,
     kind: str,
     cut: float | None,
-    references: dict[str, str],
+    references: dict[str, bytes],
     result: SoakResult,
     tokens: dict[str, str],
 ) -> None:
     token = uuid.uuid4().hex
     tokens[token] = kind
     url = server.url + KINDS[kind]
-    digest = hashlib.sha256()
+    reference = references[kind]
+    differs = False
     size = 0
     start = time.monotonic()
     first = None
@@ -193,10 +232,13 @@ async def _one(
             async for chunk in response.aiter_raw():
                 if first is None and chunk:
                     first = time.monotonic() - start
-                digest.update(chunk)
+                differs = differs or chunk != reference[size : size + len(chunk)]
                 size += len(chunk)
                 if cut is not None and size >= cut:
                     result.disconnected += 1
+                    result.disconnected_by_kind[kind] += 1
+                    if differs:
+                        result.corrupt.append(f"{kind}: the first {size} bytes")
                     return  # leaving the block drops the connection mid-body
     except httpx.HTTPError as exc:
         result.errors.append(f"{kind}: {exc!r}")
@@ -204,17 +246,16 @@ async def _one(
     finally:
         if first is not None:
             result.ttfb.append(first)
+            result.ttfb_by_kind.setdefault(kind, []).append(first)
     result.completed += 1
-    if digest.hexdigest() != references[kind]:
-        result.corrupt.append(f"{kind}: {size} bytes, digest differs")
+    if differs or size != len(reference):
+        result.corrupt.append(f"{kind}: {size} bytes of {len(reference)}")
 
 
-async def _reference(
-    client: httpx.AsyncClient, server: Server, kind: str
-) -> tuple[str, int]:
+async def _reference(client: httpx.AsyncClient, server: Server, kind: str) -> bytes:
     response = await client.get(server.url + KINDS[kind])
     response.raise_for_status()
-    return hashlib.sha256(response.content).hexdigest(), len(response.content)
+    return response.content
 
 
 async def _settled(server: Server, sessions: Sessions) -> Resources:
@@ -284,11 +325,10 @@ async def _soak(
         max_connections=concurrency, max_keepalive_connections=concurrency
     )
     timeout = httpx.Timeout(60)
-    references = {}
-    sizes = {}
+    references: dict[str, bytes] = {}
     async with httpx.AsyncClient(limits=limits, timeout=timeout) as client:
         for kind in KINDS:
-            references[kind], sizes[kind] = await _reference(client, server, kind)
+            references[kind] = await _reference(client, server, kind)
         # Warm up: fill the server's thread pools before taking the baseline.
         await asyncio.gather(
             *(
@@ -308,7 +348,7 @@ async def _soak(
         async def run(i: int) -> None:
             kind = kinds[i % len(kinds)]
             cut = (
-                rng.uniform(1, sizes[kind] - 1)
+                rng.uniform(1, len(references[kind]) - 1)
                 if (i // len(kinds)) % disconnect_every == disconnect_every - 1
                 else None
             )
@@ -316,6 +356,7 @@ async def _soak(
                 if time.monotonic() - start > time_limit:
                     return
                 result.requests += 1
+                result.requests_by_kind[kind] += 1
                 await _one(client, server, kind, cut, references, result, tokens)
 
         await asyncio.gather(*(run(i) for i in range(requests)))

@@ -6,7 +6,10 @@ request leaves a marker file of that name in ``STREAMKIT_TEST_MARKERS``:
 
 - every source is read through :func:`paced` (or :func:`apaced`), whose
   ``finally`` closes the source and writes ``closed`` after the last row, or
-  ``closed early`` when the library closed it on a disconnect;
+  ``closed early`` when the library closed it on a disconnect. Until then the
+  source is held in :data:`HELD`, so one the library never closes is never
+  collected either (which would run its ``finally`` too): its marker is
+  missing;
 - for the QuerySet kinds (``CSVStreamView`` over the library's QuerySet
   reader, a QuerySet in a template's context, the registered export) the
   source ``paced`` closes is Django's server-side cursor iterator (inside
