@@ -48,29 +48,28 @@ class QuerySetRows(Generator[Any, None, None]):
         self.queryset = queryset
         self.chunk_size = chunk_size
         self.labels = labels or {}
-        self._source: Generator[Any, None, None] | None = None
-        self._rows: Iterator[Any] | None = None
+        self._rows: Generator[Any, None, None] | None = None
 
     def send(self, value: None) -> Any:
-        if self._rows is None:
-            self._source = rows = _in_transaction(self.queryset, self._django_rows)
-            self._rows = _with_labels(rows, self.labels) if self.labels else rows
-        return next(self._rows)
+        return next(self._started())
 
     def throw(self, *args: Any) -> Any:
-        if self._source is None:  # never started: the exception just rises
-            self._rows = self._source = _never()
-        return self._source.throw(*args)
+        # Not started yet, the generator raises it at once.
+        return self._started().throw(*args)
 
     def close(self) -> None:
-        # The labelled rows don't close what they read: close both.
-        if self._rows is not None and self._rows is not self._source:
-            self._rows.close()  # type: ignore[attr-defined]
-        if self._source is not None:
-            self._source.close()
+        if self._rows is not None:
+            self._rows.close()
+
+    def _started(self) -> Generator[Any, None, None]:
+        if self._rows is None:
+            self._rows = _in_transaction(self.queryset, self._django_rows)
+        return self._rows
 
     def _django_rows(self) -> Iterator[Any]:
-        return self.queryset.iterator(chunk_size=self.chunk_size)
+        # Inside _in_transaction, so closing that ends the transaction.
+        rows = self.queryset.iterator(chunk_size=self.chunk_size)
+        return _with_labels(rows, self.labels) if self.labels else rows
 
     def csv_batches(self, *, as_text: bool) -> Iterator[list[Any]] | None:
         """The rows in fetched batches, as cells that CSV-write to the same
@@ -85,8 +84,8 @@ class QuerySetRows(Generator[Any, None, None]):
         ):
             return None
         plan = _ColumnPlan(self.queryset, self.chunk_size, self.labels, as_text)
-        self._rows = self._source = _in_transaction(self.queryset, plan.batches)
-        return self._source
+        self._rows = _in_transaction(self.queryset, plan.batches)
+        return self._rows
 
 
 def _in_transaction(
@@ -128,10 +127,6 @@ def must_wait(rows: object) -> bool:
         and _streams_from_server(rows)
         and connections[rows.db].in_atomic_block
     )
-
-
-def _never() -> Generator[Any, None, None]:
-    yield from ()
 
 
 def _with_labels(
