@@ -13,15 +13,26 @@ import datetime
 import decimal
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 Column = Sequence[Any]
 Cells = Callable[[Column], Column]
 
-negative = re.compile("-").match
-#: A column of ISO dates (its values joined with, and ended by, newlines).
+#: ISO dates, each ended by a newline (see :func:`fits`).
 DATES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n)*")
+
+
+def fits(pattern: re.Pattern[str], texts: Iterable[str]) -> bool:
+    """Whether every text has the shape ``pattern`` repeats, each ended by a
+    newline: one C-level match over the whole column."""
+    return pattern.fullmatch("\n".join(texts) + "\n") is not None
+
+
+def has_negative(texts: Iterable[str]) -> bool:
+    """Whether any number's text starts with "-"."""
+    joined = "\n".join(texts)
+    return joined[:1] == "-" or "\n-" in joined
 
 
 def chained(steps: list[Cells]) -> Cells:
@@ -85,8 +96,7 @@ def as_text(column: Column) -> Column:
         pass
     elif kinds <= _NUMBERS or kinds == {float}:
         texts = list(map(repr if float in kinds else str, column))
-        joined = "\n".join(texts)
-        if joined[:1] == "-" or "\n-" in joined:
+        if has_negative(texts):
             return column  # a negative number is never escaped; keep it one
         if not has_none:
             return texts

@@ -17,7 +17,14 @@ from typing import Any
 
 from django.conf import settings
 
-from django_streamkit._cells import DATES, Cells, Column, nulls_apart
+from django_streamkit._cells import (
+    DATES,
+    Cells,
+    Column,
+    fits,
+    has_negative,
+    nulls_apart,
+)
 
 
 class Text:
@@ -32,10 +39,9 @@ def _unsigned(values: Cells, unusual: re.Pattern[str] | None = None) -> Cells:
     # A number's text is its CSV cell unless it is negative (escaping never
     # touches a number, and would touch the text) or unusual.
     def cells(column: Column) -> Column:
-        joined = "\n".join(column)
-        if joined[:1] == "-" or "\n-" in joined:
+        if has_negative(column):
             return values(column)
-        if unusual is not None and unusual.search(joined) is not None:
+        if unusual is not None and unusual.search("\n".join(column)) is not None:
             return values(column)
         return column
 
@@ -75,10 +81,9 @@ def _timestamps(values: Cells) -> Cells:
     # PostgreSQL writes "2024-01-01 10:00:00.5+00" in UTC; str() of the
     # datetime Django loads is "2024-01-01 10:00:00.500000+00:00".
     def cells(column: Column) -> Column:
-        joined = "\n".join(column) + "\n"
-        if _TIMESTAMPS.fullmatch(joined) is not None:
+        if fits(_TIMESTAMPS, column):
             return list(map(add, column, repeat(":00")))
-        if _FRACTIONAL.fullmatch(joined) is not None:
+        if fits(_FRACTIONAL, column):
             return [_pad_fraction(text) for text in column]
         return values(column)
 
@@ -94,7 +99,7 @@ def _pad_fraction(text: str) -> str:
 
 def _dates(values: Cells) -> Cells:
     def cells(column: Column) -> Column:
-        if DATES.fullmatch("\n".join(column) + "\n") is not None:
+        if fits(DATES, column):
             return column
         return values(column)
 

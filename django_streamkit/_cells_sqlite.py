@@ -25,7 +25,8 @@ from django_streamkit._cells import (
     Cells,
     Column,
     django_converters,
-    negative,
+    fits,
+    has_negative,
     nulls_apart,
 )
 
@@ -126,7 +127,7 @@ def _sqlite_utc_datetimes(slow: Cells) -> Cells:
     def cells(column: Column) -> Column:
         kinds = set(map(type, column))
         if kinds == {str}:  # selected without SQLite's own converter
-            if _DATETIME_TEXT.fullmatch("\n".join(column) + "\n") is None or not _valid(
+            if not fits(_DATETIME_TEXT, column) or not _valid(
                 datetime.datetime.fromisoformat, column
             ):
                 return slow(column)
@@ -147,7 +148,7 @@ def _sqlite_dates(slow: Cells) -> Cells:
     def cells(column: Column) -> Column:
         if (
             set(map(type, column)) == {str}
-            and DATES.fullmatch("\n".join(column) + "\n") is not None
+            and fits(DATES, column)
             and _valid(datetime.date.fromisoformat, column)
         ):
             return column  # str(date) of what Django parses
@@ -167,8 +168,7 @@ def _decimal_shape(max_digits: int, places: int) -> re.Pattern[str]:
         else "0"
     )
     fraction = r"(?:\.0)?" if places == 0 else rf"(?:\.[0-9]{{1,{places}}})?"
-    one = f"-?{whole}{fraction}"
-    return re.compile(f"{one}(?:\n{one})*")
+    return re.compile(f"(?:-?{whole}{fraction}\n)*")
 
 
 def _sqlite_decimals(max_digits: int, places: int, slow: Cells, as_text: bool) -> Cells:
@@ -179,10 +179,10 @@ def _sqlite_decimals(max_digits: int, places: int, slow: Cells, as_text: bool) -
     def cells(column: Column) -> Column:
         if not set(map(type, column)) <= {float, int}:
             return slow(column)
-        if shape.fullmatch("\n".join(map(repr, column))) is None:
+        if not fits(shape, map(repr, column)):
             return slow(column)
         texts = list(map(text, column))
-        if as_text and not any(map(negative, texts)):
+        if as_text and not has_negative(texts):
             return texts
         return list(map(decimal.Decimal, texts))
 
