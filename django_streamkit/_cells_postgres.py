@@ -113,7 +113,7 @@ class Loaders:
     C) loads the same instants in the session's time zone, which Django has
     set to the connection's, UTC. With ``as_text``, integers, numerics,
     timestamps and dates are loaded as PostgreSQL's text instead, which is
-    their CSV cell or close to it; :attr:`as_text` then maps those columns'
+    their CSV cell or close to it; :attr:`columns` then maps those columns'
     indexes to how their cells and values are made.
     """
 
@@ -121,8 +121,8 @@ class Loaders:
 
     def __init__(self, connection: Any, as_text: bool) -> None:
         self.connection = connection
-        self.text = as_text
-        self.as_text: dict[int, Text] = {}
+        self.as_text = as_text
+        self.columns: dict[int, Text] = {}
 
     def __call__(
         self,
@@ -145,7 +145,7 @@ class Loaders:
         from psycopg.types.string import TextLoader
 
         adapters.register_loader("timestamptz", TimestamptzLoader)
-        if not self.text:
+        if not self.as_text:
             return execute(sql, params, many, context)
         for name in self.TEXT_TYPES:
             adapters.register_loader(name, TextLoader)
@@ -155,13 +155,13 @@ class Loaders:
         for index, column in enumerate(context["cursor"].description or ()):
             kind = kinds.get(column.type_code)
             if kind in ("int2", "int4", "int8"):
-                self.as_text[index] = Text(_unsigned(_ints), _ints)
+                self.columns[index] = Text(_unsigned(_ints), _ints)
             elif kind == "numeric":
-                self.as_text[index] = Text(_unsigned(_decimals, _TINY), _decimals)
+                self.columns[index] = Text(_unsigned(_decimals, _TINY), _decimals)
             elif kind == "timestamptz":
                 values = _loaded(connection, TimestamptzLoader, column.type_code, True)
-                self.as_text[index] = Text(_timestamps(values), values)
+                self.columns[index] = Text(_timestamps(values), values)
             elif kind == "date":
                 values = _loaded(connection, DateLoader, column.type_code, False)
-                self.as_text[index] = Text(_dates(values), values)
+                self.columns[index] = Text(_dates(values), values)
         return result

@@ -187,7 +187,7 @@ class _ColumnPlan:
         converters = compiler.get_converters(fields)
         columns = [
             self._cells(
-                index, converters.get(index), connection, loaders.as_text.get(index)
+                index, converters.get(index), connection, loaders.columns.get(index)
             )
             for index in range(len(fields))
         ]
