@@ -322,6 +322,20 @@ text_cells = st.text(
 )
 
 
+def assert_writes_as_csv_writer(
+    rows: list[list[Any]], fmt: dict[str, Any], escape: bool, chunk_size: int
+) -> None:
+    """Our bytes are csv.writer's over cell-by-cell escaped rows, and where
+    csv.writer refuses the rows, so do we."""
+    try:
+        expected = reference(rows, escape=escape, **fmt)
+    except csv.Error:
+        with pytest.raises(csv.Error):
+            text(rows, escape_formulas=escape, chunk_size=chunk_size, **fmt)
+        return
+    assert text(rows, escape_formulas=escape, chunk_size=chunk_size, **fmt) == expected
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     rows=st.lists(st.lists(text_cells, max_size=4), max_size=30),
@@ -333,13 +347,7 @@ def test_text_rows_written_by_join_equal_csv_writer(
     rows: list[list[str]], fmt: dict[str, Any], escape: bool, chunk_size: int
 ) -> None:
     """The str.join fast path never changes a byte of what csv.writer writes."""
-    try:
-        expected = reference(rows, escape=escape, **fmt)
-    except csv.Error:
-        with pytest.raises(csv.Error):
-            text(rows, escape_formulas=escape, chunk_size=chunk_size, **fmt)
-        return
-    assert text(rows, escape_formulas=escape, chunk_size=chunk_size, **fmt) == expected
+    assert_writes_as_csv_writer(rows, fmt, escape, chunk_size)
 
 
 def test_plain_text_takes_the_join_path_and_other_rows_do_not(
@@ -396,13 +404,7 @@ def test_the_pre_check_never_misses_a_formula(
     rows: list[list[Any]], fmt: dict[str, Any], escape: bool, chunk_size: int
 ) -> None:
     """Batched output always equals csv.writer over cell-by-cell escaped rows."""
-    try:
-        expected = reference(rows, escape=escape, **fmt)
-    except csv.Error:
-        with pytest.raises(csv.Error):
-            text(rows, escape_formulas=escape, chunk_size=chunk_size, **fmt)
-        return
-    assert text(rows, escape_formulas=escape, chunk_size=chunk_size, **fmt) == expected
+    assert_writes_as_csv_writer(rows, fmt, escape, chunk_size)
 
 
 # -- chunking ------------------------------------------------------------------
