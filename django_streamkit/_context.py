@@ -188,7 +188,13 @@ async def _asteps(
             except StopAsyncIteration:
                 return
             else:
-                item = await _Slices(scope, slices, signal)
+                try:
+                    item = await _Slices(scope, slices, signal)
+                except StopAsyncIteration:
+                    # The source awaited after its last yield. Left to
+                    # propagate, this async generator would turn the end into
+                    # a RuntimeError (PEP 525) and abort the response.
+                    return
             yield item
     finally:
         await acall_all(closers)

@@ -20,11 +20,11 @@ end, fail or are closed early.
 
 from __future__ import annotations
 
+import asyncio
 import codecs
 import csv
 import time
 from collections.abc import (
-    AsyncGenerator,
     AsyncIterator,
     Callable,
     Iterable,
@@ -44,6 +44,8 @@ from django_streamkit._csv_text import (
     escape_row,
     unwritable,
 )
+from django_streamkit._feed import Feed
+from django_streamkit._relay import arelay
 
 _END: Any = object()
 
@@ -223,17 +225,148 @@ class _Encoder:
             text = sink.take()
         return text
 
-    def next_size(self, rows: int, size: int, elapsed: float) -> int:
-        """How many rows the next batch should hold.
 
-        Enough for about one chunk, but no more than the source produces in
-        ``max_latency`` seconds, so slow sources still flow.
+class CSVFeed(Feed):
+    """Encoded CSV of ``rows``, as a :class:`Feed` and as an iterator.
+
+    A streaming response relays it: the rows are pulled as they come and
+    written here a batch at a time, a chunk's worth or whatever arrived
+    within ``max_latency``. Iterated directly, it gives the BOM, the header
+    and the first row as a first chunk (so a response can make it before the
+    view returns), then chunks of about ``chunk_size``. With ``header_apart``
+    the header is a chunk of its own and no row is read until the second
+    chunk is asked for. ``batched`` rows come as lists of rows (as a database
+    fetches them). The row source is closed when the chunks end, fail or are
+    closed early.
+    """
+
+    def __init__(
+        self,
+        rows: Iterator[Any] | AsyncIterator[Any],
+        fmt: CSVFormat,
+        *,
+        header_apart: bool = False,
+        batched: bool = False,
+    ) -> None:
+        self.fmt = fmt
+        self.source = rows
+        self.is_async = hasattr(rows, "__anext__")
+        self.head_alone = header_apart
+        self.weigh = len if batched else None
+        self._batched = batched
+        self._encoder = _Encoder(fmt)
+        self._copy: Any = _END  # bound from the first row
+        self._rows = self._bytes = 0
+        self._mark = (0.0, 0)
+        self._iteration: Any = None
+
+    # -- Feed ----------------------------------------------------------------
+
+    def head(self) -> bytes:
+        # Even with nothing else, the encoding's own byte order mark.
+        return self._encoder.encode(self._encoder.start())
+
+    def render(self, items: list[Any]) -> bytes:
+        rows = list(chain.from_iterable(items)) if self._batched else items
+        if not rows:
+            return b""
+        if (copy := self._copy) is _END:
+            copy = self._copy = self._encoder.bind(rows[0])
+        if copy is not None:
+            rows = [copy(row) for row in rows]
+        data = self._encoder.write(rows)
+        self._rows += len(rows)
+        self._bytes += len(data)
+        return data
+
+    def limit(self) -> int:
+        """Rows (or fetched batches) for the next chunk, read after each one.
+
+        About one chunk's worth by the rows so far, but no more than the
+        source made in ``max_latency`` last time (so a slow source flows in
+        small batches), and 2 right after the first row: a first row that
+        came at once says nothing about the rows after it.
         """
-        per_chunk = max(1, -(-self.fmt.chunk_size * rows // max(size, 1)))
-        if elapsed <= 0:
-            return per_chunk
-        in_time = int(rows * self.fmt.max_latency / elapsed)
-        return max(1, min(per_chunk, in_time))
+        now, rows = time.monotonic(), self._rows
+        if not rows:
+            self._mark = (now, 0)
+            return 1
+        (then, before), self._mark = self._mark, (now, rows)
+        if before == 0:
+            return 2
+        n = -(-self.fmt.chunk_size * rows // max(self._bytes, 1))
+        if (elapsed := now - then) > 0:
+            n = min(n, int((rows - before) * self.fmt.max_latency / elapsed))
+        return max(1, n)
+
+    # -- direct iteration ------------------------------------------------------
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._iteration is None:
+            self._iteration = self._chunks()
+        return next(self._iteration)  # type: ignore[no-any-return]
+
+    def _chunks(self) -> Iterator[bytes]:
+        rows: Iterator[Any] = self.source  # type: ignore[assignment]
+        try:
+            head = self.head()
+            if self.head_alone and head:
+                yield head
+                head = b""
+            first = next(rows, _END)
+            if first is _END:
+                if head:
+                    yield head
+                return
+            yield head + self.render([first])
+            while batch := list(islice(rows, self.limit())):
+                yield self.render(batch)
+        finally:
+            Feed.close(self)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._iteration is None:
+            # The same relay a response uses, so a slow or blocked async
+            # source still gives its rows within ``max_latency``.
+            self._iteration = arelay(
+                self.source,  # type: ignore[arg-type]
+                self.render,
+                limit=self.limit,
+                latency=self.fmt.max_latency,
+                weigh=self.weigh,
+                fresh=True,
+                spawn=asyncio.ensure_future,
+                aclose=super().aclose,
+            )
+            head = self.head()
+            try:
+                chunk: bytes = await self._iteration.__anext__()
+            except StopAsyncIteration:
+                if head:
+                    return head
+                raise
+            return head + chunk
+        if self._iteration is False:
+            raise StopAsyncIteration
+        return await self._iteration.__anext__()  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        if self._iteration is not None and hasattr(self._iteration, "close"):
+            iteration, self._iteration = self._iteration, False
+            iteration.close()
+        super().close()
+
+    async def aclose(self) -> None:
+        if self._iteration is not None and hasattr(self._iteration, "aclose"):
+            iteration, self._iteration = self._iteration, False
+            await iteration.aclose()
+        await super().aclose()
 
 
 def iter_csv(
@@ -242,110 +375,11 @@ def iter_csv(
     *,
     header_apart: bool = False,
     batched: bool = False,
-) -> Iterator[bytes]:
-    """Encoded CSV chunks of ``rows``: header and first row, then ~chunk_size.
-
-    The first chunk is small (BOM, header, first row) so a response can make
-    it before the view returns, and errors in it reach the view. With
-    ``header_apart`` the header is a chunk of its own and no row is read
-    until the second chunk is asked for. ``batched`` rows come as lists of
-    rows (as a database fetches them).
-    """
-    try:
-        yield from _iter_csv(
-            chain.from_iterable(rows) if batched else rows, fmt, header_apart
-        )
-    finally:
-        if (close := getattr(rows, "close", None)) is not None:
-            close()
+) -> CSVFeed:
+    """Encoded CSV chunks of ``rows`` (see :class:`CSVFeed`)."""
+    return CSVFeed(rows, fmt, header_apart=header_apart, batched=batched)
 
 
-def _iter_csv(
-    rows: Iterator[Any], fmt: CSVFormat, header_apart: bool
-) -> Iterator[bytes]:
-    encoder = _Encoder(fmt)
-    start = encoder.start()
-    if header_apart and start:
-        yield encoder.encode(start)
-        start = ""
-    monotonic = time.monotonic
-    began = monotonic()
-    first = next(rows, _END)
-    if first is _END:
-        # Even with nothing else, the encoding's own byte order mark.
-        if data := encoder.encode(start):
-            yield data
-        return
-    if (copy := encoder.bind(first)) is not None:
-        first = copy(first)
-        rows = map(copy, rows)
-    data = encoder.write([first], start)
-    elapsed = monotonic() - began
-    yield data
-    n = encoder.next_size(1, len(data) - len(start), elapsed)
-    while True:
-        began = monotonic()
-        batch = list(islice(rows, n))
-        if not batch:
-            return
-        data = encoder.write(batch)
-        elapsed = monotonic() - began
-        yield data
-        n = encoder.next_size(len(batch), len(data), elapsed)
-
-
-async def aiter_csv(rows: AsyncIterator[Any], fmt: CSVFormat) -> AsyncIterator[bytes]:
+def aiter_csv(rows: AsyncIterator[Any], fmt: CSVFormat) -> CSVFeed:
     """The async twin of :func:`iter_csv`."""
-    chunks = _aiter_csv(rows, fmt)
-    try:
-        async for chunk in chunks:
-            yield chunk
-    finally:
-        await chunks.aclose()
-        if (aclose := getattr(rows, "aclose", None)) is not None:
-            await aclose()
-
-
-async def _aiter_csv(
-    rows: AsyncIterator[Any], fmt: CSVFormat
-) -> AsyncGenerator[bytes, None]:
-    encoder = _Encoder(fmt)
-    start = encoder.start()
-    monotonic = time.monotonic
-    began = monotonic()
-    try:
-        first = await rows.__anext__()
-    except StopAsyncIteration:
-        # Even with nothing else, the encoding's own byte order mark.
-        if data := encoder.encode(start):
-            yield data
-        return
-    if (copy := encoder.bind(first)) is not None:
-        first = copy(first)
-    data = encoder.write([first], start)
-    elapsed = monotonic() - began
-    yield data
-    n = encoder.next_size(1, len(data) - len(start), elapsed)
-    latency = fmt.max_latency
-    done = False
-    while not done:
-        began = monotonic()
-        batch: list[Any] = []
-        append = batch.append
-        # Per-row awaits are the async source's own cost; checking the clock
-        # here too bounds how long produced rows wait, however slow the source.
-        while len(batch) < n:
-            try:
-                row = await rows.__anext__()
-            except StopAsyncIteration:
-                done = True
-                break
-            append(row if copy is None else copy(row))
-            if monotonic() - began >= latency:
-                break
-        if not batch:
-            return
-        data = encoder.write(batch)
-        elapsed = monotonic() - began
-        yield data
-        n = encoder.next_size(len(batch), len(data), elapsed)
+    return CSVFeed(rows, fmt)

@@ -153,8 +153,6 @@ class StreamingCSVResponse(StreamingResponse):
             chunk_size=chunk_size,
             **fmtparams,
         )
-        # Overrides the core's priming, which would read the first row.
-        self._wait = must_wait(rows)
         charset = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
         super().__init__(
             content,
@@ -167,7 +165,3 @@ class StreamingCSVResponse(StreamingResponse):
         )
         if disposition is not None:
             self.headers["Content-Disposition"] = disposition
-
-    def _prime(self) -> None:
-        if not self._wait:
-            super()._prime()

@@ -12,21 +12,16 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 from django_streamkit._context import AsyncContextIterator, ContextIterator
+from django_streamkit._feed import Feed, PieceFeed
 from django_streamkit._iter import (
     DONE,
-    AsyncCloser,
     AsyncDriver,
-    Closer,
-    acoalesce,
-    anext_or_done,
     apassthrough,
-    aprepend,
-    coalesce,
     next_or_done,
     passthrough,
-    prepend,
 )
-from django_streamkit._typing import Stream, SyncChunks
+from django_streamkit._stream import Stream
+from django_streamkit._typing import Stream as Content
 from django_streamkit.conf import conf
 
 logger = logging.getLogger("django_streamkit")
@@ -55,14 +50,6 @@ def _check_chunk_size(chunk_size: object) -> int:
     return chunk_size
 
 
-def _in_scope(scoped: Any, chunks: Any, source: Any) -> tuple[Any, Any]:
-    """``(chunks, source)``, for a ``stream_with_context()`` source run with the
-    chunker inside its scope."""
-    if scoped is None:
-        return chunks, source
-    return scoped.rewrap(chunks), scoped
-
-
 class StreamingResponse(StreamingHttpResponse):
     """A ``StreamingHttpResponse`` over any sync or async iterable.
 
@@ -83,10 +70,13 @@ class StreamingResponse(StreamingHttpResponse):
     """
 
     _resource_closers: list[Callable[[], object]]  # HttpResponseBase's, untyped
+    _stream: Stream
+    #: What a middleware (or the test client) put around the stream's chunks.
+    _wrapped: Any
 
     def __init__(
         self,
-        content: Stream = (),
+        content: Content = (),
         *,
         content_type: str | None = None,
         status: int = 200,
@@ -105,66 +95,54 @@ class StreamingResponse(StreamingHttpResponse):
 
     def _set_streaming_content(self, value: Any) -> None:
         # Normalise once, when assigned; never iterate the source twice.
-        # Content is coalesced when first assigned. A later assignment wraps
+        # Content is relayed when first assigned. A later assignment wraps
         # the chunks already made (GZipMiddleware, the test client), so its
         # pieces go out one for one: batching them again would hold a
         # compressed chunk back until the next one.
-        rewrap = hasattr(self, "_chunks")
-        size, latency, encoding = self.chunk_size, self.max_latency, self.charset
-        self._first = b""
-        self._primed = False
-        # A stream_with_context() source: chunk the pieces it wraps inside its
-        # scope, so the scope is entered once per chunk, not once per piece.
-        scoped = None
+        encoding = self.charset
+        if hasattr(self, "_stream"):
+            if hasattr(value, "__aiter__"):
+                self.is_async = True
+                self._wrapped = apassthrough(value.__aiter__(), encoding)
+            else:
+                self.is_async = False
+                self._wrapped = passthrough(iter(value), encoding)
+                # Wrapped on a sync thread (the test client, a WSGI handler's
+                # middleware) after an async view built it: prime it now.
+                if not self._stream.feed.is_async and not _in_event_loop():
+                    self._prime()
+            return
+        # A stream_with_context() source: its items are made, and it is
+        # closed, inside its scope, on whatever thread makes them.
+        scope = None
         if isinstance(value, ContextIterator | AsyncContextIterator):
-            scoped, value = value, value.source
+            scope, value = value.scope, value.source
         if isinstance(value, QuerySet):
             # A QuerySet has __aiter__ too, which would fetch every row at
             # once; read it in chunks, never through its result cache.
             value = value.iterator(chunk_size=conf.QUERYSET_CHUNK_SIZE)
-        if hasattr(value, "__aiter__"):
-            self.is_async = True
-            source = value.__aiter__()
-            self._chunks: Any = (
-                apassthrough(source, encoding)
-                if rewrap
-                else acoalesce(
-                    source, chunk_size=size, max_latency=latency, encoding=encoding
+        if not isinstance(value, Feed):
+            if not hasattr(value, "__aiter__") and (
+                not hasattr(value, "__iter__") or isinstance(value, str | bytes)
+            ):
+                raise TypeError(
+                    f"{type(self).__name__} content must be an iterable or an "
+                    f"async iterable of str or bytes, not {value!r} "
+                    f"({type(value).__name__}); wrap a single value in a list."
                 )
-            )
-            self._chunks, source = _in_scope(scoped, self._chunks, source)
-            self._aclose = AsyncCloser(self._chunks, source)
-            self._async_source = source
-        elif hasattr(value, "__iter__") and not isinstance(value, str | bytes):
-            self.is_async = False
-            source = iter(value)
-            self._chunks = (
-                passthrough(source, encoding)
-                if rewrap
-                else coalesce(
-                    source, chunk_size=size, max_latency=latency, encoding=encoding
-                )
-            )
-            self._chunks, source = _in_scope(scoped, self._chunks, source)
-            self._close = Closer(self._chunks, source)
-            self._resource_closers.append(self._close)
+            value = PieceFeed(value, encoding, self.chunk_size)
+        self.is_async = value.is_async
+        self._stream = Stream(value, scope, self.max_latency)
+        self._wrapped = None
+        if not self.is_async:
+            self._resource_closers.append(self._stream.close)
             if not _in_event_loop():
                 self._prime()
-        else:
-            raise TypeError(
-                f"{type(self).__name__} content must be an iterable or an async "
-                f"iterable of str or bytes, not {value!r} "
-                f"({type(value).__name__}); wrap a single value in a list."
-            )
-        self._iterator = self._chunks
 
     def _prime(self) -> None:
-        self._primed = True
-        try:
-            self._first = next(self._chunks, b"")
-        except BaseException:
-            self._close()
-            raise
+        """Make the first chunk now, in the view, so an error before the
+        first byte is raised from it (a hook: a subclass may decline)."""
+        self._stream.prime()
 
     async def aprime(self) -> None:
         """Produce the first chunk now, from an async view.
@@ -179,38 +157,40 @@ class StreamingResponse(StreamingHttpResponse):
         Django runs under WSGI, whose loop ends with the view. Calling it
         again, or on an already primed response, does nothing.
         """
-        if self._primed:
+        stream = self._stream
+        if self._wrapped is not None or stream.primed:
             return
-        self._primed = True
         if not self.is_async:
             await sync_to_async(self._prime, thread_sensitive=True)()
             return
-        chunks = self._chunks
-        try:
-            first = await anext_or_done(chunks)
-        except BaseException:
-            await self._aclose()
-            raise
-        self._chunks = self._iterator = aprepend(
-            b"" if first is DONE else first, chunks
-        )
-        self._aclose = AsyncCloser(self._chunks, chunks, self._async_source)
+        await stream.aprime()
 
     @property
     def streaming_content(self) -> Any:
+        if self._wrapped is not None:
+            return self._wrapped
         if self.is_async:
-            return self._chunks
-        return self._sync_chunks()
+            return self._stream.achunks()
+        return self._stream.chunks()
 
     @streaming_content.setter
     def streaming_content(self, value: Any) -> None:
         self._set_streaming_content(value)
 
-    def _sync_chunks(self) -> SyncChunks:
-        # Bind the current generator now: the content may be reassigned (the
-        # test client and GZipMiddleware wrap it) before this is iterated.
-        first, self._first = self._first, b""
-        return prepend(first, self._chunks)
+    def _close(self) -> None:
+        # A middleware's wrapper first (its ``finally`` may still use the
+        # stream), then the stream and its source.
+        if (close := getattr(self._wrapped, "close", None)) is not None:
+            close()
+        self._stream.close()
+
+    async def _aclose(self) -> None:
+        if (aclose := getattr(self._wrapped, "aclose", None)) is not None:
+            await aclose()
+        if self._stream.feed.is_async:
+            await self._stream.aclose()
+        else:
+            await sync_to_async(self._stream.close, thread_sensitive=True)()
 
     def _log_abort(self) -> None:
         logger.exception(
@@ -222,12 +202,13 @@ class StreamingResponse(StreamingHttpResponse):
     # -- WSGI --------------------------------------------------------------
 
     def __iter__(self) -> Iterator[bytes]:
+        chunks: Iterator[bytes]
         if self.is_async:
-            driver = AsyncDriver(self._chunks, self._aclose)
+            driver = AsyncDriver(self.streaming_content, self._aclose)
             self._resource_closers.append(driver.close)
-            chunks: Iterator[bytes] = driver
+            chunks = driver
         else:
-            chunks = self._sync_chunks()
+            chunks = self.streaming_content
         try:
             yield from chunks
         except Exception:
@@ -238,8 +219,9 @@ class StreamingResponse(StreamingHttpResponse):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self.is_async:
+            chunks = self.streaming_content
             try:
-                async for chunk in self._chunks:
+                async for chunk in chunks:
                     yield chunk
                     # Let the loop run between chunks even when the source
                     # never suspends (a template over in-memory rows): else a
@@ -251,13 +233,13 @@ class StreamingResponse(StreamingHttpResponse):
             finally:
                 await asyncio.shield(self._aclose())
             return
-        chunks = self._sync_chunks()
-        # Each hop runs one chunk's worth of the source on the request's
-        # thread-sensitive worker, where the view and its database connection
-        # ran: never the whole body at once (as sync_to_async(list) would).
+        sync_chunks = self.streaming_content
+        # Each hop waits for one chunk on the request's thread-sensitive
+        # worker, where the view and its database connection ran: never the
+        # whole body at once (as sync_to_async(list) would).
         step = sync_to_async(next_or_done, thread_sensitive=True)
         try:
-            while (chunk := await step(chunks)) is not DONE:
+            while (chunk := await step(sync_chunks)) is not DONE:
                 yield chunk
         except Exception:
             self._log_abort()

@@ -470,7 +470,8 @@ def test_streaming_response_enters_the_scope_per_chunk() -> None:
     response = StreamingResponse(
         build(scoped(id="r", lang="fr"), rows), chunk_size=4096
     )
-    assert isinstance(response._chunks, ContextIterator)
+    # The producer runs whole inside the scope, not a step at a time.
+    assert response._stream.scope is not None
     saved = in_caller_state()
     try:
         lines = []

@@ -1,0 +1,107 @@
+"""What a response relays: a source of items and how batches of them become
+bytes. Nothing here imports Django.
+
+A :class:`Feed` is the one object a streamed format hands to
+:class:`~django_streamkit.responses.StreamingResponse`: the plain piece
+stream here, CSV rows in :mod:`django_streamkit._csv`. The response primes it
+(``head()`` and the first item, in the view), then relays the rest (see
+:mod:`django_streamkit._relay`) and ends with ``tail()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from django_streamkit._relay import Weigh
+from django_streamkit._typing import Piece
+
+
+class Feed:
+    """A stream's items and how they are rendered."""
+
+    #: Whether ``source`` is an async iterator.
+    is_async: bool = False
+    #: The items: pieces, rows, fetched batches of rows.
+    source: Iterator[Any] | AsyncIterator[Any]
+    #: An item's weight towards ``limit()``; ``None``: each weighs 1.
+    weigh: Weigh | None = None
+    #: The first chunk is the head alone: no item is read in the view.
+    head_alone: bool = False
+
+    def limit(self) -> int:
+        """The weight of items that make a full chunk (read after each)."""
+        raise NotImplementedError
+
+    def head(self) -> bytes:
+        """What comes before the first item (a byte order mark, a header)."""
+        return b""
+
+    def render(self, items: list[Any]) -> bytes:
+        raise NotImplementedError
+
+    def tail(self) -> bytes:
+        """What comes after the last item."""
+        return b""
+
+    def close(self) -> None:
+        if (close := getattr(self.source, "close", None)) is not None:
+            close()
+
+    async def aclose(self) -> None:
+        if (aclose := getattr(self.source, "aclose", None)) is not None:
+            await aclose()
+
+
+def bytes_of(encoding: str) -> Callable[[Piece], bytes]:
+    """A piece as bytes, as Django's ``HttpResponseBase.make_bytes`` makes it."""
+
+    def encode(piece: Piece) -> bytes:
+        if type(piece) is bytes:
+            return piece
+        if isinstance(piece, str):
+            return piece.encode(encoding)
+        if isinstance(piece, bytes | memoryview):
+            return bytes(piece)
+        return str(piece).encode(encoding)
+
+    return encode
+
+
+class PieceFeed(Feed):
+    """``str``/``bytes`` pieces, joined into chunks of up to ``chunk_size``."""
+
+    def __init__(self, content: Any, encoding: str, chunk_size: int) -> None:
+        self.weigh = len
+        self._size = chunk_size
+        encode = bytes_of(encoding)
+        if hasattr(content, "__aiter__"):
+            self.is_async = True
+            self._original: Any = content.__aiter__()
+            self.source = _apieces(self._original, encode)
+        else:
+            self._original = iter(content)
+            # C-level map and filter: empty pieces never reach the relay.
+            self.source = filter(None, map(encode, self._original))
+
+    def limit(self) -> int:
+        return self._size
+
+    render = staticmethod(b"".join)  # type: ignore[assignment]
+
+    def close(self) -> None:
+        if (close := getattr(self._original, "close", None)) is not None:
+            close()
+
+    async def aclose(self) -> None:
+        await self.source.aclose()  # type: ignore[union-attr]
+        if (aclose := getattr(self._original, "aclose", None)) is not None:
+            await aclose()
+
+
+async def _apieces(
+    pieces: AsyncIterator[Piece], encode: Callable[[Piece], bytes]
+) -> AsyncIterator[bytes]:
+    async for piece in pieces:
+        if data := encode(piece):
+            yield data

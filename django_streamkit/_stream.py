@@ -1,0 +1,222 @@
+"""One response's stream: priming in the view, then the relay, on any server.
+
+The Django side of :mod:`django_streamkit._relay`: a sync source's producer
+thread works with the database connections of the thread that iterates the
+response (the request's thread under WSGI, its thread-sensitive worker under
+ASGI), so the source keeps the request's connection and transaction, SQLite's
+locking and the test database's isolation; and it runs in the request's
+context (a ``stream_with_context`` scope, or a copy of the iterating thread's
+context), so language, time zone and context variables are the request's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
+
+from django.db import connections
+
+from django_streamkit._context import Scope, in_scope
+from django_streamkit._feed import Feed
+from django_streamkit._relay import arelay, relay
+
+
+def _runner(scope: Scope) -> Callable[[Callable[[], None]], None]:
+    """Run a producer's body on its thread, in ``scope``, with the database
+    connections of the thread that calls this."""
+    shared = [(alias, connections[alias]) for alias in connections]
+
+    def run(body: Callable[[], None]) -> None:
+        for alias, connection in shared:
+            # The iterating thread waits while the producer works, so the
+            # connection is used by one thread at a time, as Django's live
+            # server tests share theirs.
+            connection.inc_thread_sharing()
+            connections[alias] = connection
+        try:
+            scope.run(body)
+        finally:
+            for _, connection in shared:
+                connection.dec_thread_sharing()
+
+    return run
+
+
+class Stream:
+    """The chunks of one :class:`Feed`, each made once."""
+
+    def __init__(self, feed: Feed, scope: Scope | None, latency: float) -> None:
+        self.feed = feed
+        self.scope = scope
+        self.latency = latency
+        self.primed = False
+        self._first = b""
+        self._finished = False  # the source ended while priming
+        self._relayed = False  # the relay owns closing the source
+        self._closed = False
+        self._chunks: Iterator[bytes] | None = None
+        self._achunks: AsyncIterator[bytes] | None = None
+
+    # -- the first chunk ---------------------------------------------------
+
+    def prime(self) -> None:
+        if self.primed:
+            return
+        self.primed = True
+        try:
+            if self.scope is None:
+                self._make_first()
+            else:
+                self.scope.run(self._make_first)
+        except BaseException:
+            self.close()
+            raise
+
+    def _make_first(self) -> None:
+        feed = self.feed
+        head = feed.head()
+        if feed.head_alone:
+            self._first = head
+            return
+        item = next(feed.source, _END)  # type: ignore[arg-type]
+        if item is _END:
+            self._first, self._finished = head + feed.tail(), True
+        else:
+            self._first = head + feed.render([item])
+
+    async def aprime(self) -> None:
+        if self.primed:
+            return
+        self.primed = True
+        feed = self.feed
+        try:
+            head = feed.head()
+            if feed.head_alone:
+                self._first = head
+                return
+            step = feed.source.__anext__()  # type: ignore[union-attr]
+            try:
+                item = await (
+                    step if self.scope is None else in_scope(self.scope, step)
+                )
+            except StopAsyncIteration:
+                self._first, self._finished = head + feed.tail(), True
+                return
+            self._first = head + feed.render([item])
+        except BaseException:
+            await self.aclose()
+            raise
+
+    # -- sync --------------------------------------------------------------
+
+    def chunks(self) -> Iterator[bytes]:
+        if self._chunks is None:
+            self._chunks = self._sync()
+        return self._chunks
+
+    def _sync(self) -> Iterator[bytes]:
+        feed = self.feed
+        head = b""
+        if self.primed:
+            first, self._first = self._first, b""
+            if first:
+                yield first
+            if self._finished:
+                return
+        else:
+            head = feed.head()
+            if feed.head_alone and head:
+                yield head
+                head = b""
+        self._relayed = True
+        scope = Scope() if self.scope is None else self.scope
+        for chunk in relay(
+            feed.source,  # type: ignore[arg-type]
+            feed.render,
+            limit=feed.limit,
+            latency=self.latency,
+            weigh=feed.weigh,
+            fresh=not self.primed,
+            run=_runner(scope),
+            close=feed.close,
+        ):
+            if head:
+                chunk, head = head + chunk, b""
+            yield chunk
+        if tail := head + feed.tail():
+            yield tail
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._chunks is not None:
+            self._chunks.close()  # type: ignore[attr-defined]
+        if not self._relayed:
+            if self.scope is None:
+                self.feed.close()
+            else:
+                self.scope.run(self.feed.close)
+
+    # -- async -------------------------------------------------------------
+
+    def achunks(self) -> AsyncIterator[bytes]:
+        if self._achunks is None:
+            self._achunks = self._async()
+        return self._achunks
+
+    async def _async(self) -> AsyncIterator[bytes]:
+        feed = self.feed
+        head = b""
+        if self.primed:
+            first, self._first = self._first, b""
+            if first:
+                yield first
+            if self._finished:
+                return
+        else:
+            head = feed.head()
+            if feed.head_alone and head:
+                yield head
+                head = b""
+        self._relayed = True
+        loop = asyncio.get_running_loop()
+        context = None
+        if self.scope is not None:
+            self.scope.move_here()
+            context = self.scope.context
+
+        def spawn(coroutine: Any) -> asyncio.Task[None]:
+            return loop.create_task(coroutine, context=context)
+
+        async for chunk in arelay(
+            feed.source,  # type: ignore[arg-type]
+            feed.render,
+            limit=feed.limit,
+            latency=self.latency,
+            weigh=feed.weigh,
+            fresh=not self.primed,
+            spawn=spawn,
+            aclose=feed.aclose,
+        ):
+            if head:
+                chunk, head = head + chunk, b""
+            yield chunk
+        if tail := head + feed.tail():
+            yield tail
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._achunks is not None:
+            await self._achunks.aclose()  # type: ignore[attr-defined]
+        if not self._relayed:
+            if self.scope is None:
+                await self.feed.aclose()
+            else:
+                await in_scope(self.scope, self.scope.run(self.feed.aclose))
+
+
+_END: Any = object()
