@@ -11,6 +11,7 @@ urlpatterns = [
     path("templates/", include("tests.template_views")),
     path("context/", include("tests.context_urls")),
     path("csv/", include("tests.csv_views")),
+    path("paced/", include("tests.paced_views")),
     path("admin/", admin.site.urls),
     path("exports/", include("django_streamkit.urls")),
 ]
