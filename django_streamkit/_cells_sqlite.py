@@ -92,12 +92,23 @@ def fast_converter(
         == "DatabaseOperations.get_decimalfield_converter.<locals>.converter"
         and isinstance(expression, Col)
     ):
-        field: Any = expression.output_field
-        if field.max_digits <= 15 and 0 <= field.decimal_places <= 6:
-            return _sqlite_decimals(
-                field.max_digits, field.decimal_places, slow, as_text
-            )
+        precision = _precision(expression.output_field)
+        if precision is not None and precision[0] <= 15 and precision[1] <= 6:
+            return _sqlite_decimals(*precision, slow, as_text)
     return slow
+
+
+def _precision(field: Any) -> tuple[int, int] | None:
+    """A DecimalField's ``(max_digits, decimal_places)``, or ``None``.
+
+    Django 6.1 allows a DecimalField with neither (any precision); its
+    converter then makes the decimal without quantizing, which none of the
+    shapes below covers.
+    """
+    digits, places = field.max_digits, field.decimal_places
+    if type(digits) is not int or type(places) is not int or places < 0:
+        return None
+    return digits, places
 
 
 # SQLite hands DateTimeField values over as naive datetimes in UTC (its

@@ -42,6 +42,21 @@ def decimals(digits: int, places: int) -> st.SearchStrategy[decimal.Decimal]:
     )
 
 
+def loose_decimals() -> st.SearchStrategy[decimal.Decimal]:
+    """Decimals for a ``DecimalField`` of no fixed precision (``Sample.loose``).
+
+    At most 15 significant digits (what SQLite keeps) at any scale from
+    1e-25 to 1e19: tiny ones that ``str()`` writes with an exponent, whole
+    ones, zeros with places. Within the Django 5.2 stand-in's
+    ``max_digits=40, decimal_places=20`` too.
+    """
+    return st.builds(
+        decimal.Decimal.scaleb,
+        st.integers(-(10**15) + 1, 10**15 - 1).map(decimal.Decimal),
+        st.integers(-25, 4),
+    )
+
+
 text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
 VALUES: dict[str, st.SearchStrategy[Any]] = {
     "text": text,
@@ -51,6 +66,7 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
     "price": decimals(8, 2),
     "fine": decimals(15, 6),
     "wide": decimals(15, 9),  # SQLite keeps 15 digits; Django raises beyond
+    "loose": loose_decimals(),
     "flag": st.booleans(),
     "day": st.dates(),
     "moment": st.datetimes(
@@ -126,6 +142,24 @@ def test_the_column_reader_is_what_runs(
     assert chunks == [50]
     # On PostgreSQL both columns arrive as their text.
     assert len(as_text) == (2 if db == "postgres" else 0)
+
+
+@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_a_decimal_field_of_any_precision(db: str) -> None:
+    # Django 6.1's DecimalField() has no max_digits/decimal_places (before
+    # it, Sample.loose is a precision beyond SQLite's 15 digits): no fast
+    # shape, Django's converter, and the same bytes.
+    values = ["0.1", "1E-20", "12345", "-3.5", None, "1.50", "1.23456789E+18", "0E-7"]
+    Sample.objects.using(db).bulk_create(
+        Sample(loose=None if value is None else decimal.Decimal(value), price=1)
+        for value in values
+    )
+    queryset = Sample.objects.using(db).order_by("pk").values_list("loose", "price")
+    for options in DIALECTS:
+        fast, reference = both(queryset, **options)
+        assert fast == reference
+        assert fast.count(b"\n") == len(values)
 
 
 @pytest.mark.django_db(databases=["default"])
