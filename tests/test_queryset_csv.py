@@ -25,6 +25,7 @@ from django_streamkit.csv import queryset_rows
 from tests.testapp.models import Sample
 
 FIELDS = [f.name for f in Sample._meta.concrete_fields]
+DATABASES = ["default", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 DIALECTS: list[dict[str, Any]] = [
     {},
@@ -89,7 +90,7 @@ def both(queryset: Any, **options: Any) -> tuple[bytes, bytes]:
     return fast, reference
 
 
-@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.parametrize("db", DATABASES)
 @pytest.mark.django_db(databases=["default", "postgres"])
 @settings(
     max_examples=40,
@@ -112,7 +113,7 @@ def test_same_bytes_as_the_rows_django_reads(
     assert fast.count(b"\n") >= len(rows)
 
 
-@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.parametrize("db", DATABASES)
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_the_column_reader_is_what_runs(
     db: str, monkeypatch: pytest.MonkeyPatch
@@ -144,7 +145,7 @@ def test_the_column_reader_is_what_runs(
     assert len(as_text) == (2 if db == "postgres" else 0)
 
 
-@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.parametrize("db", DATABASES)
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_a_decimal_field_of_any_precision(db: str) -> None:
     # Django 6.1's DecimalField() has no max_digits/decimal_places (before
@@ -219,7 +220,7 @@ def test_sqlite_dates_and_decimals_skip_djangos_converters(
     assert slow == []
 
 
-@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.parametrize("db", DATABASES)
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_labels_and_expressions_see_djangos_values(db: str) -> None:
     Sample.objects.using(db).bulk_create(
@@ -245,7 +246,7 @@ def test_labels_and_expressions_see_djangos_values(db: str) -> None:
     assert [line[3] for line in lines[:3]] == [b"-1", b"0", b"1"]
 
 
-@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.parametrize("db", DATABASES)
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_grouped_and_distinct_dates(db: str) -> None:
     moment = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.UTC)
@@ -268,6 +269,7 @@ def test_grouped_and_distinct_dates(db: str) -> None:
     assert fast == reference == b"2024-01-03\r\n2024-01-02\r\n2024-01-01\r\n"
 
 
+@pytest.mark.postgres
 @pytest.mark.django_db(databases=["postgres"], transaction=True)
 def test_rows_are_a_generator_whose_close_ends_the_transaction() -> None:
     Sample.objects.using("postgres").bulk_create(
