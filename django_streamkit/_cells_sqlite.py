@@ -70,6 +70,12 @@ class Untyped(Func):
         return self.get_source_expressions()[0].get_group_by_cols()  # type: ignore[no-any-return]
 
 
+#: The qualified name of the function SQLite's
+#: ``DatabaseOperations.get_decimalfield_converter()`` returns (a closure, so
+#: it is recognised by name; ``tests/test_private_apis.py`` holds it to that).
+DECIMAL_CONVERTER = "DatabaseOperations.get_decimalfield_converter.<locals>.converter"
+
+
 def fast_converter(
     convs: list[Any], expression: Any, connection: Any, as_text: bool
 ) -> Cells:
@@ -87,15 +93,15 @@ def fast_converter(
             return _sqlite_utc_datetimes(slow)
     elif converter == connection.ops.convert_datefield_value:
         return _sqlite_dates(slow)
-    elif (
-        getattr(converter, "__qualname__", "")
-        == "DatabaseOperations.get_decimalfield_converter.<locals>.converter"
-        and isinstance(expression, Col)
-    ):
+    elif isinstance(expression, Col) and _qualname(converter) == DECIMAL_CONVERTER:
         precision = _precision(expression.output_field)
         if precision is not None and precision[0] <= 15 and precision[1] <= 6:
             return _sqlite_decimals(*precision, slow, as_text)
     return slow
+
+
+def _qualname(function: object) -> str:
+    return getattr(function, "__qualname__", "")
 
 
 def _precision(field: Any) -> tuple[int, int] | None:
