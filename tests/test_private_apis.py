@@ -121,6 +121,9 @@ def test_values_list_iterable_reads_through_results_iter() -> None:
         "chunk_size",
     ]
     assert MULTI == "multi"
+    # ... and asks for a server-side cursor only where they are not disabled.
+    iterator = "".join(inspect.getsource(QuerySet.iterator).split())
+    assert 'settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")' in iterator
 
 
 @pytest.mark.django_db
@@ -321,7 +324,7 @@ def test_sqlite_decimal_converter() -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(databases=["postgres"])
+@pytest.mark.django_db(databases=["default", "postgres"])
 def test_execute_wrapper_reaches_the_psycopg_cursor() -> None:
     """``CursorWrapper.cursor`` and psycopg's ``Cursor.adapters``,
     ``AdaptersMap.register_loader()`` / ``types[name].oid`` and
@@ -354,7 +357,7 @@ def test_execute_wrapper_reaches_the_psycopg_cursor() -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(databases=["postgres"])
+@pytest.mark.django_db(databases=["default", "postgres"])
 def test_psycopg_loaders_and_djangos_timestamptz_loader() -> None:
     """``psycopg.types.datetime.DateLoader`` / ``TimestamptzLoader`` and
     ``psycopg.types.string.TextLoader``, ``Loader(oid, context).load()``,

@@ -286,3 +286,29 @@ def test_rows_are_a_generator_whose_close_ends_the_transaction() -> None:
         assert not connection.in_atomic_block, "closing ended it"
     with pytest.raises(ValueError, match="stop"):
         queryset_rows(queryset).throw(ValueError("stop"))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_no_server_side_cursor_where_they_are_disabled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # DISABLE_SERVER_SIDE_CURSORS (a transaction-mode pooler): the column
+    # reader, like .iterator(), must not declare a cursor.
+    import psycopg
+
+    connection = connections["postgres"]
+    monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)
+    Sample.objects.using("postgres").bulk_create(Sample(count=i) for i in range(5))
+    cursors: list[object] = []
+
+    def spy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        cursors.append(context["cursor"].cursor)
+        return execute(sql, params, many, context)
+
+    queryset = Sample.objects.using("postgres").order_by("pk").values_list("count")
+    with connection.execute_wrapper(spy):
+        fast, reference = both(queryset)
+    assert fast == reference == b"0\r\n1\r\n2\r\n3\r\n4\r\n"
+    assert len(cursors) == 2
+    assert not any(isinstance(c, psycopg.ServerCursor) for c in cursors)
