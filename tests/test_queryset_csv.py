@@ -270,7 +270,7 @@ def test_grouped_and_distinct_dates(db: str) -> None:
 
 
 @pytest.mark.postgres
-@pytest.mark.django_db(databases=["postgres"], transaction=True)
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
 def test_rows_are_a_generator_whose_close_ends_the_transaction() -> None:
     Sample.objects.using("postgres").bulk_create(
         Sample(count=i, size="s") for i in range(20)
