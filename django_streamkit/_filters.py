@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import decimal
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -138,6 +139,8 @@ class Filter:
             value = formfield.clean(raw)
         if isinstance(field, IntegerField) and value is not None:
             _check_range(self.using, field, value)
+        if isinstance(value, decimal.Decimal):
+            _check_numeric(self.using, value)
         if isinstance(value, datetime.datetime) and value.utcoffset() is not None:
             # The same instant, in UTC: PostgreSQL refuses offsets beyond
             # 15:59 that Python takes (an OverflowError near the year's
@@ -158,6 +161,28 @@ def _check_range(using: str, field: IntegerField[Any, Any], value: int) -> None:
         raise ValidationError(f"Give a number of at least {low}.")
     if high is not None and value > high:
         raise ValidationError(f"Give a number of at most {high}.")
+
+
+# PostgreSQL's numeric holds up to 131072 digits before the decimal point
+# and 16383 after; beyond them the query fails ("value overflows numeric
+# format"). A DecimalField with no max_digits (Django 6.1) takes any decimal.
+NUMERIC_WHOLE_DIGITS = 131072
+NUMERIC_PLACES = 16383
+
+
+def _check_numeric(using: str, value: decimal.Decimal) -> None:
+    if connections[using].vendor != "postgresql" or not value:
+        return
+    if value.adjusted() >= NUMERIC_WHOLE_DIGITS:
+        raise ValidationError(
+            f"Give a number of at most {NUMERIC_WHOLE_DIGITS} digits before "
+            "the decimal point."
+        )
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -NUMERIC_PLACES:
+        raise ValidationError(
+            f"Give a number of at most {NUMERIC_PLACES} digits after the decimal point."
+        )
 
 
 def _check_pattern(using: str, lookup: str, pattern: str) -> None:

@@ -171,9 +171,11 @@ class _ColumnPlan:
         connection = connections[queryset.db]
         compiler = self._query(connection).get_compiler(queryset.db)
         loaders = Loaders(connection, self.as_text)
+        # As QuerySet.iterator(): no server-side cursor where they're disabled.
+        chunked = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
         with connection.execute_wrapper(loaders):
             chunks = compiler.execute_sql(
-                MULTI, chunked_fetch=True, chunk_size=self.chunk_size
+                MULTI, chunked_fetch=chunked, chunk_size=self.chunk_size
             )
         fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
         if getattr(compiler, "has_composite_fields", lambda fields: False)(fields):

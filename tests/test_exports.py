@@ -10,14 +10,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 
+from django_streamkit._filters import FilterError, filter_queryset
 from django_streamkit.exports import CSVExport, register, registry
 from tests.testapp.exports import CustomerExport, OrderExport, PaidOrderExport
-from tests.testapp.models import Book, Customer, Order
+from tests.testapp.models import Book, Customer, Order, Sample
 
 UTC = datetime.UTC
 pytestmark = pytest.mark.django_db
@@ -319,6 +321,31 @@ def test_an_export_without_filters_says_so(clerk: Client, orders: Any) -> None:
 def test_filter_values_are_never_markup(clerk: Client, orders: Any) -> None:
     text = bad(clerk, f"{ORDERS}?%3Cscript%3E=1")
     assert text.startswith("Unknown filter '<script>'.")  # as text/plain only
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ("1e131072", "at most 131072 digits before the decimal point"),
+        ("-1e-16384", "at most 16383 digits after the decimal point"),
+    ],
+)
+def test_decimals_postgresql_cannot_hold_are_bad_filter_values(
+    raw: str, message: str
+) -> None:
+    # Django 6.1's DecimalField() (Sample.loose) takes any decimal; before
+    # it, the field's max_digits refuses these first.
+    samples = Sample.objects.using("postgres").all()
+    with pytest.raises(FilterError, match=f"Bad value {raw!r} for filter") as error:
+        filter_queryset(samples, {"loose__gte": [raw]}, ["loose__gte"])
+    if django.VERSION < (6, 1):
+        assert "no more than 40 digits in total" in str(error.value)
+        return
+    assert message in str(error.value)
+    edge = raw.replace("131072", "131071").replace("16384", "16383")
+    assert list(filter_queryset(samples, {"loose__gte": [edge]}, ["loose__gte"])) == []
 
 
 # -- the index page -------------------------------------------------------------

@@ -25,6 +25,7 @@ from django_streamkit.csv import queryset_rows
 from tests.testapp.models import Sample
 
 FIELDS = [f.name for f in Sample._meta.concrete_fields]
+DATABASES = ["default", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 DIALECTS: list[dict[str, Any]] = [
     {},
@@ -42,6 +43,21 @@ def decimals(digits: int, places: int) -> st.SearchStrategy[decimal.Decimal]:
     )
 
 
+def loose_decimals() -> st.SearchStrategy[decimal.Decimal]:
+    """Decimals for a ``DecimalField`` of no fixed precision (``Sample.loose``).
+
+    At most 15 significant digits (what SQLite keeps) at any scale from
+    1e-25 to 1e19: tiny ones that ``str()`` writes with an exponent, whole
+    ones, zeros with places. Within the Django 5.2 stand-in's
+    ``max_digits=40, decimal_places=20`` too.
+    """
+    return st.builds(
+        decimal.Decimal.scaleb,
+        st.integers(-(10**15) + 1, 10**15 - 1).map(decimal.Decimal),
+        st.integers(-25, 4),
+    )
+
+
 text = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
 VALUES: dict[str, st.SearchStrategy[Any]] = {
     "text": text,
@@ -51,6 +67,7 @@ VALUES: dict[str, st.SearchStrategy[Any]] = {
     "price": decimals(8, 2),
     "fine": decimals(15, 6),
     "wide": decimals(15, 9),  # SQLite keeps 15 digits; Django raises beyond
+    "loose": loose_decimals(),
     "flag": st.booleans(),
     "day": st.dates(),
     "moment": st.datetimes(
@@ -73,7 +90,7 @@ def both(queryset: Any, **options: Any) -> tuple[bytes, bytes]:
     return fast, reference
 
 
-@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.parametrize("db", DATABASES)
 @pytest.mark.django_db(databases=["default", "postgres"])
 @settings(
     max_examples=40,
@@ -96,7 +113,7 @@ def test_same_bytes_as_the_rows_django_reads(
     assert fast.count(b"\n") >= len(rows)
 
 
-@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.parametrize("db", DATABASES)
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_the_column_reader_is_what_runs(
     db: str, monkeypatch: pytest.MonkeyPatch
@@ -126,6 +143,24 @@ def test_the_column_reader_is_what_runs(
     assert chunks == [50]
     # On PostgreSQL both columns arrive as their text.
     assert len(as_text) == (2 if db == "postgres" else 0)
+
+
+@pytest.mark.parametrize("db", DATABASES)
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_a_decimal_field_of_any_precision(db: str) -> None:
+    # Django 6.1's DecimalField() has no max_digits/decimal_places (before
+    # it, Sample.loose is a precision beyond SQLite's 15 digits): no fast
+    # shape, Django's converter, and the same bytes.
+    values = ["0.1", "1E-20", "12345", "-3.5", None, "1.50", "1.23456789E+18", "0E-7"]
+    Sample.objects.using(db).bulk_create(
+        Sample(loose=None if value is None else decimal.Decimal(value), price=1)
+        for value in values
+    )
+    queryset = Sample.objects.using(db).order_by("pk").values_list("loose", "price")
+    for options in DIALECTS:
+        fast, reference = both(queryset, **options)
+        assert fast == reference
+        assert fast.count(b"\n") == len(values)
 
 
 @pytest.mark.django_db(databases=["default"])
@@ -185,7 +220,7 @@ def test_sqlite_dates_and_decimals_skip_djangos_converters(
     assert slow == []
 
 
-@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.parametrize("db", DATABASES)
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_labels_and_expressions_see_djangos_values(db: str) -> None:
     Sample.objects.using(db).bulk_create(
@@ -211,7 +246,7 @@ def test_labels_and_expressions_see_djangos_values(db: str) -> None:
     assert [line[3] for line in lines[:3]] == [b"-1", b"0", b"1"]
 
 
-@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.parametrize("db", DATABASES)
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_grouped_and_distinct_dates(db: str) -> None:
     moment = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.UTC)
@@ -234,7 +269,8 @@ def test_grouped_and_distinct_dates(db: str) -> None:
     assert fast == reference == b"2024-01-03\r\n2024-01-02\r\n2024-01-01\r\n"
 
 
-@pytest.mark.django_db(databases=["postgres"], transaction=True)
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
 def test_rows_are_a_generator_whose_close_ends_the_transaction() -> None:
     Sample.objects.using("postgres").bulk_create(
         Sample(count=i, size="s") for i in range(20)
@@ -250,3 +286,29 @@ def test_rows_are_a_generator_whose_close_ends_the_transaction() -> None:
         assert not connection.in_atomic_block, "closing ended it"
     with pytest.raises(ValueError, match="stop"):
         queryset_rows(queryset).throw(ValueError("stop"))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_no_server_side_cursor_where_they_are_disabled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # DISABLE_SERVER_SIDE_CURSORS (a transaction-mode pooler): the column
+    # reader, like .iterator(), must not declare a cursor.
+    import psycopg
+
+    connection = connections["postgres"]
+    monkeypatch.setitem(connection.settings_dict, "DISABLE_SERVER_SIDE_CURSORS", True)
+    Sample.objects.using("postgres").bulk_create(Sample(count=i) for i in range(5))
+    cursors: list[object] = []
+
+    def spy(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        cursors.append(context["cursor"].cursor)
+        return execute(sql, params, many, context)
+
+    queryset = Sample.objects.using("postgres").order_by("pk").values_list("count")
+    with connection.execute_wrapper(spy):
+        fast, reference = both(queryset)
+    assert fast == reference == b"0\r\n1\r\n2\r\n3\r\n4\r\n"
+    assert len(cursors) == 2
+    assert not any(isinstance(c, psycopg.ServerCursor) for c in cursors)

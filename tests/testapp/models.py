@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import django
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -111,6 +112,13 @@ class Sample(models.Model):
     price = models.DecimalField(max_digits=8, decimal_places=2, null=True)
     fine = models.DecimalField(max_digits=15, decimal_places=6, null=True)
     wide = models.DecimalField(max_digits=20, decimal_places=9, null=True)
+    if django.VERSION >= (6, 1):
+        # Any precision the database keeps (Django 6.1+ on SQLite and
+        # PostgreSQL); before 6.1 the nearest is a precision beyond what
+        # SQLite keeps, which no fast shape covers either.
+        loose = models.DecimalField(null=True)
+    else:
+        loose = models.DecimalField(max_digits=40, decimal_places=20, null=True)
     flag = models.BooleanField(null=True)
     day = models.DateField(null=True)
     moment = models.DateTimeField(null=True)
