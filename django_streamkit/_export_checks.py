@@ -141,14 +141,29 @@ def _check_permissions(export: CSVExport) -> list[checks.CheckMessage]:
     return errors
 
 
+AUTH_APPS = ["django.contrib.auth", "django.contrib.contenttypes"]
+
+
 def check_auth_for_urls() -> list[checks.CheckMessage]:
+    missing_apps = [f"{app!r}" for app in AUTH_APPS if not apps.is_installed(app)]
     try:
         reverse("streamkit:index")
-    except NoReverseMatch:
-        return []  # not mounted
-    missing = []
-    if not apps.is_installed("django.contrib.auth"):
-        missing.append("'django.contrib.auth' in INSTALLED_APPS")
+    except NoReverseMatch:  # not mounted: registered exports still need auth
+        exports = [_name(export) for export in registry]
+        if not exports or not missing_apps:
+            return []
+        return [
+            checks.Error(
+                f"{', '.join(exports)} {'is' if len(exports) == 1 else 'are'} "
+                "registered, but exports check request.user's permissions and "
+                f"there is no {' and no '.join(missing_apps)} in INSTALLED_APPS.",
+                hint=f"Add {' and '.join(missing_apps)} to INSTALLED_APPS (and "
+                f"{AUTH_MIDDLEWARE!r} to MIDDLEWARE), or remove the exports.",
+                id="streamkit.E049",
+            )
+        ]
+    missing = [f"{app} in INSTALLED_APPS" for app in missing_apps]
+    if missing_apps:
         if AUTH_MIDDLEWARE not in settings.MIDDLEWARE:
             missing.append(f"{AUTH_MIDDLEWARE!r} in MIDDLEWARE")
     elif not any(_is_auth_middleware(path) for path in settings.MIDDLEWARE):

@@ -12,14 +12,17 @@ streamkit.E041  A CSVExport's filter_fields name an unknown field or lookup.
 streamkit.E042  Two CSVExports have the same slug.
 streamkit.E043  A CSVExport's permission_required is not "app_label.codename"
                 of an installed app.
-streamkit.E044  django_streamkit.urls is mounted without django.contrib.auth
-                and its AuthenticationMiddleware, which the exports need.
+streamkit.E044  django_streamkit.urls is mounted without django.contrib.auth,
+                django.contrib.contenttypes or AuthenticationMiddleware,
+                which the exports need.
 streamkit.E045  A StreamingCSVExportMixin's csv_export_fields or
                 csv_export_labels name an unknown field.
 streamkit.W045  A StreamingCSVExportMixin exports only the primary key: no
                 csv_export_fields, and list_display names no model field.
 streamkit.E046  A URL routes to a TemplateStreamView, but TEMPLATES has no
                 Jinja2 engine (or none by its template_engine alias).
+streamkit.E049  Exports are registered (the URLs not mounted) without
+                django.contrib.auth and django.contrib.contenttypes.
 streamkit.W047  RequestContextMiddleware comes after middleware of the project
                 or of other packages, which then run outside the request
                 scope (current_request raises there).
