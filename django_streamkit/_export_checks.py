@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.apps import apps
@@ -13,9 +14,10 @@ from django.db.models.constants import LOOKUP_SEP
 from django.urls import NoReverseMatch, reverse
 from django.utils.module_loading import import_string
 
-from django_streamkit._columns import expand_fields, resolve_columns
+from django_streamkit._columns import CSVColumn, expand_fields, resolve_columns
 from django_streamkit._filters import Filter
 from django_streamkit.exports import CSVExport, registry
+from django_streamkit.views import CSVStreamView
 
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
@@ -71,18 +73,75 @@ def _maybe_annotation(model: type[Model], name: str) -> bool:
 
 def _check_fields(export: CSVExport) -> list[checks.CheckMessage]:
     queryset, overridden = _queryset(export)
-    model = queryset.model
-    owner = type(export).__name__
     try:
-        names = expand_fields(export.fields, model, owner)
-        labels = dict(export.labels)
-        if overridden:  # annotations of get_queryset() are checked per request
-            skipped = {n for n in names if _maybe_annotation(model, n)}
-            names = [n for n in names if n not in skipped]
-            labels = {k: v for k, v in labels.items() if k not in skipped}
-        resolve_columns(queryset, names, labels, owner)
+        check_columns(
+            queryset, overridden, export.fields, export.labels, type(export).__name__
+        )
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), obj=type(export), id="streamkit.E040")]
+    return []
+
+
+def check_columns(
+    queryset: QuerySet[Any, Any],
+    overridden: bool,
+    fields: object,
+    labels: Mapping[str, Any],
+    owner: str,
+) -> list[CSVColumn]:
+    """The columns ``fields`` and ``labels`` make; ``ImproperlyConfigured`` if bad.
+
+    When ``get_queryset()`` is ``overridden``, names it may annotate are left
+    out, to be checked per request.
+    """
+    model = queryset.model
+    names = expand_fields(fields, model, owner)
+    labels = dict(labels)
+    if overridden:
+        skipped = {n for n in names if _maybe_annotation(model, n)}
+        names = [n for n in names if n not in skipped]
+        labels = {k: v for k, v in labels.items() if k not in skipped}
+    return resolve_columns(queryset, names, labels, owner)
+
+
+def check_csv_view(
+    view_class: type[CSVStreamView], initkwargs: Mapping[str, Any]
+) -> list[checks.CheckMessage]:
+    """E048: a routed CSVStreamView's model, fields, labels, choices_as_labels."""
+
+    def overrides(name: str) -> bool:
+        return getattr(view_class, name) is not getattr(CSVStreamView, name)
+
+    if overrides("get_fields") or overrides("get_columns"):
+        return []  # computed per request
+    view = view_class(**initkwargs)
+    overridden = overrides("get_queryset")
+    name = f"{view_class.__module__}.{view_class.__qualname__}"
+    try:
+        if view.queryset is not None:
+            queryset = view.queryset
+        elif view.model is not None:
+            queryset = view.model._default_manager.all()
+        elif overridden:
+            return []
+        else:
+            queryset = view.get_queryset()  # raises, naming the fix
+        labels = {} if overrides("get_labels") else view.labels
+        columns = check_columns(
+            queryset, overridden, view.fields, labels, view_class.__name__
+        )
+        if not overrides("get_choices_as_labels"):
+            view.get_choices_as_labels(columns)
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(
+                f"{exc} A URL routes to {name}: every request to it would fail.",
+                hint="Fix the view's attributes (or the arguments of its "
+                "as_view() in the URLconf).",
+                obj=view_class,
+                id="streamkit.E048",
+            )
+        ]
     return []
 
 

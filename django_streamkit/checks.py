@@ -23,6 +23,8 @@ streamkit.E046  A URL routes to a TemplateStreamView, but TEMPLATES has no
                 Jinja2 engine (or none by its template_engine alias).
 streamkit.E049  Exports are registered (the URLs not mounted) without
                 django.contrib.auth and django.contrib.contenttypes.
+streamkit.E048  A URL routes to a CSVStreamView whose model, fields, labels or
+                choices_as_labels are wrong (every request would fail).
 streamkit.W047  RequestContextMiddleware comes after middleware of the project
                 or of other packages, which then run outside the request
                 scope (current_request raises there).
@@ -181,14 +183,43 @@ def check_template_views(
     return errors
 
 
+def check_csv_views(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    from django.urls import get_resolver
+
+    from django_streamkit._export_checks import check_csv_view
+    from django_streamkit.views import CSVStreamView
+
+    try:
+        routed = list(_routed_views(get_resolver().url_patterns))
+    except Exception:  # Django's own URL checks report these
+        return []
+    errors: list[checks.CheckMessage] = []
+    seen: set[tuple[type, tuple[tuple[str, int], ...]]] = set()
+    for view, initkwargs in routed:
+        key = (view, tuple((k, id(v)) for k, v in sorted(initkwargs.items())))
+        if issubclass(view, CSVStreamView) and key not in seen:
+            seen.add(key)
+            errors += check_csv_view(view, initkwargs)
+    return errors
+
+
 def _view_classes(patterns: Sequence[Any]) -> Iterator[type]:
+    for view_class, _ in _routed_views(patterns):
+        yield view_class
+
+
+def _routed_views(patterns: Sequence[Any]) -> Iterator[tuple[type, dict[str, Any]]]:
+    """Each class-based view the URLconf routes to, with its as_view() kwargs."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
-            yield from _view_classes(pattern.url_patterns)
+            yield from _routed_views(pattern.url_patterns)
         else:
             view_class = getattr(pattern.callback, "view_class", None)
             if isinstance(view_class, type):
-                yield view_class
+                initkwargs = getattr(pattern.callback, "view_initkwargs", None)
+                yield view_class, dict(initkwargs or {})
 
 
 REQUEST_CONTEXT = "django_streamkit.middleware.RequestContextMiddleware"
@@ -249,4 +280,5 @@ def register() -> None:
     checks.register(check_exports)
     checks.register(check_exports_urls, checks.Tags.urls)
     checks.register(check_template_views, checks.Tags.urls, checks.Tags.templates)
+    checks.register(check_csv_views, checks.Tags.urls, checks.Tags.models)
     checks.register(check_request_context_middleware)
