@@ -11,7 +11,7 @@ from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, resolve, reverse
 from django.utils.module_loading import import_string
 
 from django_streamkit._columns import CSVColumn, expand_fields, resolve_columns
@@ -236,6 +236,36 @@ def check_auth_for_urls() -> list[checks.CheckMessage]:
             f"{' and no '.join(missing)}.",
             hint=f"Add {' and '.join(missing)} (after SessionMiddleware).",
             id="streamkit.E044",
+        )
+    ]
+
+
+def check_login_for_urls() -> list[checks.CheckMessage]:
+    """W050: anonymous users of the mounted exports go to no login page."""
+    from django_streamkit._login import admin_login_url, login_target
+
+    try:
+        index = resolve(reverse("streamkit:index"))
+    except NoReverseMatch:
+        return []  # not mounted
+    if getattr(getattr(index.func, "view_class", None), "login_url", None):
+        return []  # the view's own
+    configured = str(settings.LOGIN_URL)
+    if login_target(configured) is not None:
+        return []
+    admin = admin_login_url()
+    if admin is not None:
+        instead = f"to the admin's login page, {admin}, instead"
+    else:
+        instead = "there, to a page that does not exist (404)"
+    return [
+        checks.Warning(
+            f"LOGIN_URL is {configured!r}, which is no URL of this site, so "
+            f"django_streamkit.urls sends anonymous users {instead}.",
+            hint="Set LOGIN_URL to the site's login page ('admin:login' for the "
+            "admin's), or add path('accounts/', "
+            "include('django.contrib.auth.urls')) to the URLconf.",
+            id="streamkit.W050",
         )
     ]
 

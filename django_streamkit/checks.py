@@ -21,13 +21,15 @@ streamkit.W045  A StreamingCSVExportMixin exports only the primary key: no
                 csv_export_fields, and list_display names no model field.
 streamkit.E046  A URL routes to a TemplateStreamView, but TEMPLATES has no
                 Jinja2 engine (or none by its template_engine alias).
-streamkit.E049  Exports are registered (the URLs not mounted) without
-                django.contrib.auth and django.contrib.contenttypes.
-streamkit.E048  A URL routes to a CSVStreamView whose model, fields, labels or
-                choices_as_labels are wrong (every request would fail).
 streamkit.W047  RequestContextMiddleware comes after middleware of the project
                 or of other packages, which then run outside the request
                 scope (current_request raises there).
+streamkit.E048  A URL routes to a CSVStreamView whose model, fields, labels or
+                choices_as_labels are wrong (every request would fail).
+streamkit.E049  Exports are registered (the URLs not mounted) without
+                django.contrib.auth and django.contrib.contenttypes.
+streamkit.W050  django_streamkit.urls is mounted and LOGIN_URL is no URL of
+                the site: anonymous users go to the admin's login, or a 404.
 """
 
 from __future__ import annotations
@@ -133,9 +135,12 @@ def check_exports(
 def check_exports_urls(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    from django_streamkit._export_checks import check_auth_for_urls
+    from django_streamkit._export_checks import (
+        check_auth_for_urls,
+        check_login_for_urls,
+    )
 
-    return check_auth_for_urls()
+    return check_auth_for_urls() or check_login_for_urls()
 
 
 def check_template_views(

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -201,6 +202,68 @@ def test_e044_mounted_without_authentication() -> None:
             assert ids(check_exports_urls()) == ["streamkit.E044"]
         with override_settings(ROOT_URLCONF="tests.csv_views"):
             assert check_exports_urls() == []  # not mounted
+
+
+def exports_urlconf(*patterns: Any) -> ModuleType:
+    urlconf = ModuleType("urlconf")
+    urlconf.urlpatterns = [  # type: ignore[attr-defined]
+        *patterns,
+        path("exports/", include("django_streamkit.urls")),
+    ]
+    return urlconf
+
+
+ACCOUNTS = path("accounts/", include("django.contrib.auth.urls"))
+ADMIN = path("admin/", admin.site.urls)
+
+
+@pytest.mark.parametrize(
+    ("login_url", "patterns", "instead"),
+    [
+        (
+            "/accounts/login/",
+            [ADMIN],
+            "to the admin's login page, /admin/login/, instead",
+        ),
+        (
+            "accounts:login",
+            [ADMIN],
+            "to the admin's login page, /admin/login/, instead",
+        ),
+        ("/accounts/login/", [], "there, to a page that does not exist (404)"),
+        ("/accounts/login/", [ACCOUNTS, ADMIN], None),
+        ("/accounts/login", [ACCOUNTS], None),  # APPEND_SLASH redirects it
+        ("login", [ACCOUNTS], None),
+        ("admin:login", [ADMIN], None),
+        ("https://login.example.test/", [], None),  # another site's
+    ],
+)
+def test_w050_login_url_is_no_url_of_the_site(
+    login_url: str, patterns: list[Any], instead: str | None
+) -> None:
+    with override_settings(
+        LOGIN_URL=login_url, ROOT_URLCONF=exports_urlconf(*patterns)
+    ):
+        messages = check_exports_urls()
+        registered = ids(checks.run_checks(tags=[checks.Tags.urls]))
+    if instead is None:
+        assert messages == []
+        assert "streamkit.W050" not in registered
+        return
+    [warning] = messages
+    assert warning.id == "streamkit.W050"
+    assert "streamkit.W050" in registered
+    assert warning.msg == (
+        f"LOGIN_URL is {login_url!r}, which is no URL of this site, so "
+        f"django_streamkit.urls sends anonymous users {instead}."
+    )
+    assert warning.hint is not None
+    assert "include('django.contrib.auth.urls')" in warning.hint
+
+
+def test_w050_only_when_mounted() -> None:
+    with override_settings(LOGIN_URL="/nowhere/", ROOT_URLCONF="tests.csv_views"):
+        assert check_exports_urls() == []
 
 
 def make_admin(**attrs: object) -> admin.ModelAdmin[Order]:
