@@ -40,8 +40,13 @@ from django_streamkit._csv_text import (
     FormulaCheck,
     PlainJoin,
     Sink,
+    check_header_encodes,
     escape_cell,
     escape_row,
+    extra_keys,
+    options,
+    unencodable,
+    unknown_option,
     unwritable,
 )
 from django_streamkit._feed import Feed
@@ -102,18 +107,24 @@ class CSVFormat:
                     f"bom=True needs a Unicode encoding such as 'utf-8'; "
                     f"{encoding!r} has no byte order mark."
                 ) from None
+        if (unknown := unknown_option(fmtparams)) is not None:
+            raise unknown
         try:
             writer = csv.writer(Sink(), dialect, **fmtparams)
-        except csv.Error as exc:
+        except (csv.Error, TypeError) as exc:
             if isinstance(dialect, str) and dialect not in csv.list_dialects():
                 raise ValueError(
                     f"Unknown CSV dialect {dialect!r}; choose from "
                     f"{sorted(csv.list_dialects())} or pass a csv.Dialect "
                     "subclass."
                 ) from None
-            raise ValueError(f"Bad CSV format options: {exc}") from None
+            raise ValueError(
+                f"Bad CSV format options ({options(fmtparams)}): {exc}"
+            ) from None
+        header = None if header is None else list(header)
+        check_header_encodes(header, codec.name)
         return cls(
-            header=None if header is None else list(header),
+            header=header,
             dialect=dialect,
             fmtparams=dict(fmtparams),
             escape_formulas=escape_formulas,
@@ -201,8 +212,14 @@ class _Encoder:
             text = self._write(batch, self.writerows)
         if self.risky is not None and self.risky(text):
             text = self._write([escape_row(row) for row in batch], self.writerows)
+        first = self.rows + 1
         self.rows += len(batch)
-        return self.encode(prefix + text)
+        try:
+            return self.encode(prefix + text)
+        except UnicodeEncodeError as exc:
+            raise unencodable(
+                exc, batch, self.fmt.header, first, self.fmt.encoding
+            ) from exc
 
     def _write(
         self,
@@ -217,6 +234,11 @@ class _Encoder:
             self.sink.take()
             number = None if header else self.rows + 1
             raise unwritable(exc, rows, self._writer(Sink()), number) from exc
+        except ValueError as exc:  # DictWriter's, for keys not in the header
+            self.sink.take()
+            if not self.dicts:
+                raise
+            raise extra_keys(exc, rows, self.fmt.header, self.rows + 1) from exc
         text = self.sink.take()
         if self.bare.found(text):
             # Written again as newer Pythons write it: quoted or escaped.

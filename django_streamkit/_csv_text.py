@@ -7,9 +7,10 @@ batching writer in :mod:`django_streamkit._csv` uses them.
 from __future__ import annotations
 
 import csv
+import difflib
 import numbers
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 #: A cell whose text starts with one of these is a formula to a spreadsheet.
@@ -245,3 +246,136 @@ def _fix(message: str) -> str:
     if "must be quoted" in message:
         return "use a quoting other than csv.QUOTE_NONE, or leave such rows out"
     return "change the cell or the CSV format"
+
+
+#: csv.writer's format parameters, the only keywords fmtparams may hold.
+FORMAT_PARAMETERS = (
+    "delimiter",
+    "doublequote",
+    "escapechar",
+    "lineterminator",
+    "quotechar",
+    "quoting",
+    "skipinitialspace",
+    "strict",
+)
+# Keywords of stream_csv() and StreamingCSVResponse, which a misspelt one
+# lands among the format parameters as well.
+_KEYWORDS = (
+    "header",
+    "dialect",
+    "escape_formulas",
+    "encoding",
+    "bom",
+    "chunk_size",
+    "filename",
+    "status",
+    "headers",
+)
+
+
+def unknown_option(fmtparams: Mapping[str, Any]) -> ValueError | None:
+    """The error for the first key of ``fmtparams`` csv has no option for."""
+    for name, value in fmtparams.items():
+        if name in FORMAT_PARAMETERS:
+            continue
+        close = difflib.get_close_matches(
+            name.lower(), FORMAT_PARAMETERS + _KEYWORDS, n=1
+        )
+        guess = (
+            f"; did you mean {close[0]!r}? Write {close[0]}={value!r}" if close else ""
+        )
+        return ValueError(
+            f"Unknown CSV format option {name}={value!r}{guess}. csv.writer's "
+            f"options are: {', '.join(FORMAT_PARAMETERS)}."
+        )
+    return None
+
+
+def options(fmtparams: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}={value!r}" for name, value in fmtparams.items())
+
+
+def cell_text(value: Any) -> str:
+    """A cell's text as :mod:`csv` writes it."""
+    if value is None:
+        return ""
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def unencodable(
+    exc: UnicodeEncodeError,
+    rows: Sequence[Any],
+    header: Sequence[Any] | None,
+    number: int | None,
+    encoding: str,
+) -> UnicodeEncodeError:
+    """``exc``, naming the row and column of the cell ``encoding`` cannot hold.
+
+    ``rows`` are those encoded, the first of them row ``number`` (``None``:
+    ``rows`` is ``[header]``). The error is the cell's own: its ``object`` is
+    the cell's text and ``start``/``end`` the character's place in it.
+    """
+    char = exc.object[exc.start]
+    for index, row in enumerate(rows):
+        cells = row.items() if isinstance(row, Mapping) else enumerate(row)
+        for key, value in cells:
+            text = cell_text(value)
+            if char not in text:
+                continue
+            if number is None:
+                where = f"the header, column {key + 1}"
+            else:
+                if isinstance(row, Mapping):
+                    column = repr(key)
+                elif header is not None and key < len(header):
+                    column = repr(header[key])
+                else:
+                    column = str(key + 1)
+                where = f"row {number + index}, column {column}"
+            at = text.index(char)
+            return UnicodeEncodeError(
+                encoding, text, at, at + 1, f"{where} {_encoding_fix(char, encoding)}"
+            )
+    return exc
+
+
+def _encoding_fix(char: str, encoding: str) -> str:
+    if "\ud800" <= char <= "\udfff":
+        return (
+            "has a lone surrogate, which is no character and no encoding "
+            "writes; replace it in the data: "
+            "text.encode('utf-8', 'replace').decode('utf-8')."
+        )
+    return (
+        f"has a character that {encoding!r} cannot write; pass encoding='utf-8' "
+        "(bom=True for Excel), or replace such characters in the data: "
+        f"text.encode({encoding!r}, 'replace').decode({encoding!r})."
+    )
+
+
+def check_header_encodes(header: Sequence[Any] | None, encoding: str) -> None:
+    """Raise :func:`unencodable`'s error for a header cell ``encoding`` lacks."""
+    for cell in header or ():
+        try:
+            cell_text(cell).encode(encoding)
+        except UnicodeEncodeError as exc:
+            raise unencodable(exc, [header], None, None, encoding) from None
+
+
+def extra_keys(
+    exc: ValueError, rows: Sequence[Any], header: Sequence[Any] | None, number: int
+) -> ValueError:
+    """``exc``, naming the first dict row (row ``number`` on) with keys not in
+    ``header``, the keys and the fix."""
+    fields = set(header or ())
+    for index, row in enumerate(rows):
+        extra = [key for key in row if key not in fields]
+        if extra:
+            return ValueError(
+                f"Row {number + index} {_short_repr(row)} has keys that are not "
+                f"in header: {', '.join(map(repr, extra))}; header is "
+                f"{list(header or ())!r}. Add them to header= (in column order), or "
+                "leave them out of the rows."
+            )
+    return exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.apps import apps
@@ -10,12 +11,13 @@ from django.core import checks
 from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
-from django.urls import NoReverseMatch, reverse
+from django.urls import NoReverseMatch, resolve, reverse
 from django.utils.module_loading import import_string
 
-from django_streamkit._columns import expand_fields, resolve_columns
+from django_streamkit._columns import CSVColumn, expand_fields, resolve_columns
 from django_streamkit._filters import Filter
 from django_streamkit.exports import CSVExport, registry
+from django_streamkit.views import CSVStreamView
 
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
@@ -71,18 +73,75 @@ def _maybe_annotation(model: type[Model], name: str) -> bool:
 
 def _check_fields(export: CSVExport) -> list[checks.CheckMessage]:
     queryset, overridden = _queryset(export)
-    model = queryset.model
-    owner = type(export).__name__
     try:
-        names = expand_fields(export.fields, model, owner)
-        labels = dict(export.labels)
-        if overridden:  # annotations of get_queryset() are checked per request
-            skipped = {n for n in names if _maybe_annotation(model, n)}
-            names = [n for n in names if n not in skipped]
-            labels = {k: v for k, v in labels.items() if k not in skipped}
-        resolve_columns(queryset, names, labels, owner)
+        check_columns(
+            queryset, overridden, export.fields, export.labels, type(export).__name__
+        )
     except ImproperlyConfigured as exc:
         return [checks.Error(str(exc), obj=type(export), id="streamkit.E040")]
+    return []
+
+
+def check_columns(
+    queryset: QuerySet[Any, Any],
+    overridden: bool,
+    fields: object,
+    labels: Mapping[str, Any],
+    owner: str,
+) -> list[CSVColumn]:
+    """The columns ``fields`` and ``labels`` make; ``ImproperlyConfigured`` if bad.
+
+    When ``get_queryset()`` is ``overridden``, names it may annotate are left
+    out, to be checked per request.
+    """
+    model = queryset.model
+    names = expand_fields(fields, model, owner)
+    labels = dict(labels)
+    if overridden:
+        skipped = {n for n in names if _maybe_annotation(model, n)}
+        names = [n for n in names if n not in skipped]
+        labels = {k: v for k, v in labels.items() if k not in skipped}
+    return resolve_columns(queryset, names, labels, owner)
+
+
+def check_csv_view(
+    view_class: type[CSVStreamView], initkwargs: Mapping[str, Any]
+) -> list[checks.CheckMessage]:
+    """E048: a routed CSVStreamView's model, fields, labels, choices_as_labels."""
+
+    def overrides(name: str) -> bool:
+        return getattr(view_class, name) is not getattr(CSVStreamView, name)
+
+    if overrides("get_fields") or overrides("get_columns"):
+        return []  # computed per request
+    view = view_class(**initkwargs)
+    overridden = overrides("get_queryset")
+    name = f"{view_class.__module__}.{view_class.__qualname__}"
+    try:
+        if view.queryset is not None:
+            queryset = view.queryset
+        elif view.model is not None:
+            queryset = view.model._default_manager.all()
+        elif overridden:
+            return []
+        else:
+            queryset = view.get_queryset()  # raises, naming the fix
+        labels = {} if overrides("get_labels") else view.labels
+        columns = check_columns(
+            queryset, overridden, view.fields, labels, view_class.__name__
+        )
+        if not overrides("get_choices_as_labels"):
+            view.get_choices_as_labels(columns)
+    except ImproperlyConfigured as exc:
+        return [
+            checks.Error(
+                f"{exc} A URL routes to {name}: every request to it would fail.",
+                hint="Fix the view's attributes (or the arguments of its "
+                "as_view() in the URLconf).",
+                obj=view_class,
+                id="streamkit.E048",
+            )
+        ]
     return []
 
 
@@ -141,14 +200,29 @@ def _check_permissions(export: CSVExport) -> list[checks.CheckMessage]:
     return errors
 
 
+AUTH_APPS = ["django.contrib.auth", "django.contrib.contenttypes"]
+
+
 def check_auth_for_urls() -> list[checks.CheckMessage]:
+    missing_apps = [f"{app!r}" for app in AUTH_APPS if not apps.is_installed(app)]
     try:
         reverse("streamkit:index")
-    except NoReverseMatch:
-        return []  # not mounted
-    missing = []
-    if not apps.is_installed("django.contrib.auth"):
-        missing.append("'django.contrib.auth' in INSTALLED_APPS")
+    except NoReverseMatch:  # not mounted: registered exports still need auth
+        exports = [_name(export) for export in registry]
+        if not exports or not missing_apps:
+            return []
+        return [
+            checks.Error(
+                f"{', '.join(exports)} {'is' if len(exports) == 1 else 'are'} "
+                "registered, but exports check request.user's permissions and "
+                f"there is no {' and no '.join(missing_apps)} in INSTALLED_APPS.",
+                hint=f"Add {' and '.join(missing_apps)} to INSTALLED_APPS (and "
+                f"{AUTH_MIDDLEWARE!r} to MIDDLEWARE), or remove the exports.",
+                id="streamkit.E049",
+            )
+        ]
+    missing = [f"{app} in INSTALLED_APPS" for app in missing_apps]
+    if missing_apps:
         if AUTH_MIDDLEWARE not in settings.MIDDLEWARE:
             missing.append(f"{AUTH_MIDDLEWARE!r} in MIDDLEWARE")
     elif not any(_is_auth_middleware(path) for path in settings.MIDDLEWARE):
@@ -162,6 +236,36 @@ def check_auth_for_urls() -> list[checks.CheckMessage]:
             f"{' and no '.join(missing)}.",
             hint=f"Add {' and '.join(missing)} (after SessionMiddleware).",
             id="streamkit.E044",
+        )
+    ]
+
+
+def check_login_for_urls() -> list[checks.CheckMessage]:
+    """W050: anonymous users of the mounted exports go to no login page."""
+    from django_streamkit._login import admin_login_url, login_target
+
+    try:
+        index = resolve(reverse("streamkit:index"))
+    except NoReverseMatch:
+        return []  # not mounted
+    if getattr(getattr(index.func, "view_class", None), "login_url", None):
+        return []  # the view's own
+    configured = str(settings.LOGIN_URL)
+    if login_target(configured) is not None:
+        return []
+    admin = admin_login_url()
+    if admin is not None:
+        instead = f"to the admin's login page, {admin}, instead"
+    else:
+        instead = "there, to a page that does not exist (404)"
+    return [
+        checks.Warning(
+            f"LOGIN_URL is {configured!r}, which is no URL of this site, so "
+            f"django_streamkit.urls sends anonymous users {instead}.",
+            hint="Set LOGIN_URL to the site's login page ('admin:login' for the "
+            "admin's), or add path('accounts/', "
+            "include('django.contrib.auth.urls')) to the URLconf.",
+            id="streamkit.W050",
         )
     ]
 

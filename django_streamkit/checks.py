@@ -12,8 +12,9 @@ streamkit.E041  A CSVExport's filter_fields name an unknown field or lookup.
 streamkit.E042  Two CSVExports have the same slug.
 streamkit.E043  A CSVExport's permission_required is not "app_label.codename"
                 of an installed app.
-streamkit.E044  django_streamkit.urls is mounted without django.contrib.auth
-                and its AuthenticationMiddleware, which the exports need.
+streamkit.E044  django_streamkit.urls is mounted without django.contrib.auth,
+                django.contrib.contenttypes or AuthenticationMiddleware,
+                which the exports need.
 streamkit.E045  A StreamingCSVExportMixin's csv_export_fields or
                 csv_export_labels name an unknown field.
 streamkit.W045  A StreamingCSVExportMixin exports only the primary key: no
@@ -23,6 +24,12 @@ streamkit.E046  A URL routes to a TemplateStreamView, but TEMPLATES has no
 streamkit.W047  RequestContextMiddleware comes after middleware of the project
                 or of other packages, which then run outside the request
                 scope (current_request raises there).
+streamkit.E048  A URL routes to a CSVStreamView whose model, fields, labels or
+                choices_as_labels are wrong (every request would fail).
+streamkit.E049  Exports are registered (the URLs not mounted) without
+                django.contrib.auth and django.contrib.contenttypes.
+streamkit.W050  django_streamkit.urls is mounted and LOGIN_URL is no URL of
+                the site: anonymous users go to the admin's login, or a 404.
 """
 
 from __future__ import annotations
@@ -128,9 +135,12 @@ def check_exports(
 def check_exports_urls(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    from django_streamkit._export_checks import check_auth_for_urls
+    from django_streamkit._export_checks import (
+        check_auth_for_urls,
+        check_login_for_urls,
+    )
 
-    return check_auth_for_urls()
+    return check_auth_for_urls() or check_login_for_urls()
 
 
 def check_template_views(
@@ -178,14 +188,43 @@ def check_template_views(
     return errors
 
 
+def check_csv_views(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    from django.urls import get_resolver
+
+    from django_streamkit._export_checks import check_csv_view
+    from django_streamkit.views import CSVStreamView
+
+    try:
+        routed = list(_routed_views(get_resolver().url_patterns))
+    except Exception:  # Django's own URL checks report these
+        return []
+    errors: list[checks.CheckMessage] = []
+    seen: set[tuple[type, tuple[tuple[str, int], ...]]] = set()
+    for view, initkwargs in routed:
+        key = (view, tuple((k, id(v)) for k, v in sorted(initkwargs.items())))
+        if issubclass(view, CSVStreamView) and key not in seen:
+            seen.add(key)
+            errors += check_csv_view(view, initkwargs)
+    return errors
+
+
 def _view_classes(patterns: Sequence[Any]) -> Iterator[type]:
+    for view_class, _ in _routed_views(patterns):
+        yield view_class
+
+
+def _routed_views(patterns: Sequence[Any]) -> Iterator[tuple[type, dict[str, Any]]]:
+    """Each class-based view the URLconf routes to, with its as_view() kwargs."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
-            yield from _view_classes(pattern.url_patterns)
+            yield from _routed_views(pattern.url_patterns)
         else:
             view_class = getattr(pattern.callback, "view_class", None)
             if isinstance(view_class, type):
-                yield view_class
+                initkwargs = getattr(pattern.callback, "view_initkwargs", None)
+                yield view_class, dict(initkwargs or {})
 
 
 REQUEST_CONTEXT = "django_streamkit.middleware.RequestContextMiddleware"
@@ -246,4 +285,5 @@ def register() -> None:
     checks.register(check_exports)
     checks.register(check_exports_urls, checks.Tags.urls)
     checks.register(check_template_views, checks.Tags.urls, checks.Tags.templates)
+    checks.register(check_csv_views, checks.Tags.urls, checks.Tags.models)
     checks.register(check_request_context_middleware)

@@ -22,7 +22,6 @@ from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any, TypeVar
 
 from django.contrib.auth import get_permission_codename
-from django.contrib.auth.mixins import AccessMixin
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest, HttpResponseBadRequest
@@ -34,6 +33,7 @@ from django.views import View
 
 from django_streamkit._filters import FilterError, describe, filter_queryset
 from django_streamkit._index import render_index
+from django_streamkit._login import LoginRedirectMixin
 from django_streamkit.views import CSVStreamView
 
 __all__ = ["CSVExport", "ExportRegistry", "autodiscover", "register", "registry"]
@@ -206,7 +206,7 @@ def autodiscover() -> None:
 # -- views (mounted by django_streamkit.urls) ----------------------------------
 
 
-class ExportIndexView(AccessMixin, View):
+class ExportIndexView(LoginRedirectMixin, View):
     """A streamed page listing the exports the user may download."""
 
     http_method_names = ["get", "head", "options"]
@@ -234,7 +234,7 @@ class ExportIndexView(AccessMixin, View):
         return render_index(request, self.template_name, {"exports": exports})
 
 
-class ExportView(AccessMixin, View):
+class ExportView(LoginRedirectMixin, View):
     """``<slug>.csv``: one export, filtered by the query string."""
 
     http_method_names = ["get", "head", "options"]

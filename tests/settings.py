@@ -33,6 +33,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "tests.urls"
+LOGIN_URL = "admin:login"  # tests.urls has no accounts/ (see streamkit.W050)
 
 DATABASES = {
     "default": {

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.urls import include, path
 
 from django_streamkit.admin import StreamingCSVExportMixin
 from django_streamkit.checks import (
+    check_csv_views,
     check_exports,
     check_exports_urls,
     check_request_context_middleware,
@@ -22,9 +24,9 @@ from django_streamkit.checks import (
 )
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.middleware import RequestContextMiddleware
-from django_streamkit.views import TemplateStreamView
+from django_streamkit.views import CSVStreamView, TemplateStreamView
 from tests.template_views import AsyncTableView, TableView
-from tests.testapp.models import Customer, Order
+from tests.testapp.models import Book, Customer, Order
 
 
 def test_defaults_pass() -> None:
@@ -202,6 +204,68 @@ def test_e044_mounted_without_authentication() -> None:
             assert check_exports_urls() == []  # not mounted
 
 
+def exports_urlconf(*patterns: Any) -> ModuleType:
+    urlconf = ModuleType("urlconf")
+    urlconf.urlpatterns = [  # type: ignore[attr-defined]
+        *patterns,
+        path("exports/", include("django_streamkit.urls")),
+    ]
+    return urlconf
+
+
+ACCOUNTS = path("accounts/", include("django.contrib.auth.urls"))
+ADMIN = path("admin/", admin.site.urls)
+
+
+@pytest.mark.parametrize(
+    ("login_url", "patterns", "instead"),
+    [
+        (
+            "/accounts/login/",
+            [ADMIN],
+            "to the admin's login page, /admin/login/, instead",
+        ),
+        (
+            "accounts:login",
+            [ADMIN],
+            "to the admin's login page, /admin/login/, instead",
+        ),
+        ("/accounts/login/", [], "there, to a page that does not exist (404)"),
+        ("/accounts/login/", [ACCOUNTS, ADMIN], None),
+        ("/accounts/login", [ACCOUNTS], None),  # APPEND_SLASH redirects it
+        ("login", [ACCOUNTS], None),
+        ("admin:login", [ADMIN], None),
+        ("https://login.example.test/", [], None),  # another site's
+    ],
+)
+def test_w050_login_url_is_no_url_of_the_site(
+    login_url: str, patterns: list[Any], instead: str | None
+) -> None:
+    with override_settings(
+        LOGIN_URL=login_url, ROOT_URLCONF=exports_urlconf(*patterns)
+    ):
+        messages = check_exports_urls()
+        registered = ids(checks.run_checks(tags=[checks.Tags.urls]))
+    if instead is None:
+        assert messages == []
+        assert "streamkit.W050" not in registered
+        return
+    [warning] = messages
+    assert warning.id == "streamkit.W050"
+    assert "streamkit.W050" in registered
+    assert warning.msg == (
+        f"LOGIN_URL is {login_url!r}, which is no URL of this site, so "
+        f"django_streamkit.urls sends anonymous users {instead}."
+    )
+    assert warning.hint is not None
+    assert "include('django.contrib.auth.urls')" in warning.hint
+
+
+def test_w050_only_when_mounted() -> None:
+    with override_settings(LOGIN_URL="/nowhere/", ROOT_URLCONF="tests.csv_views"):
+        assert check_exports_urls() == []
+
+
 def make_admin(**attrs: object) -> admin.ModelAdmin[Order]:
     cls = type("OrderAdmin", (StreamingCSVExportMixin, admin.ModelAdmin), attrs)
     return cls(Order, admin.AdminSite())  # type: ignore[no-any-return]
@@ -258,6 +322,92 @@ def test_e046_names_a_template_engine_alias_that_is_not_jinja2() -> None:
     assert "its template_engine 'django' is no Jinja2 engine" in error.msg
     assert error.hint is not None
     assert "'jinja2'" in error.hint
+
+
+# -- routed CSV views (streamkit.E048) -------------------------------------------
+
+
+class MisspeltBooks(CSVStreamView):
+    model = Book
+    fields = ["title", "autor__name"]
+
+
+class MislabelledBooks(CSVStreamView):
+    queryset = Book.objects.filter(rating=3)
+    fields = ["title"]
+    labels = {"price": "Price"}
+
+
+class UnchosenBooks(CSVStreamView):
+    model = Book
+    fields = ["title", "genre"]
+    choices_as_labels = ["title"]
+
+
+class AnnotatedBooks(CSVStreamView):
+    """Annotations of get_queryset() are the request's to check."""
+
+    model = Book
+    fields = ["title", "n_words", "author__nmae"]
+
+    def get_queryset(self) -> QuerySet[Book]:
+        return Book.objects.annotate(n_words=Count("title"))
+
+
+class ComputedBooks(CSVStreamView):
+    """Fields computed per request are the request's to check."""
+
+    model = Book
+
+    def get_fields(self) -> list[str]:
+        return ["title"]
+
+
+def csv_urlconf() -> ModuleType:
+    urlconf = ModuleType("urlconf")
+    urlconf.urlpatterns = [  # type: ignore[attr-defined]
+        path("a.csv", MisspeltBooks.as_view()),
+        path("b/", include([path("b.csv", MislabelledBooks.as_view())])),
+        path("c.csv", UnchosenBooks.as_view()),
+        path("d.csv", AnnotatedBooks.as_view()),
+        path("e.csv", ComputedBooks.as_view()),
+        path("f.csv", CSVStreamView.as_view(model=Book, fields=["price", "pirce"])),
+        path("g.csv", CSVStreamView.as_view(fields=["title"])),
+        path("ok.csv", CSVStreamView.as_view(model=Book, fields="__all__")),
+    ]
+    return urlconf
+
+
+def test_e048_routed_csv_views_with_unknown_fields() -> None:
+    assert check_csv_views() == []  # tests.csv_views
+    with override_settings(ROOT_URLCONF=csv_urlconf()):
+        errors = check_csv_views()
+        assert "streamkit.E048" in ids(checks.run_checks(tags=[checks.Tags.urls]))
+    assert {e.id for e in errors} == {"streamkit.E048"}
+    found = {e.msg.split(". A URL routes to ")[0]: e.obj for e in errors}
+    assert found == {
+        "MisspeltBooks.fields: unknown field 'autor' in 'autor__name' on "
+        "testapp.Book; choose from: author, genre, id, price, published, "
+        "rating, title": MisspeltBooks,
+        "MislabelledBooks.labels names ['price'], which are not in fields; "
+        "choose from ['title']": MislabelledBooks,
+        "UnchosenBooks.choices_as_labels names 'title', which is not a field "
+        "with choices in fields; choose from ['genre']": UnchosenBooks,
+        "AnnotatedBooks.fields: unknown field 'nmae' in 'author__nmae' on "
+        "testapp.Author; choose from: books, born, id, name": AnnotatedBooks,
+        "CSVStreamView.fields: unknown field 'pirce' in 'pirce' on "
+        "testapp.Book; choose from: author, genre, id, price, published, "
+        "rating, title": CSVStreamView,
+        "CSVStreamView is missing a QuerySet. Define CSVStreamView.model, "
+        "CSVStreamView.queryset, or override CSVStreamView.get_queryset()": (
+            CSVStreamView
+        ),
+    }
+    [misspelt] = [e for e in errors if e.obj is MisspeltBooks]
+    assert misspelt.msg.endswith(
+        ". A URL routes to tests.test_checks.MisspeltBooks: every request to "
+        "it would fail."
+    )
 
 
 # -- RequestContextMiddleware's place (streamkit.W047) ---------------------------

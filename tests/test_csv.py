@@ -9,10 +9,13 @@ import io
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
+from types import ModuleType
 from typing import Any
 
 import pytest
-from django.test import override_settings
+from django.http import HttpRequest
+from django.test import Client, override_settings
+from django.urls import path
 from django.utils import translation
 from django.utils.translation import gettext_lazy
 from hypothesis import given, settings
@@ -102,6 +105,14 @@ def test_dict_rows_need_a_header() -> None:
 def test_dict_rows_with_unknown_keys_are_an_error() -> None:
     with pytest.raises(ValueError, match="'c'"):
         text([{"a": 1, "c": 3}], header=["a"])
+    rows = [{"a": 1}] * 40 + [{"a": 2, "c": 3, "d": 4}]
+    with pytest.raises(ValueError, match=r"^Row 41 ") as caught:
+        body(rows, header=["a", "b"], chunk_size=16)
+    assert str(caught.value) == (
+        "Row 41 {'a': 2, 'c': 3, 'd': 4} has keys that are not in header: "
+        "'c', 'd'; header is ['a', 'b']. Add them to header= (in column "
+        "order), or leave them out of the rows."
+    )
 
 
 def test_rows_that_are_iterators_are_read_once() -> None:
@@ -149,6 +160,34 @@ def test_unknown_dialect_lists_the_known_ones() -> None:
 def test_bad_format_options_raise_at_call_time() -> None:
     with pytest.raises((ValueError, TypeError), match="delimiter"):
         stream_csv([], delimiter=";;")
+
+
+@pytest.mark.parametrize(
+    ("option", "guess"),
+    [
+        ("delimeter", "did you mean 'delimiter'? Write delimiter=';'"),
+        ("Quoting", "did you mean 'quoting'? Write quoting=';'"),
+        ("escape_formula", "did you mean 'escape_formulas'?"),
+        ("filname", "did you mean 'filename'?"),
+        ("colour", "csv.writer's options are: delimiter, doublequote"),
+    ],
+)
+def test_a_misspelt_format_option_is_quoted_with_the_right_one(
+    option: str, guess: str
+) -> None:
+    with pytest.raises(ValueError, match=r"^Unknown CSV format option") as caught:
+        stream_csv([], **{option: ";"})
+    message = str(caught.value)
+    assert message.startswith(f"Unknown CSV format option {option}=';'")
+    assert guess in message
+    with pytest.raises(ValueError, match=f"option {option}="):
+        StreamingCSVResponse([], **{option: ";"})
+
+
+def test_a_bad_value_of_a_format_option_is_quoted() -> None:
+    with pytest.raises(ValueError, match=r"^Bad CSV format options") as caught:
+        stream_csv([], quoting=99)
+    assert str(caught.value).startswith("Bad CSV format options (quoting=99): ")
 
 
 def test_unknown_encoding_is_a_value_error() -> None:
@@ -208,6 +247,40 @@ def test_what_csv_cannot_write_names_the_row_and_the_fix() -> None:
         text([["a"]], header=[""], quoting=csv.QUOTE_NONE, escapechar="\\")
     with pytest.raises(csv.Error, match=r"^Row 1 \{'k': None\} .* csv.QUOTE_NONE"):
         text([{"k": None}], header=["k"], quoting=csv.QUOTE_NONE, escapechar="\\")
+
+
+@pytest.mark.parametrize(
+    ("rows", "header", "where"),
+    [
+        ([["Ann", "Paris"], ["Li", "北京"]], ["name", "city"], "row 2, column 'city'"),
+        ([["Ann", "Paris"]] * 50 + [["Li", "北京"]], None, "row 51, column 2"),
+        ([{"city": "北京", "name": "Li"}], ["name", "city"], "row 1, column 'city'"),
+        ([["Li"]], ["名前"], "the header, column 1"),
+        ([], ["name", "名前"], "the header, column 2"),
+    ],
+)
+def test_a_cell_the_encoding_cannot_hold_names_row_column_and_fix(
+    rows: list[Any], header: list[str] | None, where: str
+) -> None:
+    with pytest.raises(UnicodeEncodeError) as caught:
+        body(rows, header=header, encoding="cp1252", chunk_size=16)
+    assert caught.value.encoding == "cp1252"
+    assert str(caught.value).startswith("'cp1252' codec can't encode character '\\u")
+    assert str(caught.value).endswith(
+        f": {where} has a character that 'cp1252' cannot write; pass "
+        "encoding='utf-8' (bom=True for Excel), or replace such characters "
+        "in the data: text.encode('cp1252', 'replace').decode('cp1252')."
+    )
+
+
+def test_a_lone_surrogate_names_row_and_column() -> None:
+    with pytest.raises(UnicodeEncodeError) as caught:
+        body([["ok", "a\ud800b"]])
+    assert str(caught.value).endswith(
+        ": row 1, column 2 has a lone surrogate, which is no character and no "
+        "encoding writes; replace it in the data: "
+        "text.encode('utf-8', 'replace').decode('utf-8')."
+    )
 
 
 def test_bom_and_encodings() -> None:
@@ -544,6 +617,36 @@ def test_a_lazy_filename_is_resolved_and_a_bad_one_is_a_type_error() -> None:
     assert response["Content-Disposition"].endswith("filename*=utf-8''Ja")
     with pytest.raises(TypeError, match=r"filename must be a str, not 5 \(int\)"):
         StreamingCSVResponse([], filename=5)  # type: ignore[arg-type]
+
+
+def bad_csv(request: HttpRequest) -> StreamingCSVResponse:
+    kind = request.GET["kind"]
+    if kind == "option":
+        return StreamingCSVResponse([[1]], delimeter=";")
+    if kind == "encoding":
+        return StreamingCSVResponse([["北京"]], header=["city"], encoding="cp1252")
+    return StreamingCSVResponse([{"a": 1, "c": 2}], header=["a"])
+
+
+@pytest.mark.parametrize(
+    ("kind", "error", "message"),
+    [
+        ("option", ValueError, "did you mean 'delimiter'?"),
+        ("encoding", UnicodeEncodeError, "row 1, column 'city' has a character"),
+        ("keys", ValueError, "has keys that are not in header: 'c'"),
+    ],
+)
+def test_bad_options_and_cells_before_the_first_byte_are_a_500_from_the_view(
+    kind: str, error: type[Exception], message: str
+) -> None:
+    urlconf = ModuleType("urlconf")
+    urlconf.urlpatterns = [path("bad.csv", bad_csv)]  # type: ignore[attr-defined]
+    with override_settings(ROOT_URLCONF=urlconf):
+        with pytest.raises(error) as caught:
+            Client().get("/bad.csv", {"kind": kind})
+        assert message in str(caught.value)
+        response = Client(raise_request_exception=False).get("/bad.csv", {"kind": kind})
+    assert response.status_code == 500
 
 
 def test_an_error_in_the_first_row_is_raised_from_the_view() -> None:

@@ -8,13 +8,16 @@ import io
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import django
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
+from django.urls import include, path
 
 from django_streamkit._filters import FilterError, filter_queryset
 from django_streamkit.exports import CSVExport, register, registry
@@ -144,11 +147,42 @@ def test_register_rejects_what_it_cannot_serve() -> None:
 # -- access ------------------------------------------------------------------
 
 
+def urlconf(*patterns: Any) -> ModuleType:
+    module = ModuleType("urlconf")
+    module.urlpatterns = [  # type: ignore[attr-defined]
+        *patterns,
+        path("exports/", include("django_streamkit.urls")),
+    ]
+    return module
+
+
+ACCOUNTS = path("accounts/", include("django.contrib.auth.urls"))
+ADMIN = path("admin/", admin.site.urls)
+SSO = "https://login.example.test/sign-in"
+
+
 @pytest.mark.parametrize("url", ["/exports/", ORDERS, "/exports/nope.csv"])
-def test_anonymous_users_get_the_login_redirect(client: Client, url: str) -> None:
-    response = client.get(url)
+@pytest.mark.parametrize(
+    ("login_url", "patterns", "location"),
+    [
+        ("admin:login", [ADMIN], "/admin/login/?next={url}"),  # tests.settings
+        ("/accounts/login/", [ACCOUNTS, ADMIN], "/accounts/login/?next={url}"),
+        ("login", [ACCOUNTS], "/accounts/login/?next={url}"),  # a URL name
+        (SSO, [ADMIN], SSO + "?next=http%3A//testserver{url}"),
+        # No such page: the admin's login instead (streamkit.W050 says so) ...
+        ("/accounts/login/", [ADMIN], "/admin/login/?next={url}"),
+        ("accounts:login", [ADMIN], "/admin/login/?next={url}"),
+        # ... or, without an admin, the 404 that W050 warns of.
+        ("/accounts/login/", [], "/accounts/login/?next={url}"),
+    ],
+)
+def test_anonymous_users_get_the_login_redirect(
+    client: Client, url: str, login_url: str, patterns: list[Any], location: str
+) -> None:
+    with override_settings(LOGIN_URL=login_url, ROOT_URLCONF=urlconf(*patterns)):
+        response = client.get(url)
     assert response.status_code == 302
-    assert response["Location"] == f"/accounts/login/?next={url}"
+    assert response["Location"] == location.format(url=url)
 
 
 def test_users_without_the_permission_get_403(client: Client, orders: Any) -> None:
