@@ -11,12 +11,16 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import io
+import re
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 from django.db import connections
 from django.db.models import Count, F, Max
+from django.test import override_settings
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -66,6 +70,18 @@ full = st.builds(Sample, **VALUES)
 sparse = st.builds(Sample, **{name: st.none() | s for name, s in VALUES.items()})
 
 
+# Zones with summer time, a negative offset and a quarter-hour offset.
+ZONES = ["UTC", "Europe/Paris", "America/Sao_Paulo", "Asia/Kathmandu"]
+MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
+MOMENT_ISO = re.compile(MOMENT.pattern + r"\+00:00")
+HOUR = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
+
+
+def _reading(options: dict[str, Any]) -> dict[str, Any]:
+    # The reader's options; numbers stay text.
+    return {k: v for k, v in options.items() if k in ("dialect", "delimiter")}
+
+
 def both(queryset: Any, **options: Any) -> tuple[bytes, bytes]:
     """The column-wise bytes and the reference bytes of ``queryset``."""
     fast = b"".join(stream_csv(queryset, **options))
@@ -84,16 +100,35 @@ def both(queryset: Any, **options: Any) -> tuple[bytes, bytes]:
     rows=st.lists(full, max_size=12) | st.lists(sparse, max_size=12),
     options=st.sampled_from(DIALECTS),
     escape=st.booleans(),
+    zone=st.sampled_from(ZONES),
+    style=st.sampled_from(["local", "iso"]),
 )
 def test_same_bytes_as_the_rows_django_reads(
-    db: str, rows: list[Sample], options: dict[str, Any], escape: bool
+    db: str,
+    rows: list[Sample],
+    options: dict[str, Any],
+    escape: bool,
+    zone: str,
+    style: str,
 ) -> None:
     Sample.objects.using(db).all().delete()
     Sample.objects.using(db).bulk_create(rows)
     queryset = Sample.objects.using(db).order_by("pk").values_list(*FIELDS)
-    fast, reference = both(queryset, escape_formulas=escape, **options)
+    with (
+        timezone.override(zone),
+        override_settings(STREAMKIT_CSV_DATETIME_FORMAT=style),
+    ):
+        fast, reference = both(queryset, escape_formulas=escape, **options)
     assert fast == reference
     assert fast.count(b"\n") >= len(rows)
+    # Every datetime and time of a column in one shape.
+    reader = csv.reader(io.StringIO(fast.decode(), newline=""), **_reading(options))
+    cells = [row for row in reader if row]
+    moments = {row[FIELDS.index("moment")] for row in cells} - {""}
+    hours = {row[FIELDS.index("hour")] for row in cells} - {""}
+    shape = MOMENT if style == "local" else MOMENT_ISO
+    assert all(shape.fullmatch(cell) for cell in moments), moments
+    assert all(HOUR.fullmatch(cell) for cell in hours), hours
 
 
 @pytest.mark.parametrize("db", ["default", "postgres"])
