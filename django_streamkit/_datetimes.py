@@ -38,6 +38,10 @@ def _is_utc(zone: datetime.tzinfo) -> bool:
     return zone is datetime.UTC or getattr(zone, "key", None) in _UTC_NAMES
 
 
+def _has_datetimes(cells: Iterable[Any]) -> bool:
+    return any(issubclass(kind, _KINDS) for kind in set(map(type, cells)))
+
+
 class DateTimeText:
     """How datetimes and times become CSV text, in ``style`` and ``timezone``."""
 
@@ -59,12 +63,12 @@ class DateTimeText:
         self.offset = "+00:00" if style == ISO else ""
 
     def datetime(self, value: datetime.datetime) -> str:
-        if value.utcoffset() is not None:
-            if self.style == ISO:
-                value = value.astimezone(datetime.UTC)
-            else:
-                value = value.astimezone(self.timezone).replace(tzinfo=None)
-        return value.isoformat(timespec="microseconds")
+        if value.utcoffset() is None:
+            return value.isoformat(timespec="microseconds")
+        if self.style == ISO:
+            return value.astimezone(datetime.UTC).isoformat(timespec="microseconds")
+        # The offset cut off: the year always has 4 digits, so it starts at 26.
+        return value.astimezone(self.timezone).isoformat(timespec="microseconds")[:26]
 
     def cell(self, value: Any) -> Any:
         """``value``'s text if it is a datetime or a time, else ``value``."""
@@ -77,21 +81,29 @@ class DateTimeText:
     def rows(self, batch: list[Any]) -> list[Any]:
         """``batch`` with every datetime and time as its text.
 
-        One C-level pass over the cells' types finds whether there is any;
-        the batch comes back as it is when there is none.
+        One C-level pass over the cells' types finds whether there is any
+        (the batch comes back as it is when there is none); then only the
+        columns that hold them are converted.
         """
         if not batch:
             return batch
-        if isinstance(batch[0], Mapping):
+        dicts = isinstance(batch[0], Mapping)
+        if dicts:
             cells = chain.from_iterable(row.values() for row in batch)
         else:
             cells = chain.from_iterable(batch)
-        if not any(issubclass(kind, _KINDS) for kind in set(map(type, cells))):
+        if not _has_datetimes(cells):
             return batch
         cell = self.cell
-        if isinstance(batch[0], Mapping):
+        if dicts:
             return [{k: cell(v) for k, v in row.items()} for row in batch]
-        return [list(map(cell, row)) for row in batch]
+        if len(set(map(len, batch))) != 1:
+            return [list(map(cell, row)) for row in batch]
+        columns = list(zip(*batch, strict=True))
+        for index, column in enumerate(columns):
+            if _has_datetimes(column):
+                columns[index] = tuple(map(cell, column))
+        return list(zip(*columns, strict=True))
 
     def utc_texts(self, texts: Iterable[str]) -> list[str]:
         """The cells of aware datetimes given as their UTC wall-clock texts

@@ -125,6 +125,16 @@ def test_a_bad_format_setting_is_a_clear_error() -> None:
         stream_csv([[MIXED[0]]])
 
 
+def test_rows_of_different_lengths() -> None:
+    rows = [[MIXED[0]], [1, MIXED[1]], [], [datetime.time(1, 2), None, MIXED[2]]]
+    assert lines(rows) == [
+        "2024-05-01T12:30:09.000000",
+        "1,2024-05-01T12:30:58.286786",
+        "",
+        "01:02:00.000000,,2024-12-01T23:59:59.000001",
+    ]
+
+
 def test_rows_without_datetimes_are_not_copied() -> None:
     text = DateTimeText()
     batch = [[1, "a", datetime.date(2024, 1, 1)], [None, 2.5, b"x"]]
