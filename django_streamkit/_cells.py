@@ -16,6 +16,8 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from django_streamkit._datetimes import DateTimeText
+
 Column = Sequence[Any]
 Cells = Callable[[Column], Column]
 
@@ -74,34 +76,44 @@ def nulls_apart(cells: Cells) -> Cells:
     return with_nulls
 
 
-# Values csv.writer writes as str(value), and whose str() never starts with
-# a formula trigger: they may be written as their text.
+# Values csv.writer writes as str(value) (datetimes and times as their
+# DateTimeText), whose text never starts with a formula trigger: they may be
+# written as their text.
 _TEXT_SAFE = frozenset(
     {str, datetime.datetime, datetime.date, datetime.time, uuid.UUID, bool}
 )
+_DATETIMES = frozenset({datetime.datetime, datetime.time})
 # Numbers: their text is safe unless it starts with "-".
 _NUMBERS = frozenset({int, decimal.Decimal})
 
 
-def as_text(column: Column) -> Column:
-    """The column as text where csv.writer writes the same and escaping can't
+def texts(datetimes: DateTimeText) -> Cells:
+    """A column as text where csv.writer writes the same and escaping can't
     tell the difference; otherwise unchanged."""
-    kinds = set(map(type, column))
-    has_none = type(None) in kinds
-    kinds.discard(type(None))
-    if kinds <= {str}:
-        if not has_none:
+
+    def cell(value: Any) -> str:
+        return str(datetimes.cell(value))
+
+    def as_text(column: Column) -> Column:
+        kinds = set(map(type, column))
+        has_none = type(None) in kinds
+        kinds.discard(type(None))
+        if kinds <= {str}:
+            if not has_none:
+                return column
+        elif kinds <= _TEXT_SAFE:
+            pass
+        elif kinds <= _NUMBERS or kinds == {float}:
+            texts = list(map(repr if float in kinds else str, column))
+            if has_negative(texts):
+                return column  # a negative number is never escaped; keep it one
+            if not has_none:
+                return texts
+        else:
             return column
-    elif kinds <= _TEXT_SAFE:
-        pass
-    elif kinds <= _NUMBERS or kinds == {float}:
-        texts = list(map(repr if float in kinds else str, column))
-        if has_negative(texts):
-            return column  # a negative number is never escaped; keep it one
-        if not has_none:
-            return texts
-    else:
-        return column
-    if has_none:
-        return ["" if value is None else str(value) for value in column]
-    return list(map(str, column))
+        text = cell if kinds & _DATETIMES else str
+        if has_none:
+            return ["" if value is None else text(value) for value in column]
+        return list(map(text, column))
+
+    return as_text

@@ -1,9 +1,9 @@
 """PostgreSQL: values loaded as their text, which is the CSV cell or close.
 
 Integers, numerics, timestamps and dates come from PostgreSQL as text that is
-already what ``str()`` of Django's value writes (timestamps need their
-``:00`` and fraction padding); each column is checked whole, and falls back to
-the values psycopg and Django would load.
+already what ``str()`` of Django's value writes (timestamps, written in UTC,
+need reshaping); each column is checked whole, and falls back to the values
+psycopg and Django would load.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import decimal
 import re
 from collections.abc import Callable
-from itertools import repeat
-from operator import add
 from typing import Any
 
 from django.conf import settings
@@ -25,6 +23,7 @@ from django_streamkit._cells import (
     has_negative,
     nulls_apart,
 )
+from django_streamkit._datetimes import DateTimeText
 
 
 class Text:
@@ -58,8 +57,7 @@ def _decimals(column: Column) -> Column:
 
 # str(Decimal) switches to exponents below 1e-6: leave those to Decimal.
 _TINY = re.compile(r"(?:^|\n)-?0\.0{6}", re.MULTILINE)
-_TIMESTAMPS = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}\+00\n)*")
-_FRACTIONAL = re.compile(
+_TIMESTAMPS = re.compile(
     r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9:]{8}(?:\.[0-9]{1,6})?\+00\n)*"
 )
 
@@ -77,24 +75,18 @@ def _loaded(connection: Any, loader_class: Any, oid: int, tz: bool) -> Cells:
     return values
 
 
-def _timestamps(values: Cells) -> Cells:
-    # PostgreSQL writes "2024-01-01 10:00:00.5+00" in UTC; str() of the
-    # datetime Django loads is "2024-01-01 10:00:00.500000+00:00".
+def _timestamps(values: Cells, datetimes: DateTimeText) -> Cells:
+    # PostgreSQL writes "2024-01-01 10:00:00.5+00" in UTC: the datetime's
+    # UTC wall-clock text and "+00".
+    if not datetimes.utc:
+        return values  # written in another time zone: converted per value
+
     def cells(column: Column) -> Column:
         if fits(_TIMESTAMPS, column):
-            return list(map(add, column, repeat(":00")))
-        if fits(_FRACTIONAL, column):
-            return [_pad_fraction(text) for text in column]
+            return datetimes.utc_texts([text[:-3] for text in column])
         return values(column)
 
     return cells
-
-
-def _pad_fraction(text: str) -> str:
-    if "." not in text:
-        return text + ":00"
-    whole, fraction = text[:-3].split(".")
-    return f"{whole}.{fraction:0<6}+00:00"
 
 
 def _dates(values: Cells) -> Cells:
@@ -119,9 +111,10 @@ class Loaders:
 
     TEXT_TYPES = ("int2", "int4", "int8", "numeric", "timestamptz", "date")
 
-    def __init__(self, connection: Any, as_text: bool) -> None:
+    def __init__(self, connection: Any, as_text: bool, datetimes: DateTimeText) -> None:
         self.connection = connection
         self.as_text = as_text
+        self.datetimes = datetimes
         self.columns: dict[int, Text] = {}
 
     def __call__(
@@ -160,7 +153,7 @@ class Loaders:
                 self.columns[index] = Text(_unsigned(_decimals, _TINY), _decimals)
             elif kind == "timestamptz":
                 values = _loaded(connection, TimestamptzLoader, column.type_code, True)
-                self.columns[index] = Text(_timestamps(values), values)
+                self.columns[index] = Text(_timestamps(values, self.datetimes), values)
             elif kind == "date":
                 values = _loaded(connection, DateLoader, column.type_code, False)
                 self.columns[index] = Text(_dates(values), values)

@@ -12,8 +12,6 @@ import decimal
 import re
 from collections.abc import Callable, Collection
 from functools import cache
-from itertools import repeat
-from operator import add
 from typing import Any
 
 from django.conf import settings
@@ -29,6 +27,7 @@ from django_streamkit._cells import (
     has_negative,
     nulls_apart,
 )
+from django_streamkit._datetimes import DateTimeText
 
 
 def untyped_query(query: Query, skip: Collection[int]) -> Query:
@@ -77,20 +76,24 @@ DECIMAL_CONVERTER = "DatabaseOperations.get_decimalfield_converter.<locals>.conv
 
 
 def fast_converter(
-    convs: list[Any], expression: Any, connection: Any, as_text: bool
+    convs: list[Any],
+    expression: Any,
+    connection: Any,
+    as_text: bool,
+    datetimes: DateTimeText,
 ) -> Cells:
     """Django's converters for a column, or a faster exact equivalent.
 
     With ``as_text`` the result may be the values' text where it can't be
-    mistaken for a formula.
+    mistaken for a formula. Datetimes' text is ``datetimes``'.
     """
     slow = django_converters(convs, expression, connection)
     if len(convs) != 1 or connection.vendor != "sqlite":
         return slow
     (converter,) = convs
     if converter == connection.ops.convert_datetimefield_value:
-        if settings.USE_TZ and connection.timezone_name == "UTC":
-            return _sqlite_utc_datetimes(slow)
+        if settings.USE_TZ and connection.timezone_name == "UTC" and datetimes.utc:
+            return _sqlite_utc_datetimes(slow, datetimes)
     elif converter == connection.ops.convert_datefield_value:
         return _sqlite_dates(slow)
     elif isinstance(expression, Col) and _qualname(converter) == DECIMAL_CONVERTER:
@@ -119,9 +122,8 @@ def _precision(field: Any) -> tuple[int, int] | None:
 
 # SQLite hands DateTimeField values over as naive datetimes in UTC (its
 # "datetime" converter); Django makes them aware in the connection's time
-# zone, UTC, so their text is the naive text plus "+00:00".
-_UTC = "+00:00"
-
+# zone, UTC, so where datetimes are written in UTC their text is made from
+# the naive text.
 
 # Django's own text for a naive datetime, with microseconds only when not 0.
 _DATETIME_TEXT = re.compile(
@@ -139,7 +141,9 @@ def _valid(parse: Callable[[str], Any], column: Column) -> bool:
     return True
 
 
-def _sqlite_utc_datetimes(slow: Cells) -> Cells:
+def _sqlite_utc_datetimes(slow: Cells, datetimes: DateTimeText) -> Cells:
+    utc_texts = datetimes.utc_texts
+
     @nulls_apart
     def cells(column: Column) -> Column:
         kinds = set(map(type, column))
@@ -148,14 +152,14 @@ def _sqlite_utc_datetimes(slow: Cells) -> Cells:
                 datetime.datetime.fromisoformat, column
             ):
                 return slow(column)
-            return list(map(add, column, repeat(_UTC)))
+            return utc_texts(column)
         if kinds != {datetime.datetime}:
             return slow(column)
         texts = list(map(str, column))
         joined = "".join(texts)
         if "+" in joined or joined.count("-") != 2 * len(texts):
             return slow(column)  # aware already, or a year before 1 CE
-        return list(map(add, texts, repeat(_UTC)))
+        return utc_texts(texts)
 
     return cells
 

@@ -4,8 +4,9 @@ Nothing here imports Django. Rows are written with :mod:`csv` in batches (one
 C-level ``writerows`` call per batch, never a Python call per cell), and each
 batch becomes one chunk. Values keep :mod:`csv`'s own conversion, which is
 already the one a spreadsheet user expects: ``None`` is empty, floats are
-``repr()``, everything else is ``str()`` (so dates, times and datetimes are
-ISO 8601, UUIDs are hyphenated and lazy strings are resolved).
+``repr()``, everything else is ``str()`` (so dates are ISO 8601, UUIDs are
+hyphenated and lazy strings are resolved), but datetimes and times, which
+:class:`~django_streamkit._datetimes.DateTimeText` writes in one shape.
 
 Rows of plain text are joined with ``str.join`` instead when that gives the
 same bytes (see :class:`~django_streamkit._csv_text.PlainJoin`). Formula
@@ -49,6 +50,7 @@ from django_streamkit._csv_text import (
     unknown_option,
     unwritable,
 )
+from django_streamkit._datetimes import DEFAULT_DATETIMES, DateTimeText
 from django_streamkit._feed import Feed
 from django_streamkit._relay import arelay
 
@@ -73,6 +75,7 @@ class CSVFormat:
     #: Cells that are text already write as csv.writer would write them
     #: (the dialect quotes minimally), so rows may be joined as text.
     joins_text: bool = False
+    datetimes: DateTimeText = DEFAULT_DATETIMES
 
     @classmethod
     def build(
@@ -86,6 +89,7 @@ class CSVFormat:
         bom: bool,
         chunk_size: int,
         max_latency: float,
+        datetimes: DateTimeText | None = None,
     ) -> CSVFormat:
         if isinstance(header, str | bytes):
             raise TypeError(
@@ -133,6 +137,7 @@ class CSVFormat:
             chunk_size=chunk_size,
             max_latency=max_latency,
             joins_text=PlainJoin(writer.dialect).usable,
+            datetimes=datetimes or DEFAULT_DATETIMES,
         )
 
 
@@ -209,6 +214,7 @@ class _Encoder:
     def write(self, batch: list[Any], prefix: str = "") -> bytes:
         text = None if self.plain is None else self.plain(batch)
         if text is None:
+            batch = self.fmt.datetimes.rows(batch)
             text = self._write(batch, self.writerows)
         if self.risky is not None and self.risky(text):
             text = self._write([escape_row(row) for row in batch], self.writerows)

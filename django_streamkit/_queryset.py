@@ -22,9 +22,10 @@ from django.db.models.query import ValuesListIterable
 from django.db.models.sql import Query
 from django.db.models.sql.constants import MULTI
 
-from django_streamkit._cells import Cells, as_text, chained, labeller
+from django_streamkit._cells import Cells, chained, labeller, texts
 from django_streamkit._cells_postgres import Loaders, Text
 from django_streamkit._cells_sqlite import fast_converter, untyped_query
+from django_streamkit._datetimes import DateTimeText
 
 __all__ = ["QuerySetRows", "must_wait"]
 
@@ -71,19 +72,24 @@ class QuerySetRows(Generator[Any, None, None]):
         rows = self.queryset.iterator(chunk_size=self.chunk_size)
         return _with_labels(rows, self.labels) if self.labels else rows
 
-    def csv_batches(self, *, as_text: bool) -> Iterator[list[Any]] | None:
+    def csv_batches(
+        self, *, as_text: bool, datetimes: DateTimeText
+    ) -> Iterator[list[Any]] | None:
         """The rows in fetched batches, as cells that CSV-write to the same
         bytes as the values; ``None`` when the rows have been started or are
         not plain ``values_list()`` tuples (then iterate instead).
 
         ``as_text`` (the dialect quotes minimally) lets values become their
-        final text where that can't change a byte, formula escaping included.
+        final text where that can't change a byte, formula escaping included;
+        ``datetimes`` writes datetimes and times.
         """
         if self._rows is not None or self.queryset._iterable_class is not (
             ValuesListIterable
         ):
             return None
-        plan = _ColumnPlan(self.queryset, self.chunk_size, self.labels, as_text)
+        plan = _ColumnPlan(
+            self.queryset, self.chunk_size, self.labels, as_text, datetimes
+        )
         self._rows = _in_transaction(self.queryset, plan.batches)
         return self._rows
 
@@ -160,17 +166,19 @@ class _ColumnPlan:
         chunk_size: int,
         labels: dict[int, dict[Any, str]],
         as_text: bool,
+        datetimes: DateTimeText,
     ) -> None:
         self.queryset = queryset
         self.chunk_size = chunk_size
         self.labels = labels
         self.as_text = as_text
+        self.datetimes = datetimes
 
     def batches(self) -> Iterator[list[Any]]:
         queryset = self.queryset
         connection = connections[queryset.db]
         compiler = self._query(connection).get_compiler(queryset.db)
-        loaders = Loaders(connection, self.as_text)
+        loaders = Loaders(connection, self.as_text, self.datetimes)
         # As QuerySet.iterator(): no server-side cursor where they're disabled.
         chunked = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
         with connection.execute_wrapper(loaders):
@@ -216,13 +224,17 @@ class _ColumnPlan:
             convs, expression = converters
             steps.append(
                 fast_converter(
-                    convs, expression, connection, self.as_text and labels is None
+                    convs,
+                    expression,
+                    connection,
+                    self.as_text and labels is None,
+                    self.datetimes,
                 )
             )
         if labels is not None:
             steps.append(labeller(labels))
         if self.as_text:
-            steps.append(as_text)
+            steps.append(texts(self.datetimes))
         if not steps:
             return None
         if len(steps) == 1:

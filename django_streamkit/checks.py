@@ -5,6 +5,7 @@ streamkit.E002  STREAMKIT_MAX_LATENCY is not a non-negative number of seconds.
 streamkit.E003  STREAMKIT_CSV_ESCAPE_FORMULAS is not a bool.
 streamkit.E004  STREAMKIT_QUERYSET_CHUNK_SIZE is not a positive integer.
 streamkit.E005  STREAMKIT_TEMPLATE_BUFFER_SIZE is not a positive integer.
+streamkit.E006  STREAMKIT_CSV_DATETIME_FORMAT is not "local" or "iso".
 streamkit.W001  Django's GZipMiddleware, before Django 6.1, holds streamed
                 chunks back; use django_streamkit.middleware.GZipMiddleware.
 streamkit.E040  A CSVExport's fields or labels name an unknown field.
@@ -44,6 +45,7 @@ from django.core import checks
 from django.urls import URLResolver
 from django.utils.module_loading import import_string
 
+from django_streamkit._datetimes import FORMATS
 from django_streamkit.conf import DEFAULTS
 
 
@@ -77,6 +79,12 @@ _RULES: list[tuple[str, str, Callable[[object], bool], str]] = [
     ),
     ("QUERYSET_CHUNK_SIZE", "streamkit.E004", _positive_int, "a positive integer"),
     ("TEMPLATE_BUFFER_SIZE", "streamkit.E005", _positive_int, "a positive integer"),
+    (
+        "CSV_DATETIME_FORMAT",
+        "streamkit.E006",
+        lambda v: v in FORMATS,
+        " or ".join(map(repr, FORMATS)),
+    ),
 ]
 
 

@@ -18,6 +18,9 @@ DEFAULTS: dict[str, Any] = {
     "MAX_LATENCY": 0.1,
     # Prefix spreadsheet formula triggers in CSV string cells with "'".
     "CSV_ESCAPE_FORMULAS": True,
+    # How CSV writes datetimes: "local" (current time zone, no offset) or
+    # "iso" (UTC, with the offset); see django_streamkit._datetimes.
+    "CSV_DATETIME_FORMAT": "local",
     # Rows fetched per database round trip when a QuerySet is streamed.
     "QUERYSET_CHUNK_SIZE": 2000,
     # Jinja2's ``enable_buffering(size)`` default for streamed templates.
@@ -42,6 +45,10 @@ class Settings:
     @property
     def CSV_ESCAPE_FORMULAS(self) -> bool:
         return bool(self._get("CSV_ESCAPE_FORMULAS"))
+
+    @property
+    def CSV_DATETIME_FORMAT(self) -> str:
+        return self._get("CSV_DATETIME_FORMAT")  # type: ignore[no-any-return]
 
     @property
     def QUERYSET_CHUNK_SIZE(self) -> int:

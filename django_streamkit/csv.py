@@ -2,7 +2,8 @@
 
 A thin Django adapter over the pure core in :mod:`django_streamkit._csv`: it
 reads the ``STREAMKIT_*`` settings, resolves lazy translation strings in the
-header, and reads QuerySets with ``.iterator()`` instead of their result cache.
+header, takes the current time zone for datetimes, and reads QuerySets with
+``.iterator()`` instead of their result cache.
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from typing import Any
 
 from django.db.models import QuerySet
 from django.db.models.query import ModelIterable
+from django.utils import timezone
 from django.utils.functional import Promise
 
 from django_streamkit._csv import CSVFormat, aiter_csv, iter_csv
+from django_streamkit._datetimes import DateTimeText
 from django_streamkit._http import content_disposition
 from django_streamkit._queryset import QuerySetRows, must_wait
 from django_streamkit.conf import conf
@@ -64,8 +67,10 @@ def stream_csv(
     ready at once. ``dialect`` and ``fmtparams`` are :func:`csv.writer`'s.
     ``escape_formulas`` (default: ``STREAMKIT_CSV_ESCAPE_FORMULAS``, on)
     prefixes ``'`` to string cells starting with ``= + - @``, tab or CR.
-    An async iterable gives an async iterator. Bad options raise here, at call
-    time, not when the stream is first read.
+    Datetimes are written in the time zone current at this call
+    (``STREAMKIT_CSV_DATETIME_FORMAT``, see ``docs/csv.md``). An async
+    iterable gives an async iterator. Bad options raise here, at call time,
+    not when the stream is first read.
     """
     fmt = CSVFormat.build(
         header=None if header is None else _resolve_header(header),
@@ -78,12 +83,18 @@ def stream_csv(
         bom=bom,
         chunk_size=_check_chunk_size(chunk_size),
         max_latency=conf.MAX_LATENCY,
+        # Taken now, in the view, as the header's language is.
+        datetimes=DateTimeText(
+            conf.CSV_DATETIME_FORMAT, timezone.get_current_timezone()
+        ),
     )
     if isinstance(rows, QuerySet):
         rows = queryset_rows(rows)
     if isinstance(rows, QuerySetRows):
         wait = must_wait(rows)
-        if (batches := rows.csv_batches(as_text=fmt.joins_text)) is not None:
+        if (
+            batches := rows.csv_batches(as_text=fmt.joins_text, datetimes=fmt.datetimes)
+        ) is not None:
             return iter_csv(batches, fmt, header_apart=wait, batched=True)
         return iter_csv(rows, fmt, header_apart=wait)
     if hasattr(rows, "__aiter__"):

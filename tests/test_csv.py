@@ -72,7 +72,8 @@ def test_values_are_written_as_a_spreadsheet_user_expects() -> None:
         "line\nbreak",
     ]
     assert text([row]) == (
-        ",True,False,42,1.5,1.50,2024-01-02,2024-01-02 03:04:05+00:00,03:04:05,"
+        ",True,False,42,1.5,1.50,2024-01-02,"
+        "2024-01-02T03:04:05.000000,03:04:05.000000,"
         '00000000-0000-0000-0000-000000000001,plain,"quote "" and, comma",'
         '"line\nbreak"\r\n'
     )

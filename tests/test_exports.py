@@ -221,9 +221,9 @@ def test_an_export_streams_its_declared_fields_only(clerk: Client, orders: Any) 
     assert "s3cret" not in text
     assert list(csv.reader(io.StringIO(text))) == [
         ["Number", "Customer", "Status", "Total", "Created"],
-        ["A-1", "Ann", "paid", "10.50", "2023-12-31 14:00:00+00:00"],
-        ["A-2", "Ann", "shipped", "99.00", "2023-12-31 16:00:00+00:00"],
-        ["B-1", "'=Bob", "new", "5.00", "2024-06-01 12:00:00+00:00"],
+        ["A-1", "Ann", "paid", "10.50", "2023-12-31T14:00:00.000000"],
+        ["A-2", "Ann", "shipped", "99.00", "2023-12-31T16:00:00.000000"],
+        ["B-1", "'=Bob", "new", "5.00", "2024-06-01T12:00:00.000000"],
     ]
 
 

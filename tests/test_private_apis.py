@@ -48,6 +48,7 @@ from django.views.debug import ExceptionReporter
 
 from django_streamkit import _cells_postgres, _cells_sqlite, _context, _jinja
 from django_streamkit._cells_sqlite import DECIMAL_CONVERTER, Untyped
+from django_streamkit._datetimes import DEFAULT_DATETIMES
 from tests.testapp.models import Order, Sample
 
 UTC = datetime.UTC
@@ -342,7 +343,7 @@ def test_execute_wrapper_reaches_the_psycopg_cursor() -> None:
 
     query = Sample.objects.using("postgres").values_list("count", "price", "day")
     compiler = query.query.get_compiler("postgres")
-    loaders = _cells_postgres.Loaders(connection, as_text=True)
+    loaders = _cells_postgres.Loaders(connection, True, DEFAULT_DATETIMES)
     with transaction.atomic(using="postgres"):
         with connection.execute_wrapper(spy), connection.execute_wrapper(loaders):
             chunks = compiler.execute_sql(MULTI, chunked_fetch=True, chunk_size=10)
@@ -555,3 +556,31 @@ def test_admin_changelist_instance_and_page_var() -> None:
     assert isinstance(changelist.queryset, QuerySet)
     assert changelist.queryset.model is Order
     assert "status" in str(changelist.queryset.query)
+
+
+def test_a_connection_can_be_lent_to_a_producer_thread() -> None:
+    """``_stream._runner``: a sync source's producer thread works with the
+    iterating thread's connection (its transaction, the test database), by
+    ``BaseDatabaseWrapper.inc_thread_sharing()`` and ``connections[alias] =``,
+    as Django's live server tests share theirs."""
+    import threading
+
+    from django.db import connections
+
+    connection = connections["default"]
+    seen: list[object] = []
+
+    def producer() -> None:
+        connection.inc_thread_sharing()
+        connections["default"] = connection
+        try:
+            connection.validate_thread_sharing()
+            seen.append(connections["default"])
+        finally:
+            connection.dec_thread_sharing()
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    thread.join()
+    assert seen == [connection]
+    assert not connection.allow_thread_sharing

@@ -11,12 +11,16 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import io
+import re
 from collections.abc import Generator
 from typing import Any
 
 import pytest
 from django.db import connections
 from django.db.models import Count, F, Max
+from django.test import override_settings
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -83,6 +87,18 @@ full = st.builds(Sample, **VALUES)
 sparse = st.builds(Sample, **{name: st.none() | s for name, s in VALUES.items()})
 
 
+# Zones with summer time, a negative offset and a quarter-hour offset.
+ZONES = ["UTC", "Europe/Paris", "America/Sao_Paulo", "Asia/Kathmandu"]
+MOMENT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
+MOMENT_ISO = re.compile(MOMENT.pattern + r"\+00:00")
+HOUR = re.compile(r"[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}")
+
+
+def _reading(options: dict[str, Any]) -> dict[str, Any]:
+    # The reader's options; numbers stay text.
+    return {k: v for k, v in options.items() if k in ("dialect", "delimiter")}
+
+
 def both(queryset: Any, **options: Any) -> tuple[bytes, bytes]:
     """The column-wise bytes and the reference bytes of ``queryset``."""
     fast = b"".join(stream_csv(queryset, **options))
@@ -101,16 +117,35 @@ def both(queryset: Any, **options: Any) -> tuple[bytes, bytes]:
     rows=st.lists(full, max_size=12) | st.lists(sparse, max_size=12),
     options=st.sampled_from(DIALECTS),
     escape=st.booleans(),
+    zone=st.sampled_from(ZONES),
+    style=st.sampled_from(["local", "iso"]),
 )
 def test_same_bytes_as_the_rows_django_reads(
-    db: str, rows: list[Sample], options: dict[str, Any], escape: bool
+    db: str,
+    rows: list[Sample],
+    options: dict[str, Any],
+    escape: bool,
+    zone: str,
+    style: str,
 ) -> None:
     Sample.objects.using(db).all().delete()
     Sample.objects.using(db).bulk_create(rows)
     queryset = Sample.objects.using(db).order_by("pk").values_list(*FIELDS)
-    fast, reference = both(queryset, escape_formulas=escape, **options)
+    with (
+        timezone.override(zone),
+        override_settings(STREAMKIT_CSV_DATETIME_FORMAT=style),
+    ):
+        fast, reference = both(queryset, escape_formulas=escape, **options)
     assert fast == reference
     assert fast.count(b"\n") >= len(rows)
+    # Every datetime and time of a column in one shape.
+    reader = csv.reader(io.StringIO(fast.decode(), newline=""), **_reading(options))
+    cells = [row for row in reader if row]
+    moments = {row[FIELDS.index("moment")] for row in cells} - {""}
+    hours = {row[FIELDS.index("hour")] for row in cells} - {""}
+    shape = MOMENT if style == "local" else MOMENT_ISO
+    assert all(shape.fullmatch(cell) for cell in moments), moments
+    assert all(HOUR.fullmatch(cell) for cell in hours), hours
 
 
 @pytest.mark.parametrize("db", DATABASES)
@@ -183,7 +218,7 @@ def test_sqlite_values_outside_the_fast_shapes_take_djangos_converters() -> None
     fast, reference = both(queryset.filter(text__in=["a", "b"]))
     assert fast == reference
     assert b"1.02," in fast  # Django's 15-digit rounding, then quantize
-    assert b"+02:00" in fast
+    assert b"a,1.02,2024-01-01T08:00:00.000000\r\n" in fast  # the offset applied
     with pytest.raises(decimal.InvalidOperation):
         both(queryset.filter(text="c"))
 
@@ -216,7 +251,7 @@ def test_sqlite_dates_and_decimals_skip_djangos_converters(
     queryset = Sample.objects.order_by("pk").values_list("price", "moment")
     fast, reference = both(queryset)
     assert fast == reference
-    assert b"-3.00,2024-05-01 12:30:00+00:00\r\n" in fast
+    assert b"-3.00,2024-05-01T12:30:00.000000\r\n" in fast
     assert slow == []
 
 
@@ -263,7 +298,7 @@ def test_grouped_and_distinct_dates(db: str) -> None:
     )
     fast, reference = both(grouped)
     assert fast == reference
-    assert fast.splitlines()[0] == b"2024-01-01,2024-05-01 12:30:00+00:00,3,6"
+    assert fast.splitlines()[0] == b"2024-01-01,2024-05-01T12:30:00.000000,3,6"
     distinct = samples.order_by("-day").values_list("day").distinct()
     fast, reference = both(distinct)
     assert fast == reference == b"2024-01-03\r\n2024-01-02\r\n2024-01-01\r\n"

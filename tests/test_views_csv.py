@@ -68,7 +68,7 @@ def test_book_export() -> None:
     )
     assert rows == [
         ["Title", "Author", "Genre", "Rating", "Price", "Published"],
-        ["First", "Ann", "Novel", "3", "9.50", "2024-01-02 03:04:05+00:00"],
+        ["First", "Ann", "Novel", "3", "9.50", "2024-01-02T03:04:05.000000"],
         ["Second", "Ann", "Poetry", "1", "", ""],
         ["'-Third", "'=Bob", "Novel", "2", "-1.00", ""],
     ]
@@ -257,7 +257,7 @@ def test_book_export_on_postgres() -> None:
 
     _, rows = export(Export)
     assert rows[1:] == [
-        ["First", "Ann", "Novel", "3", "9.50", "2024-01-02 03:04:05+00:00"],
+        ["First", "Ann", "Novel", "3", "9.50", "2024-01-02T03:04:05.000000"],
         ["Second", "Ann", "Poetry", "1", "", ""],
         ["'-Third", "'=Bob", "Novel", "2", "-1.00", ""],
     ]
