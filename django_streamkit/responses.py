@@ -90,6 +90,13 @@ class StreamingResponse(StreamingHttpResponse):
         )
         # Tell nginx not to buffer this response, so chunks pass straight through.
         self.headers.setdefault("X-Accel-Buffering", "no")
+        # str pieces are encoded with self.charset: say so, or browsers guess
+        # (and show "José 東京" as mojibake).
+        content_type = self.headers.get("Content-Type", "")
+        if content_type.lower().startswith("text/") and (
+            "charset=" not in content_type.lower()
+        ):
+            self.headers["Content-Type"] = f"{content_type}; charset={self.charset}"
 
     # -- content ---------------------------------------------------------
 

@@ -374,3 +374,26 @@ def test_a_queryset_is_read_in_chunks_not_through_its_cache() -> None:
     assert not response.is_async
     assert b"".join(response) == "".join(f"n{i}" for i in range(50)).encode()
     assert queryset._result_cache is None
+
+
+@pytest.mark.parametrize(
+    ("given", "sent"),
+    [
+        ("text/plain", "text/plain; charset=utf-8"),
+        ("text/csv", "text/csv; charset=utf-8"),
+        ("text/html", "text/html; charset=utf-8"),
+        ("text/plain; charset=latin-1", "text/plain; charset=latin-1"),
+        ("text/plain;Charset=UTF-8", "text/plain;Charset=UTF-8"),
+        ("application/octet-stream", "application/octet-stream"),
+        (None, "text/html; charset=utf-8"),
+    ],
+)
+def test_text_says_its_charset(given: str | None, sent: str) -> None:
+    response = StreamingResponse(["José"], content_type=given)
+    assert response["Content-Type"] == sent
+    assert b"".join(response) == "José".encode(response.charset)
+
+
+def test_a_content_type_given_as_a_header_gets_the_charset_too() -> None:
+    response = StreamingResponse(["x"], headers={"Content-Type": "text/plain"})
+    assert response["Content-Type"] == "text/plain; charset=utf-8"
