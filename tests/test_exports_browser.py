@@ -142,9 +142,11 @@ def test_the_changelist_button_downloads_the_filtered_search(page: Page) -> None
     download = info.value
     assert download.suggested_filename == "orders.csv"
     rows = read(download)
-    assert rows[0] == ["Number", "Customer", "Status", "Total", "Gift"]
+    # The changelist's columns, as it shows them.
+    assert rows[0] == ["Number", "Customer", "Status", "Total", "Gift", "Summary"]
     assert [row[0] for row in rows[1:]] == expected("paid", "Bob")
-    assert {row[2] for row in rows[1:]} == {"paid"}
+    assert {(row[1], row[2]) for row in rows[1:]} == {("Bob", "Paid")}
+    assert rows[1][5] == f"{rows[1][0]}: {rows[1][3]}"
 
 
 def test_the_action_downloads_the_ticked_rows(page: Page) -> None:
