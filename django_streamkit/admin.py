@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from django_streamkit._columns import expand_fields, resolve_columns, resolve_field
 from django_streamkit._display import display_columns, display_name, display_view
 from django_streamkit._filters import compile_query
-from django_streamkit.exports import csv_view_response
+from django_streamkit.exports import csv_view_response, export_bom
 from django_streamkit.views import CSVStreamView
 
 __all__ = ["StreamingCSVExportMixin"]
@@ -60,6 +60,10 @@ class StreamingCSVExportMixin(_ModelAdmin):
     csv_export_raw: bool = False
     csv_export_labels: Mapping[str, str] = {}
     csv_export_filename: str | None = None
+    #: A UTF-8 byte order mark first; None follows STREAMKIT_EXPORT_BOM (on).
+    csv_export_bom: bool | None = None
+    #: False writes "+44 20..." as it is; None is the view's (the setting).
+    csv_export_escape_formulas: bool | None = None
     csv_export_view_class: type[CSVStreamView] = CSVStreamView
     # Extends the template Django would have used (see changelist_view()).
     change_list_template = "admin/streamkit/change_list.html"
@@ -110,6 +114,11 @@ class StreamingCSVExportMixin(_ModelAdmin):
     ) -> HttpResponseBase:
         """Stream ``queryset`` as this admin's CSV export."""
         filename = self.get_csv_export_filename(request)
+        options: dict[str, Any] = {
+            "bom": export_bom(self.csv_export_bom, self.csv_export_view_class)
+        }
+        if self.csv_export_escape_formulas is not None:
+            options["escape_formulas"] = self.csv_export_escape_formulas
         if self.csv_export_is_raw():
             return csv_view_response(
                 self.csv_export_view_class,
@@ -118,6 +127,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
                 fields=self.get_csv_export_fields(request),
                 labels=self.csv_export_labels,
                 filename=filename,
+                **options,
             )
         columns = display_columns(
             self, self.get_list_display(request), self.csv_export_labels
@@ -129,6 +139,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
             model_admin=self,
             display_columns=columns,
             filename=filename,
+            **options,
         )
 
     # -- the action ---------------------------------------------------------

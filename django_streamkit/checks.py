@@ -5,6 +5,7 @@ streamkit.E002  STREAMKIT_MAX_LATENCY is not a non-negative number of seconds.
 streamkit.E003  STREAMKIT_CSV_ESCAPE_FORMULAS is not a bool.
 streamkit.E004  STREAMKIT_QUERYSET_CHUNK_SIZE is not a positive integer.
 streamkit.E005  STREAMKIT_TEMPLATE_BUFFER_SIZE is not a positive integer.
+streamkit.E006  STREAMKIT_EXPORT_BOM is not a bool.
 streamkit.W001  Django's GZipMiddleware, before Django 6.1, holds streamed
                 chunks back; use django_streamkit.middleware.GZipMiddleware.
 streamkit.E040  A CSVExport's fields or labels name an unknown field.
@@ -70,6 +71,7 @@ _RULES: list[tuple[str, str, Callable[[object], bool], str]] = [
     ),
     ("QUERYSET_CHUNK_SIZE", "streamkit.E004", _positive_int, "a positive integer"),
     ("TEMPLATE_BUFFER_SIZE", "streamkit.E005", _positive_int, "a positive integer"),
+    ("EXPORT_BOM", "streamkit.E006", lambda v: isinstance(v, bool), "True or False"),
 ]
 
 

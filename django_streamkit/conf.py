@@ -18,6 +18,8 @@ DEFAULTS: dict[str, Any] = {
     "MAX_LATENCY": 0.1,
     # Prefix spreadsheet formula triggers in CSV string cells with "'".
     "CSV_ESCAPE_FORMULAS": True,
+    # A UTF-8 byte order mark first in admin and registry exports, for Excel.
+    "EXPORT_BOM": True,
     # Rows fetched per database round trip when a QuerySet is streamed.
     "QUERYSET_CHUNK_SIZE": 2000,
     # Jinja2's ``enable_buffering(size)`` default for streamed templates.
@@ -42,6 +44,10 @@ class Settings:
     @property
     def CSV_ESCAPE_FORMULAS(self) -> bool:
         return bool(self._get("CSV_ESCAPE_FORMULAS"))
+
+    @property
+    def EXPORT_BOM(self) -> bool:
+        return bool(self._get("EXPORT_BOM"))
 
     @property
     def QUERYSET_CHUNK_SIZE(self) -> int:

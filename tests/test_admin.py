@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import io
@@ -18,8 +19,10 @@ from django.test import Client, RequestFactory, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.utils.html import format_html
 
+from django_streamkit import StreamingCSVResponse
 from django_streamkit._display import str_field
 from django_streamkit.admin import StreamingCSVExportMixin
+from django_streamkit.views import CSVStreamView
 from tests.testapp.admin import OrderAdmin
 from tests.testapp.models import Author, Book, Customer, Order, Sample
 
@@ -92,7 +95,9 @@ def rows(response: Any) -> list[list[str]]:
     assert response.status_code == 200, response
     assert response.streaming
     assert response["Content-Type"] == "text/csv; charset=utf-8"
-    text = b"".join(response.streaming_content).decode()
+    body = b"".join(response.streaming_content)
+    assert body.startswith(codecs.BOM_UTF8), "a human download, for Excel"
+    text = body.decode("utf-8-sig")
     assert "hidden" not in text
     return list(csv.reader(io.StringIO(text)))
 
@@ -252,6 +257,46 @@ def test_permissions(client: Client, orders: list[Order]) -> None:
     User.objects.filter(username="staff").delete()
     client.force_login(staff("change_order"))  # change implies view
     assert len(rows(client.get(EXPORT))) == 5
+
+
+def test_admin_exports_start_with_a_bom_unless_told_not_to(
+    orders: list[Order],
+) -> None:
+    def start(**attrs: Any) -> bytes:
+        response = export_response(list_display=["number"], **attrs)
+        return b"".join(response.streaming_content)[:9]
+
+    assert start() == b"\xef\xbb\xbfNumber"  # Excel then reads it as UTF-8
+    assert start(csv_export_raw=True) == b"\xef\xbb\xbfNumber"
+    assert start(csv_export_bom=False)[:6] == b"Number"
+    with override_settings(STREAMKIT_EXPORT_BOM=False):
+        assert start()[:6] == b"Number"
+        assert start(csv_export_raw=True)[:6] == b"Number"
+        assert start(csv_export_bom=True) == b"\xef\xbb\xbfNumber"
+    # Streamed CSV of one's own keeps bom=False: it is not always for Excel.
+    response = StreamingCSVResponse([["Number"]], filename="n.csv")
+    assert b"".join(response.streaming_content) == b"Number\r\n"
+    view = CSVStreamView.as_view(model=Order, fields=["number"])
+    request = RequestFactory().get("/")
+    assert b"".join(view(request).streaming_content)[:6] == b"Number"
+
+
+def test_phone_numbers_and_minus_strings_are_escaped_unless_turned_off() -> None:
+    # The README's example: text starting with "+" or "-" is a formula to a
+    # spreadsheet ("-2+3+cmd|..."), a number is not.
+    minus = Customer.objects.create(name="-5")
+    Order.objects.create(
+        number="+44 20 7946 0000",
+        customer=minus,
+        status="new",
+        total=Decimal("-5"),
+        created=datetime.datetime(2024, 1, 2, tzinfo=UTC),
+    )
+    display = ["number", "customer", "total"]
+    assert export(list_display=display)[1] == ["'+44 20 7946 0000", "'-5", "-5.00"]
+    for attrs in ({}, {"csv_export_raw": True}):
+        got = export(list_display=display, csv_export_escape_formulas=False, **attrs)
+        assert got[1][::2] == ["+44 20 7946 0000", "-5.00"]
 
 
 def test_explicit_fields_labels_and_filename(client: Client) -> None:

@@ -41,6 +41,8 @@ def test_defaults_pass() -> None:
         ("STREAMKIT_CSV_ESCAPE_FORMULAS", "yes", "streamkit.E003"),
         ("STREAMKIT_QUERYSET_CHUNK_SIZE", 0, "streamkit.E004"),
         ("STREAMKIT_TEMPLATE_BUFFER_SIZE", None, "streamkit.E005"),
+        ("STREAMKIT_EXPORT_BOM", "no", "streamkit.E006"),
+        ("STREAMKIT_EXPORT_BOM", 0, "streamkit.E006"),
     ],
 )
 def test_bad_values_are_reported_with_stable_ids(

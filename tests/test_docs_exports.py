@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime
 import inspect
@@ -55,7 +56,9 @@ def numbers(response: Any) -> list[str]:
 
 def rows(response: Any) -> list[list[str]]:
     assert response.status_code == 200, response.content
-    text = b"".join(response.streaming_content).decode()
+    body = b"".join(response.streaming_content)
+    assert body.startswith(codecs.BOM_UTF8)
+    text = body.decode("utf-8-sig")
     return list(csv.reader(io.StringIO(text)))
 
 

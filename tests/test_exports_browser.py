@@ -122,7 +122,9 @@ def page(browser: Browser, server: Server) -> Iterator[Page]:
 def read(download: Download) -> list[list[str]]:
     path = download.path()
     assert path is not None, download.failure()
-    text = Path(path).read_text(encoding="utf-8")
+    # The BOM Excel needs, which csv.reader would read into the first cell.
+    text = Path(path).read_text(encoding="utf-8-sig")
+    assert Path(path).read_bytes().startswith(b"\xef\xbb\xbf")
     assert "never" not in text
     return list(csv.reader(text.splitlines()))
 
