@@ -405,6 +405,21 @@ def test_a_foreign_key_whose_str_is_not_a_field_is_read_from_instances(
     assert "JOIN" in sql  # with select_related, not a query per row
 
 
+def test_the_admins_view_class_still_writes_the_display_export(
+    orders: list[Order],
+) -> None:
+    tabs = type("TabView", (CSVStreamView,), {"dialect": "excel-tab"})
+    response = export_response(
+        list_display=["number", "status"], csv_export_view_class=tabs
+    )
+    assert b"".join(response.streaming_content).decode("utf-8-sig").splitlines()[
+        :2
+    ] == [
+        "Number\tStatus",
+        "N-1\tPaid",
+    ]
+
+
 def test_which_str_is_read_as_a_field() -> None:
     assert str_field(Customer) == "name"  # return self.name
     assert str_field(Order) == "number"
