@@ -34,7 +34,8 @@ class QuerySetRows(Generator[Any, None, None]):
     """A generator of a QuerySet's rows, read in chunks of ``chunk_size``.
 
     Iterating it yields what ``queryset.iterator(chunk_size)`` yields, with
-    ``labels`` (column index -> {stored value: label}) applied. The CSV writer
+    ``labels`` (column index -> {stored value: label}) applied, or ``row(item)``
+    of each item when ``row`` is given (a model instance's cells). The CSV writer
     asks :meth:`csv_batches` instead, before the first row is read. Close it
     (as a generator) when you stop early: on PostgreSQL that ends the
     cursor's transaction, on the thread that runs the query.
@@ -45,10 +46,13 @@ class QuerySetRows(Generator[Any, None, None]):
         queryset: QuerySet[Any, Any],
         chunk_size: int,
         labels: dict[int, dict[Any, str]] | None = None,
+        *,
+        row: Callable[[Any], Sequence[Any]] | None = None,
     ) -> None:
         self.queryset = queryset
         self.chunk_size = chunk_size
         self.labels = labels or {}
+        self.row = row
         self._rows: Generator[Any, None, None] | None = None
 
     def send(self, value: None) -> Any:
@@ -70,6 +74,8 @@ class QuerySetRows(Generator[Any, None, None]):
     def _django_rows(self) -> Iterator[Any]:
         # Inside _in_transaction, so closing that ends the transaction.
         rows = self.queryset.iterator(chunk_size=self.chunk_size)
+        if self.row is not None:
+            return map(self.row, rows)
         return _with_labels(rows, self.labels) if self.labels else rows
 
     def csv_batches(
@@ -83,8 +89,10 @@ class QuerySetRows(Generator[Any, None, None]):
         final text where that can't change a byte, formula escaping included;
         ``datetimes`` writes datetimes and times.
         """
-        if self._rows is not None or self.queryset._iterable_class is not (
-            ValuesListIterable
+        if (
+            self._rows is not None
+            or self.row is not None
+            or self.queryset._iterable_class is not ValuesListIterable
         ):
             return None
         plan = _ColumnPlan(

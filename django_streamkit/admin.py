@@ -22,8 +22,9 @@ from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
 from django_streamkit._columns import expand_fields, resolve_columns, resolve_field
+from django_streamkit._display import display_columns, display_name, display_view
 from django_streamkit._filters import compile_query
-from django_streamkit.exports import csv_view_response
+from django_streamkit.exports import csv_view_response, export_bom
 from django_streamkit.views import CSVStreamView
 
 __all__ = ["StreamingCSVExportMixin"]
@@ -40,21 +41,29 @@ class StreamingCSVExportMixin(_ModelAdmin):
     Adds an ``export_as_csv`` action for the selected rows and an "Export CSV"
     button on the changelist that streams ``<changelist>/export.csv``: every
     row of the changelist as the user filtered, searched and ordered it.
-    Columns are ``csv_export_fields`` (default: the real model fields of
-    ``list_display``), written by :class:`~django_streamkit.views.CSVStreamView`,
-    so rows are read with ``values_list().iterator()`` and memory stays flat.
+    By default the columns are what the changelist shows: ``list_display``,
+    titled as its headers, with choice labels, foreign keys as ``str()`` and
+    the admin's ``@admin.display`` methods, read in chunks without a query per
+    row. ``csv_export_fields`` (or ``csv_export_raw = True`` for
+    ``list_display``'s model fields) exports stored values instead, read
+    with ``values_list().iterator()``. Either way memory stays flat.
 
     Put it before ``admin.ModelAdmin``::
 
         @admin.register(Order)
         class OrderAdmin(StreamingCSVExportMixin, admin.ModelAdmin):
             list_display = ["id", "customer", "status", "total"]
-            csv_export_fields = ["id", "customer__name", "status", "total"]
     """
 
     csv_export_fields: Sequence[str] | str | None = None
+    #: Export list_display's model fields as stored values, not as shown.
+    csv_export_raw: bool = False
     csv_export_labels: Mapping[str, str] = {}
     csv_export_filename: str | None = None
+    #: A UTF-8 byte order mark first; None follows STREAMKIT_EXPORT_BOM (on).
+    csv_export_bom: bool | None = None
+    #: False writes "+44 20..." as it is; None is the view's (the setting).
+    csv_export_escape_formulas: bool | None = None
     csv_export_view_class: type[CSVStreamView] = CSVStreamView
     # Extends the template Django would have used (see changelist_view()).
     change_list_template = "admin/streamkit/change_list.html"
@@ -71,8 +80,19 @@ class StreamingCSVExportMixin(_ModelAdmin):
 
     # -- hooks ------------------------------------------------------------
 
+    def csv_export_is_raw(self) -> bool:
+        """Whether the export writes stored values (``csv_export_fields``)
+        rather than what the changelist shows."""
+        return (
+            self.csv_export_raw
+            or self.csv_export_fields is not None
+            or type(self).get_csv_export_fields
+            is not StreamingCSVExportMixin.get_csv_export_fields
+        )
+
     def get_csv_export_fields(self, request: HttpRequest) -> Sequence[str] | str:
-        """The columns; by default ``list_display``'s model fields and lookups."""
+        """The raw export's columns; by default ``list_display``'s model
+        fields and lookups."""
         if self.csv_export_fields is not None:
             return self.csv_export_fields
         return self._list_display_fields(self.get_list_display(request))
@@ -93,13 +113,33 @@ class StreamingCSVExportMixin(_ModelAdmin):
         self, request: HttpRequest, queryset: QuerySet[Any, Any]
     ) -> HttpResponseBase:
         """Stream ``queryset`` as this admin's CSV export."""
+        filename = self.get_csv_export_filename(request)
+        options: dict[str, Any] = {
+            "bom": export_bom(self.csv_export_bom, self.csv_export_view_class)
+        }
+        if self.csv_export_escape_formulas is not None:
+            options["escape_formulas"] = self.csv_export_escape_formulas
+        if self.csv_export_is_raw():
+            return csv_view_response(
+                self.csv_export_view_class,
+                request,
+                queryset=queryset,
+                fields=self.get_csv_export_fields(request),
+                labels=self.csv_export_labels,
+                filename=filename,
+                **options,
+            )
+        columns = display_columns(
+            self, self.get_list_display(request), self.csv_export_labels
+        )
         return csv_view_response(
-            self.csv_export_view_class,
+            display_view(self.csv_export_view_class),
             request,
             queryset=queryset,
-            fields=self.get_csv_export_fields(request),
-            labels=self.csv_export_labels,
-            filename=self.get_csv_export_filename(request),
+            model_admin=self,
+            display_columns=columns,
+            filename=filename,
+            **options,
         )
 
     # -- the action ---------------------------------------------------------
@@ -174,6 +214,19 @@ class StreamingCSVExportMixin(_ModelAdmin):
 
     def _check_csv_export(self) -> list[checks.CheckMessage]:
         owner = type(self).__name__
+        if not self.csv_export_is_raw():
+            names = [display_name(e) for e in self.list_display]
+            unknown = sorted(set(self.csv_export_labels) - set(names))
+            if not unknown:
+                return []
+            return [
+                checks.Error(
+                    f"{owner}.csv_export_labels names {unknown}, which are not "
+                    f"in list_display; choose from {names}.",
+                    obj=type(self),
+                    id="streamkit.E045",
+                )
+            ]
         fields = self.csv_export_fields
         if fields is None:
             fields = self._list_display_fields(self.list_display)

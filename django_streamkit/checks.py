@@ -6,6 +6,7 @@ streamkit.E003  STREAMKIT_CSV_ESCAPE_FORMULAS is not a bool.
 streamkit.E004  STREAMKIT_QUERYSET_CHUNK_SIZE is not a positive integer.
 streamkit.E005  STREAMKIT_TEMPLATE_BUFFER_SIZE is not a positive integer.
 streamkit.E006  STREAMKIT_CSV_DATETIME_FORMAT is not "local" or "iso".
+streamkit.E007  STREAMKIT_EXPORT_BOM is not a bool.
 streamkit.W001  Django's GZipMiddleware, before Django 6.1, holds streamed
                 chunks back; use django_streamkit.middleware.GZipMiddleware.
 streamkit.E040  A CSVExport's fields or labels name an unknown field.
@@ -85,6 +86,7 @@ _RULES: list[tuple[str, str, Callable[[object], bool], str]] = [
         lambda v: v in FORMATS,
         " or ".join(map(repr, FORMATS)),
     ),
+    ("EXPORT_BOM", "streamkit.E007", lambda v: isinstance(v, bool), "True or False"),
 ]
 
 

@@ -21,6 +21,8 @@ DEFAULTS: dict[str, Any] = {
     # How CSV writes datetimes: "local" (current time zone, no offset) or
     # "iso" (UTC, with the offset); see django_streamkit._datetimes.
     "CSV_DATETIME_FORMAT": "local",
+    # A UTF-8 byte order mark first in admin and registry exports, for Excel.
+    "EXPORT_BOM": True,
     # Rows fetched per database round trip when a QuerySet is streamed.
     "QUERYSET_CHUNK_SIZE": 2000,
     # Jinja2's ``enable_buffering(size)`` default for streamed templates.
@@ -49,6 +51,10 @@ class Settings:
     @property
     def CSV_DATETIME_FORMAT(self) -> str:
         return self._get("CSV_DATETIME_FORMAT")  # type: ignore[no-any-return]
+
+    @property
+    def EXPORT_BOM(self) -> bool:
+        return bool(self._get("EXPORT_BOM"))
 
     @property
     def QUERYSET_CHUNK_SIZE(self) -> int:

@@ -34,6 +34,7 @@ from django.views import View
 from django_streamkit._filters import FilterError, describe, filter_queryset
 from django_streamkit._index import render_index
 from django_streamkit._login import LoginRedirectMixin
+from django_streamkit.conf import conf
 from django_streamkit.views import CSVStreamView
 
 __all__ = ["CSVExport", "ExportRegistry", "autodiscover", "register", "registry"]
@@ -55,6 +56,10 @@ class CSVExport:
     query-string filters a user may add, each exactly as written
     (``"status"``, ``"created__gte"``). ``permission_required`` defaults to
     the model's ``view`` permission; ``()`` lets any signed-in user in.
+    ``bom`` (default: ``STREAMKIT_EXPORT_BOM``, on) starts the download with
+    a UTF-8 byte order mark, so Excel reads it as UTF-8; ``escape_formulas``
+    (default: the view's, ``STREAMKIT_CSV_ESCAPE_FORMULAS``) turns formula
+    escaping off or on for this export.
     """
 
     model: type[Model] | None = None
@@ -68,6 +73,8 @@ class CSVExport:
     filter_fields: Sequence[str] = ()
     permission_required: str | Collection[str] | None = None
     choices_as_labels: bool | Collection[str] = False
+    bom: bool | None = None
+    escape_formulas: bool | None = None
     view_class: type[CSVStreamView] = CSVStreamView
 
     def get_model(self) -> type[Model]:
@@ -121,12 +128,16 @@ class CSVExport:
 
     def get_view_kwargs(self, request: HttpRequest) -> dict[str, Any]:
         """Attributes for ``view_class`` (a :class:`CSVStreamView`)."""
-        return {
+        kwargs = {
             "fields": self.fields,
             "labels": self.labels,
             "filename": self.filename,
             "choices_as_labels": self.choices_as_labels,
+            "bom": export_bom(self.bom, self.view_class),
         }
+        if self.escape_formulas is not None:  # else the view_class's own
+            kwargs["escape_formulas"] = self.escape_formulas
+        return kwargs
 
     def response(self, request: HttpRequest) -> HttpResponseBase:
         queryset = self.filter_queryset(request, self.get_queryset(request))
@@ -146,6 +157,20 @@ def csv_view_response(
     view = view_class(**initkwargs)
     view.setup(request)
     return view.get(request)
+
+
+def export_bom(bom: bool | None, view_class: type[CSVStreamView]) -> bool:
+    """``bom``, or by default ``STREAMKIT_EXPORT_BOM`` where the view's
+    encoding has a byte order mark to write (not ``cp1252``, say)."""
+    if bom is not None:
+        return bom
+    if not conf.EXPORT_BOM:
+        return False
+    try:
+        "\ufeff".encode(view_class.encoding)
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
 
 
 ExportT = TypeVar("ExportT", bound=type[CSVExport])

@@ -92,9 +92,12 @@ class StreamingResponse(StreamingHttpResponse):
         self.headers.setdefault("X-Accel-Buffering", "no")
         # str pieces are encoded with self.charset: say so, or browsers guess
         # (and show "José 東京" as mojibake).
+        # A Content-Type given whole in ``headers`` is sent as it is.
         content_type = self.headers.get("Content-Type", "")
-        if content_type.lower().startswith("text/") and (
-            "charset=" not in content_type.lower()
+        if (
+            not any(key.lower() == "content-type" for key in headers or ())
+            and content_type.lower().startswith("text/")
+            and "charset=" not in content_type.lower()
         ):
             self.headers["Content-Type"] = f"{content_type}; charset={self.charset}"
 

@@ -45,6 +45,8 @@ def test_defaults_pass() -> None:
         ("STREAMKIT_TEMPLATE_BUFFER_SIZE", None, "streamkit.E005"),
         ("STREAMKIT_CSV_DATETIME_FORMAT", "utc", "streamkit.E006"),
         ("STREAMKIT_CSV_DATETIME_FORMAT", None, "streamkit.E006"),
+        ("STREAMKIT_EXPORT_BOM", "no", "streamkit.E007"),
+        ("STREAMKIT_EXPORT_BOM", 0, "streamkit.E007"),
     ],
 )
 def test_bad_values_are_reported_with_stable_ids(
@@ -285,11 +287,24 @@ def test_e045_and_w045_admin_export_columns() -> None:
     ).check()
     assert error.id == "streamkit.E045"
     assert "OrderAdmin.csv_export_labels names ['total']" in error.msg
-    [warning] = make_admin(list_display=["__str__"]).check()
+    # The raw export of list_display's model fields.
+    [warning] = make_admin(list_display=["__str__"], csv_export_raw=True).check()
     assert warning.id == "streamkit.W045"
     assert "exports only the primary key" in warning.msg
     # The primary key on display is a choice, not an accident.
-    assert make_admin(list_display=["id", "__str__"]).check() == []
+    assert make_admin(list_display=["id", "__str__"], csv_export_raw=True).check() == []
+    # What the changelist shows: its column, whatever it is.
+    assert make_admin(list_display=["__str__"]).check() == []
+    [error] = make_admin(
+        list_display=["number", "summary"],
+        summary=lambda self, obj: obj.number,
+        csv_export_labels={"number": "No.", "totl": "Sum"},
+    ).check()
+    assert error.id == "streamkit.E045"
+    assert error.msg == (
+        "OrderAdmin.csv_export_labels names ['totl'], which are not in "
+        "list_display; choose from ['number', 'summary']."
+    )
 
 
 # -- streamed template views (streamkit.E046) ----------------------------------

@@ -21,6 +21,7 @@ from django.urls import include, path
 
 from django_streamkit._filters import FilterError, filter_queryset
 from django_streamkit.exports import CSVExport, register, registry
+from django_streamkit.views import CSVStreamView
 from tests.testapp.exports import CustomerExport, OrderExport, PaidOrderExport
 from tests.testapp.models import Book, Customer, Order, Sample
 
@@ -85,7 +86,9 @@ def body(response: Any) -> str:
 
 def rows(response: Any) -> list[list[str]]:
     assert response.status_code == 200, response
-    return list(csv.reader(io.StringIO(body(response))))
+    text = body(response)
+    assert text.startswith("\ufeff"), "a human download, for Excel"
+    return list(csv.reader(io.StringIO(text[1:])))
 
 
 def numbers(response: Any) -> list[str]:
@@ -219,12 +222,45 @@ def test_an_export_streams_its_declared_fields_only(clerk: Client, orders: Any) 
     assert response["X-Accel-Buffering"] == "no"
     text = body(response)
     assert "s3cret" not in text
-    assert list(csv.reader(io.StringIO(text))) == [
+    assert list(csv.reader(io.StringIO(text.removeprefix("\ufeff")))) == [
         ["Number", "Customer", "Status", "Total", "Created"],
         ["A-1", "Ann", "paid", "10.50", "2023-12-31T14:00:00.000000"],
         ["A-2", "Ann", "shipped", "99.00", "2023-12-31T16:00:00.000000"],
         ["B-1", "'=Bob", "new", "5.00", "2024-06-01T12:00:00.000000"],
     ]
+
+
+def test_exports_start_with_a_bom_unless_told_not_to(
+    clerk: Client, orders: Any, isolated_registry: None
+) -> None:
+    start = b"".join(clerk.get(ORDERS).streaming_content)[:9]
+    assert start == b"\xef\xbb\xbfNumber"  # Excel then reads it as UTF-8
+    with override_settings(STREAMKIT_EXPORT_BOM=False):
+        assert b"".join(clerk.get(ORDERS).streaming_content)[:6] == b"Number"
+        # An export's own bom wins over the setting, either way.
+        register(type("Marked", (OrderExport,), {"slug": "marked", "bom": True}))
+        marked = b"".join(clerk.get("/exports/marked.csv").streaming_content)
+        assert marked.startswith(b"\xef\xbb\xbfNumber")
+    register(type("Bare", (OrderExport,), {"slug": "bare", "bom": False}))
+    assert b"".join(clerk.get("/exports/bare.csv").streaming_content)[:6] == b"Number"
+    # An encoding without a byte order mark gets none by default (no error).
+    latin = type("Latin", (CSVStreamView,), {"encoding": "cp1252"})
+    register(type("Old", (OrderExport,), {"slug": "old", "view_class": latin}))
+    response = clerk.get("/exports/old.csv")
+    assert response["Content-Type"] == "text/csv; charset=cp1252"
+    assert b"".join(response.streaming_content)[:6] == b"Number"
+
+
+def test_an_export_may_turn_formula_escaping_off(
+    clerk: Client, orders: Any, isolated_registry: None
+) -> None:
+    assert rows(clerk.get(ORDERS))[3][1] == "'=Bob"
+    register(type("Raw", (OrderExport,), {"slug": "raw", "escape_formulas": False}))
+    assert rows(clerk.get("/exports/raw.csv"))[3][1] == "=Bob"
+    # Left unset, the view class's own choice holds.
+    trusting = type("Trusting", (CSVStreamView,), {"escape_formulas": False})
+    register(type("Own", (OrderExport,), {"slug": "own", "view_class": trusting}))
+    assert rows(clerk.get("/exports/own.csv"))[3][1] == "=Bob"
 
 
 def test_a_queryset_export_with_its_own_filename(clerk: Client, orders: Any) -> None:

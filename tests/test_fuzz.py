@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import datetime
 import io
@@ -684,7 +685,8 @@ def test_any_export_query_string_gives_the_csv_or_a_400(
         return
     assert response.status_code == 200, (response.status_code, query)
     body = b"".join(response)
-    rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    assert body.startswith(codecs.BOM_UTF8)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
     assert rows[0] == HEADER
     assert all(len(row) == len(HEADER) for row in rows[1:])
     assert {row[0] for row in rows[1:]} <= {"A-1", "A-2", "'=B-1"}
@@ -739,7 +741,8 @@ def test_any_admin_export_query_string_gives_the_csv_or_a_400(
         return
     assert response.status_code == 200, (response.status_code, query)
     body = b"".join(response)
-    rows = list(csv.reader(io.StringIO(body.decode(), newline="")))
+    assert body.startswith(codecs.BOM_UTF8)
+    rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"), newline="")))
     assert all(len(row) == len(rows[0]) for row in rows)
     event(f"200: {len(rows) - 1} rows")
 

@@ -15,11 +15,27 @@ class AuthorAdmin(admin.ModelAdmin):
 
 @admin.register(Book)
 class BookAdmin(StreamingCSVExportMixin, admin.ModelAdmin):
-    list_display = ["title", "author", "genre", "published", "price", "in_stock"]
+    # Export CSV writes these columns as the changelist shows them: the
+    # author's name, the genre's label, the method's value (read with the
+    # author joined in, a query per 2,000 rows); csv_export_raw = True would
+    # write the stored values (the author's id, "fic").
+    list_display = [
+        "title",
+        "author",
+        "author_country",
+        "genre",
+        "published",
+        "price",
+        "in_stock",
+    ]
     list_filter = ["genre", "in_stock"]
     search_fields = ["title", "isbn"]
     list_select_related = ["author"]
     raw_id_fields = ["author"]
+
+    @admin.display(description="country", ordering="author__country")
+    def author_country(self, book: Book) -> str:
+        return book.author.country
 
 
 @admin.register(Order)
