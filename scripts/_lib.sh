@@ -26,9 +26,10 @@ find_python() {
 }
 
 # make_venv DIR PYTHON "extra requirement" [extras]: create DIR and install the
-# project into it; skipped when nothing it depends on has changed.
+# project (editable) into it with those extras ("" for none; default "test");
+# skipped when nothing it depends on has changed.
 make_venv() {
-    local dir="$1" python="$2" django="$3" extras="${4:-test}"
+    local dir="$1" python="$2" django="$3" extras="${4-test}"
     local stamp="$dir/.streamkit-stamp"
     local want
     want="$("$python" --version 2>&1) $django $extras $(sha1sum pyproject.toml | cut -c1-40)"
@@ -39,8 +40,10 @@ make_venv() {
     rm -rf "$dir"
     "$python" -m venv "$dir"
     local log="$dir/install.log"
+    local project="."
+    [[ -n "$extras" ]] && project=".[$extras]"
     if ! { "$dir/bin/python" -m pip install --upgrade pip &&
-        "$dir/bin/python" -m pip install -e ".[$extras]" "$django"; } >"$log" 2>&1; then
+        "$dir/bin/python" -m pip install -e "$project" "$django"; } >"$log" 2>&1; then
         tail -n 40 "$log" >&2
         die "Installing into $dir failed (full log: $log)."
     fi
