@@ -111,7 +111,8 @@ def panels_from_tables(tables: list[Table]) -> list[Panel]:
         elif headers[:2] == ["response", "first byte"] and "vs render()" in column:
             bars = [(SHORT.get(r[0], r[0]), seconds(r[column["total"]])) for r in rows]
             notes = {
-                SHORT.get(r[0], r[0]): f"first byte {r[column['first byte']]}"
+                SHORT.get(r[0], r[0]): f"first byte {r[column['first byte']]}, "
+                f"peak RSS {r[column['peak RSS growth']]}"
                 for r in rows
             }
             title = f"Streamed Jinja2 template, a {n}-row page"
@@ -145,7 +146,7 @@ def draw(panels: list[Panel], path: Path) -> None:
         ax.invert_yaxis()
         ax.set_title(panel.title, loc="left", fontsize=11, fontweight="bold")
         ax.set_xlabel("seconds, lower is better", fontsize=8, color="#5b6478")
-        ax.set_xlim(0, max(values) * (1.6 if panel.notes else 1.32))
+        ax.set_xlim(0, max(values) * (1.9 if panel.notes else 1.32))
         for position, label, value in zip(positions, labels, values, strict=True):
             text = f"{value:.2f} s"
             if label != panel.ours:
