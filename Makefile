@@ -8,6 +8,6 @@ demo:
 test:
 	bash scripts/test
 
-# Print the benchmark tables.
+# Print the benchmark tables and draw the headline ones as docs/bench.png.
 bench:
 	bash scripts/bench

@@ -145,12 +145,52 @@ def test_the_books_admin_exports_what_it_shows(demo: Server) -> None:
 
 def test_large_csv_streams_every_order(demo: Server) -> None:
     response = httpx.get(demo.url + "/large.csv", timeout=60)
-    assert response.headers["content-type"] == "text/csv"
+    assert response.headers["content-type"] == "text/csv; charset=utf-8"
     assert "content-length" not in response.headers
     rows = list(csv.reader(io.StringIO(response.text)))
     assert rows[0][:3] == ["id", "created", "customer"]
     assert len(rows) == 120_001
     assert [int(r[0]) for r in rows[1:4]] == [1, 2, 3]
+    # Every row as wide as the header, however the notes are written, and no
+    # cell a spreadsheet would run as a formula.
+    assert {len(row) for row in rows} == {len(rows[0])}
+    cells = [cell for row in rows[1:] for cell in row]
+    assert not [cell for cell in cells if cell.startswith(("=", "+", "-", "@"))]
+    notes = {row[-1] for row in rows[1:]}
+    assert {"'=SUM(A1:A9)", "'+44 20 7946 0000", "deliver, after 6 pm"} <= notes
+
+
+def test_large_naive_csv_shows_what_hand_joined_csv_breaks(demo: Server) -> None:
+    page = httpx.get(demo.url + "/", timeout=30).text
+    caption = re.search(r'href="/large-naive.csv">[^<]*</a><code>([^<]*)<', page)
+    assert caption
+    assert "naive" in caption.group(1)
+    assert "broken rows, live formulas" in caption.group(1)
+    response = httpx.get(demo.url + "/large-naive.csv", timeout=60)
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(response.text)))
+    assert len(rows) == 120_001  # the same orders as /large.csv ...
+    widths = {len(row) for row in rows}
+    assert len(widths) > 1, "... but a note with a comma changes a row's width"
+    formulas = {row[-1] for row in rows[1:] if row[-1].startswith("=")}
+    assert formulas == {"=SUM(A1:A9)"}, "... and a note is a live formula"
+
+
+def test_index_shows_the_demo_login_and_speaks_to_the_user(demo: Server) -> None:
+    page = httpx.get(demo.url + "/", timeout=30).text
+    assert "<kbd>demo</kbd>" in page
+    assert "<kbd>streamkit-demo</kbd>" in page
+    assert 'href="/admin/login/?next=/exports/"' in page
+    assert "seed" not in page.lower()
+
+
+def test_the_exports_index_links_back_to_the_site(demo: Server) -> None:
+    client = signed_in(demo)
+    try:
+        index = client.get("/exports/").text
+    finally:
+        client.close()
+    assert re.search(r'<a class="back" href="/">[^<]*Back to the site</a>', index)
 
 
 def test_demo_project_passes_checks() -> None:

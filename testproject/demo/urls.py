@@ -9,6 +9,7 @@ app_name = "demo"
 urlpatterns = [
     path("", views.index, name="index"),
     path("large.csv", views.large_csv, name="large-csv"),
+    path("large-naive.csv", views.large_naive_csv, name="large-naive-csv"),
     path("orders.csv", views.OrderExport.as_view(), name="orders-csv"),
     path("books.csv", views.books_csv, name="books-csv"),
     path("my-large-page.html", views.LargePage.as_view(), name="large-page"),

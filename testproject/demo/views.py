@@ -1,4 +1,5 @@
-"""The demo's views: the seed's three examples and one class-based view of each kind."""
+"""The demo's views: three classic streaming examples and one class-based view of
+each kind."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import get_language
 
+from demo.management.commands.demo_user import PASSWORD, USERNAME
 from demo.models import Author, Book, Order
 from django_streamkit import (
     StreamingCSVResponse,
@@ -45,7 +47,7 @@ FEATURES = [
         "title": "Exports and the admin",
         "text": "Registered CSV exports mounted with one include(), permission "
         "checks and validated filters; an Export CSV button on the admin's "
-        "changelists. Sign in as the demo user first.",
+        "changelists. Sign in first, as shown above.",
         "links": [
             {
                 "url": "/exports/",
@@ -85,7 +87,7 @@ FEATURES = [
             {
                 "url": "/stream?name=World",
                 "label": "/stream?name=World",
-                "how": "the seed's example, stream_with_context",
+                "how": "stream_with_context greets you by name",
             },
             {
                 "url": "/clock",
@@ -95,14 +97,21 @@ FEATURES = [
         ],
     },
     {
-        "title": "The streaming core",
-        "text": "StreamingResponse over any sync or async iterable: coalesced "
-        "64 KiB chunks, the first byte at once, cleanup on disconnect.",
+        "title": "Safe CSV, side by side",
+        "text": "The same 200,000 orders twice. Some customers typed notes such "
+        'as "=SUM(A1:A9)" or "deliver, after 6 pm". Open both files in a '
+        "spreadsheet and compare.",
         "links": [
             {
                 "url": "/large.csv",
                 "label": "/large.csv",
-                "how": "the seed's example, 200,000 orders",
+                "how": "safe: StreamingCSVResponse quotes every cell and "
+                "escapes formulas",
+            },
+            {
+                "url": "/large-naive.csv",
+                "label": "/large-naive.csv",
+                "how": "naive: what hand-joined CSV gives: broken rows, live formulas",
             },
         ],
     },
@@ -121,6 +130,11 @@ def index(request: HttpRequest) -> HttpResponse:
         {
             "counts": counts,
             "features": FEATURES,
+            "login": {
+                "username": USERNAME,
+                "password": PASSWORD,
+                "url": "/admin/login/?next=/exports/",
+            },
             "server": request.META.get("SERVER_SOFTWARE", "ASGI"),
             "django_version": django.get_version(),
         },
@@ -128,12 +142,23 @@ def index(request: HttpRequest) -> HttpResponse:
     )
 
 
+LARGE_CSV_HEADER = ["id", "created", "customer", "title", "quantity", "total"]
+LARGE_CSV_HEADER += ["status", "note"]
+
+
 def iter_all_rows() -> Iterator[list[str]]:
     """Every order as a list of strings, read in chunks (never all at once)."""
     rows = Order.objects.values_list(
-        "id", "created", "customer", "book__title", "quantity", "total", "status"
+        "id",
+        "created",
+        "customer",
+        "book__title",
+        "quantity",
+        "total",
+        "status",
+        "note",
     ).iterator(chunk_size=2000)
-    for order_id, created, customer, title, quantity, total, status in rows:
+    for order_id, created, customer, title, quantity, total, status, note in rows:
         yield [
             str(order_id),
             created.isoformat(),
@@ -142,18 +167,25 @@ def iter_all_rows() -> Iterator[list[str]]:
             str(quantity),
             str(total),
             status,
+            note,
         ]
 
 
-def large_csv(request: HttpRequest) -> StreamingResponse:
-    """The seed's first example, as written there, on the streaming core.
+def large_csv(request: HttpRequest) -> StreamingCSVResponse:
+    """Every order as CSV: quoted where needed, formulas escaped."""
+    return StreamingCSVResponse(iter_all_rows(), header=LARGE_CSV_HEADER)
 
-    Its naive ``','.join(row)`` does no quoting; ``StreamingCSVResponse`` is
-    the safe way to write CSV.
+
+def large_naive_csv(request: HttpRequest) -> StreamingResponse:
+    """The same rows joined by hand, for comparison only: never do this.
+
+    ``','.join(row)`` does no quoting, so a note with a comma or a line break
+    changes the row's width, and a note starting with ``=`` or ``+`` is a live
+    formula in a spreadsheet.
     """
 
     def generate() -> Iterator[str]:
-        yield "id,created,customer,title,quantity,total,status\n"
+        yield ",".join(LARGE_CSV_HEADER) + "\n"
         for row in iter_all_rows():
             yield f"{','.join(row)}\n"
 
@@ -161,7 +193,7 @@ def large_csv(request: HttpRequest) -> StreamingResponse:
 
 
 class LargePage(TemplateStreamView):
-    """The seed's second example: a big table, streamed while it renders."""
+    """A big table, streamed while it renders."""
 
     template_name = "demo/my_large_page.html"
 
@@ -186,7 +218,7 @@ def _positive_int(value: str | None, *, default: int) -> int:
 
 
 def stream(request: HttpRequest) -> StreamingResponse:
-    """The seed's third example: the generator reads the request while it runs."""
+    """The generator reads the request while it runs."""
 
     @stream_with_context
     def generate() -> Iterator[str]:

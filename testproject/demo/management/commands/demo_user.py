@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -21,7 +22,8 @@ class Command(BaseCommand):
         user.save()
         self.stdout.write(
             self.style.SUCCESS(
-                f"Admin: http://127.0.0.1:8000/admin/  user {USERNAME!r}, "
+                f"Admin: http://127.0.0.1:{os.environ.get('DEMO_PORT', '8000')}"
+                f"/admin/  user {USERNAME!r}, "
                 f"password {PASSWORD!r}"
             )
         )
