@@ -117,8 +117,9 @@ class StreamingTemplateResponse(StreamingResponse):
         self.template_name = template_name
         self.context_data = context
         self.using = using
-        pieces = stream_template(
-            request, template_name, context, using=using, buffer_size=buffer_size
+        select = _by_name(_template_names(template_name))
+        pieces = _stream(
+            request, select, context, using=using, buffer_size=buffer_size, relayed=True
         )
         super().__init__(
             pieces,
@@ -172,7 +173,13 @@ def _stream(
     using: str | None,
     buffer_size: int | None,
     on: list[BaseEngine] | None = None,
+    relayed: bool = False,
 ) -> TextStream:
+    """The core of both entry points. ``relayed``: for a streaming response,
+    whose relay joins pieces into chunks itself and lets none wait longer
+    than ``STREAMKIT_MAX_LATENCY``; Jinja2's buffering, which would hold up
+    to ``buffer_size`` pieces while the context's source blocks, then ends
+    with the first piece."""
     size = _buffer_size(buffer_size)
     if context is not None and not isinstance(context, Mapping):
         raise TypeError(
@@ -191,8 +198,8 @@ def _stream(
     first = FirstPiece(started, conf.CHUNK_SIZE)
     watch = AfterHeaders(request, template)
     if not is_async:
-        return _generate(template, values, size, first, closables, watch)
-    pieces = _agenerate(template, values, size, first, closables, watch)
+        return _generate(template, values, size, first, closables, watch, relayed)
+    pieces = _agenerate(template, values, size, first, closables, watch, relayed)
     if isinstance(request, ASGIRequest) and in_event_loop():
         # An async view under ASGI: the response is iterated on this loop.
         return pieces
@@ -208,6 +215,7 @@ def _generate(
     first: FirstPiece,
     closables: list[object],
     watch: AfterHeaders,
+    relayed: bool,
 ) -> Iterator[str]:
     generator = cast("Generator[str]", template.generate(context))
     pieces = TemplateStream(generator)
@@ -220,6 +228,8 @@ def _generate(
         yield first.text()
         # Resumed for the second piece: the headers (and the session) are out.
         watch.start()
+        if relayed:
+            pieces.disable_buffering()
         yield from pieces
     except jinja2.TemplateSyntaxError as exc:  # a dynamically named include
         raise syntax_error(exc) from exc
@@ -236,6 +246,7 @@ async def _agenerate(
     first: FirstPiece,
     closables: list[object],
     watch: AfterHeaders,
+    relayed: bool,
 ) -> AsyncGenerator[str]:
     generator = template.generate_async(context)
     # Jinja2's TemplateStream is sync only; _abuffered is its async twin.
@@ -248,7 +259,8 @@ async def _agenerate(
                 break
         yield first.text()
         watch.start()
-        async for piece in pieces:
+        # After a yield, _abuffered holds nothing: read on past it.
+        async for piece in generator if relayed else pieces:
             yield piece
     except jinja2.TemplateSyntaxError as exc:
         raise syntax_error(exc) from exc

@@ -34,7 +34,9 @@ def _plan(request: HttpRequest) -> tuple[int, int, float, float]:
     mode = request.GET.get("mode", "slow")
     return {
         "slow": (40, -1, 0.0, 0.05),  # a short row every 50 ms
-        "pause": (10, 5, 3.0, 0.0),  # 5 rows at once, a 3 s pause, 5 more
+        # 3 rows at once, a 3 s pause, 5 more: 3 is no multiple of the
+        # template's buffer size (5) or of anything else that might batch.
+        "pause": (8, 3, 3.0, 0.0),
         "endless": (2400, -1, 0.0, 0.05),  # two minutes at most
     }[mode]
 
