@@ -37,6 +37,8 @@ SERVERS = {
         "8",
     ],
     "uvicorn": ["-m", "uvicorn", "--no-access-log", "--lifespan", "off"],
+    # Django's development server, as the demo and new projects run it.
+    "runserver": ["-m", "django", "runserver", "--noreload", "--skip-checks"],
 }
 
 
@@ -57,8 +59,8 @@ class Server:
 
     @property
     def serving_pid(self) -> int:
-        """The process that runs the app: gunicorn's worker, or uvicorn itself."""
-        if self.kind == "uvicorn":
+        """The process that runs the app: gunicorn's worker, or the server itself."""
+        if self.kind in ("uvicorn", "runserver"):
             return self.process.pid
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -121,6 +123,8 @@ def serve(
     )
     if kind == "uvicorn":
         address = ["--host", "127.0.0.1", "--port", str(port)]
+    elif kind == "runserver":
+        address = [f"127.0.0.1:{port}"]
     else:
         address = ["--bind", f"127.0.0.1:{port}", "--timeout", "300"]
     env = {
@@ -133,7 +137,8 @@ def serve(
     }
     with output.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, *SERVERS[kind], *address, app],
+            [sys.executable, *SERVERS[kind], *address]
+            + ([] if kind == "runserver" else [app]),
             cwd=pythonpath,
             env=env,
             stdout=out,

@@ -1,5 +1,5 @@
 """The latency bound and the end of a stream, through every layer that can
-hold bytes back, on real servers (gunicorn's sync worker and uvicorn).
+hold bytes back, on real servers (gunicorn's sync worker, uvicorn and Django's runserver).
 
 A row made slowly, or just before the source blocks, must reach the client
 within about ``STREAMKIT_MAX_LATENCY`` (0.1 s here), not when a chunk fills
@@ -29,7 +29,7 @@ ROW = re.compile(rb"^(\d+),(\d+\.\d+)\r?$")
 SLACK = 1.0
 
 
-@pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
+@pytest.fixture(scope="module", params=["gunicorn", "uvicorn", "runserver"])
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
     with serve(request.param) as running:
         yield running
