@@ -1,5 +1,5 @@
 """The latency bound and the end of a stream, through every layer that can
-hold bytes back, on real servers (gunicorn's sync worker, uvicorn and Django's runserver).
+hold bytes back, on real servers (gunicorn's sync worker, uvicorn, runserver).
 
 A row made slowly, or just before the source blocks, must reach the client
 within about ``STREAMKIT_MAX_LATENCY`` (0.1 s here), not when a chunk fills
