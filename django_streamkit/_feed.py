@@ -105,3 +105,16 @@ async def _apieces(
     async for piece in pieces:
         if data := encode(piece):
             yield data
+
+
+def passthrough(source: Iterator[Piece], encoding: str) -> Iterator[bytes]:
+    """Each non-empty piece as bytes, one for one: for content that is already
+    chunked (a wrapper a middleware put around a response's chunks)."""
+    yield from filter(None, map(bytes_of(encoding), source))
+
+
+async def apassthrough(
+    source: AsyncIterator[Piece], encoding: str
+) -> AsyncIterator[bytes]:
+    async for data in _apieces(source, bytes_of(encoding)):
+        yield data

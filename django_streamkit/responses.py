@@ -12,14 +12,8 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 from django_streamkit._context import AsyncContextIterator, ContextIterator
-from django_streamkit._feed import Feed, PieceFeed
-from django_streamkit._iter import (
-    DONE,
-    AsyncDriver,
-    apassthrough,
-    next_or_done,
-    passthrough,
-)
+from django_streamkit._feed import Feed, PieceFeed, apassthrough, passthrough
+from django_streamkit._iter import DONE, AsyncDriver, next_or_done
 from django_streamkit._stream import Stream
 from django_streamkit._typing import Stream as Content
 from django_streamkit.conf import conf
