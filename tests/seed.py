@@ -40,14 +40,15 @@ FROM series
 
 
 def record_line(i: int) -> bytes:
-    """Row ``i`` as the CSV export of tests.csv_views.RECORD_FIELDS writes it."""
+    """Row ``i`` as the CSV export of tests.csv_views.RECORD_FIELDS writes it
+    (datetimes in the current time zone, UTC, in one shape)."""
     status = ("new", "paid", "shipped")[i % 3]
     created = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(
         seconds=i
     )
     return (
         f"{i},Customer {i},user{i}@example.com,City {i % 500},{status},{i % 1000},"
-        f"{Decimal(i % 100000) / 100:.2f},{created}\r\n"
+        f"{Decimal(i % 100000) / 100:.2f},{created:%Y-%m-%dT%H:%M:%S.%f}\r\n"
     ).encode()
 
 

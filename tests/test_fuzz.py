@@ -33,6 +33,7 @@ from django.http import Http404, HttpRequest
 from django.template import TemplateDoesNotExist, engines
 from django.test import AsyncClient, Client
 from django.urls import include, path
+from django.utils import timezone
 from django.utils.functional import Promise, lazy
 from django.utils.translation import gettext_lazy
 from hypothesis import HealthCheck, event, example, given, settings
@@ -45,6 +46,7 @@ from django_streamkit import (
     stream_csv,
     stream_template,
 )
+from django_streamkit._datetimes import LOCAL, DateTimeText
 from django_streamkit._http import clean_filename
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.views import AsyncTemplateStreamView, TemplateStreamView
@@ -77,10 +79,17 @@ cells = st.one_of(
 )
 
 
+def datetime_cell(value: datetime.datetime | datetime.time) -> str:
+    """One shape for every datetime and time, in the current time zone."""
+    return str(DateTimeText(LOCAL, timezone.get_current_timezone()).cell(value))
+
+
 def expected_cell(value: Any, *, escape: bool) -> str:
     """A cell as the contract says it reads back (behaviour 7)."""
     if value is None:
         return ""
+    if isinstance(value, datetime.datetime | datetime.time):
+        return datetime_cell(value)
     text = repr(value) if isinstance(value, float) else str(value)
     if escape and isinstance(value, str | Promise) and text.startswith(TRIGGERS):
         return "'" + text
