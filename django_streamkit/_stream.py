@@ -115,31 +115,41 @@ class Stream:
             self._chunks = self._sync()
         return self._chunks
 
-    def _sync(self) -> Iterator[bytes]:
-        feed = self.feed
-        head = b""
+    def _opening(self) -> tuple[bytes, bytes, bool]:
+        """(the chunk to send first, the head still owed to the first relayed
+        chunk, whether the stream already ended); shared by both drivers."""
         if self.primed:
             first, self._first = self._first, b""
-            if first:
-                yield first
-            if self._finished:
-                return
-        else:
-            head = feed.head()
-            if feed.head_alone and head:
-                yield head
-                head = b""
+            return first, b"", self._finished
+        head = self.feed.head()
+        if self.feed.head_alone:
+            return head, b"", False
+        return b"", head, False
+
+    def _options(self) -> dict[str, Any]:
         self._relayed = True
+        feed = self.feed
+        return {
+            "limit": feed.limit,
+            "latency": self.latency,
+            "weigh": feed.weigh,
+            "fresh": not self.primed,
+        }
+
+    def _sync(self) -> Iterator[bytes]:
+        first, head, ended = self._opening()
+        if first:
+            yield first
+        if ended:
+            return
         scope = Scope() if self.scope is None else self.scope
+        feed = self.feed
         for chunk in relay(
             feed.source,  # type: ignore[arg-type]
             feed.render,
-            limit=feed.limit,
-            latency=self.latency,
-            weigh=feed.weigh,
-            fresh=not self.primed,
             run=_runner(scope),
             close=feed.close,
+            **self._options(),
         ):
             if head:
                 chunk, head = head + chunk, b""
@@ -167,20 +177,11 @@ class Stream:
         return self._achunks
 
     async def _async(self) -> AsyncIterator[bytes]:
-        feed = self.feed
-        head = b""
-        if self.primed:
-            first, self._first = self._first, b""
-            if first:
-                yield first
-            if self._finished:
-                return
-        else:
-            head = feed.head()
-            if feed.head_alone and head:
-                yield head
-                head = b""
-        self._relayed = True
+        first, head, ended = self._opening()
+        if first:
+            yield first
+        if ended:
+            return
         loop = asyncio.get_running_loop()
         context = None
         if self.scope is not None:
@@ -190,15 +191,13 @@ class Stream:
         def spawn(coroutine: Any) -> asyncio.Task[None]:
             return loop.create_task(coroutine, context=context)
 
+        feed = self.feed
         async for chunk in arelay(
             feed.source,  # type: ignore[arg-type]
             feed.render,
-            limit=feed.limit,
-            latency=self.latency,
-            weigh=feed.weigh,
-            fresh=not self.primed,
             spawn=spawn,
             aclose=feed.aclose,
+            **self._options(),
         ):
             if head:
                 chunk, head = head + chunk, b""
