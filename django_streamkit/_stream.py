@@ -1,6 +1,6 @@
 """One response's stream: priming in the view, then the relay, on any server.
 
-The Django side of :mod:`django_streamkit._relay`: a sync source's producer
+The Django side of :mod:`django_streamkit._core.relay`: a sync source's producer
 thread works with the database connections of the thread that iterates the
 response (the request's thread under WSGI, its thread-sensitive worker under
 ASGI), so the source keeps the request's connection and transaction, SQLite's
@@ -17,9 +17,9 @@ from typing import Any
 
 from django.db import connections
 
-from django_streamkit._context import Scope, in_scope
-from django_streamkit._feed import Feed
-from django_streamkit._relay import arelay, relay
+from django_streamkit._core.feed import Feed
+from django_streamkit._core.relay import arelay, relay
+from django_streamkit._core.scope import Scope, in_scope
 
 
 def _runner(scope: Scope) -> Callable[[Callable[[], None]], None]:

@@ -21,9 +21,13 @@ from django.template.loader import select_template
 from django.urls import URLPattern, path
 from django.utils.translation import gettext_lazy as _
 
-from django_streamkit._columns import expand_fields, resolve_columns, resolve_field
-from django_streamkit._display import display_columns, display_name, display_view
-from django_streamkit._filters import compile_query
+from django_streamkit._db.columns import expand_fields, resolve_columns, resolve_field
+from django_streamkit._exports.display import (
+    display_columns,
+    display_name,
+    display_view,
+)
+from django_streamkit._exports.filters import compile_query
 from django_streamkit.exports import csv_view_response, export_bom
 from django_streamkit.views import CSVStreamView
 

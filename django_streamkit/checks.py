@@ -46,7 +46,7 @@ from django.core import checks
 from django.urls import URLResolver
 from django.utils.module_loading import import_string
 
-from django_streamkit._datetimes import FORMATS
+from django_streamkit._writers.datetimes import FORMATS
 from django_streamkit.conf import DEFAULTS
 
 
@@ -137,7 +137,7 @@ def check_gzip_middleware(
 def check_exports(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    from django_streamkit._export_checks import check_registry
+    from django_streamkit._exports.checks import check_registry
 
     return check_registry()
 
@@ -145,7 +145,7 @@ def check_exports(
 def check_exports_urls(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
-    from django_streamkit._export_checks import (
+    from django_streamkit._exports.checks import (
         check_auth_for_urls,
         check_login_for_urls,
     )
@@ -159,7 +159,7 @@ def check_template_views(
     from django.template import engines
     from django.urls import get_resolver
 
-    from django_streamkit._jinja import is_jinja2
+    from django_streamkit._templating.context import is_jinja2
     from django_streamkit.views import TemplateStreamView
 
     try:
@@ -203,7 +203,7 @@ def check_csv_views(
 ) -> list[checks.CheckMessage]:
     from django.urls import get_resolver
 
-    from django_streamkit._export_checks import check_csv_view
+    from django_streamkit._exports.checks import check_csv_view
     from django_streamkit.views import CSVStreamView
 
     try:

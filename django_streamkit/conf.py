@@ -19,7 +19,7 @@ DEFAULTS: dict[str, Any] = {
     # Prefix spreadsheet formula triggers in CSV string cells with "'".
     "CSV_ESCAPE_FORMULAS": True,
     # How CSV writes datetimes: "local" (current time zone, no offset) or
-    # "iso" (UTC, with the offset); see django_streamkit._datetimes.
+    # "iso" (UTC, with the offset); see django_streamkit._writers.datetimes.
     "CSV_DATETIME_FORMAT": "local",
     # A UTF-8 byte order mark first in admin and registry exports, for Excel.
     "EXPORT_BOM": True,

@@ -6,7 +6,7 @@ and the thread may serve another request next; under ASGI a sync body runs on
 a worker thread and an async body in the handler's task, neither of which is
 the context the view ran in. ``stream_with_context`` copies the view's context
 once and runs every step of the body inside it (see
-:mod:`django_streamkit._context`).
+:mod:`django_streamkit._core.scope`).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from typing import Any, ParamSpec, TypeVar, cast, overload
 
 from django.http import HttpRequest
 
-from django_streamkit._context import AsyncContextIterator, ContextIterator, Scope
+from django_streamkit._core.scope import AsyncContextIterator, ContextIterator, Scope
 
 T = TypeVar("T")
 P = ParamSpec("P")

@@ -1,6 +1,6 @@
 """Streamed CSV: :func:`stream_csv` and :class:`StreamingCSVResponse`.
 
-A thin Django adapter over the pure core in :mod:`django_streamkit._csv`: it
+A thin Django adapter over the pure core in :mod:`django_streamkit._writers.csv`: it
 reads the ``STREAMKIT_*`` settings, resolves lazy translation strings in the
 header, takes the current time zone for datetimes, and reads QuerySets with
 ``.iterator()`` instead of their result cache.
@@ -17,10 +17,10 @@ from django.db.models.query import ModelIterable
 from django.utils import timezone
 from django.utils.functional import Promise
 
-from django_streamkit._csv import CSVFormat, aiter_csv, iter_csv
-from django_streamkit._datetimes import DateTimeText
+from django_streamkit._db.queryset import QuerySetRows, must_wait
 from django_streamkit._http import content_disposition
-from django_streamkit._queryset import QuerySetRows, must_wait
+from django_streamkit._writers.csv import CSVFormat, aiter_csv, iter_csv
+from django_streamkit._writers.datetimes import DateTimeText
 from django_streamkit.conf import conf
 from django_streamkit.responses import StreamingResponse, _check_chunk_size
 

@@ -31,9 +31,9 @@ from django.utils.module_loading import autodiscover_modules
 from django.utils.text import capfirst
 from django.views import View
 
-from django_streamkit._filters import FilterError, describe, filter_queryset
-from django_streamkit._index import render_index
-from django_streamkit._login import LoginRedirectMixin
+from django_streamkit._exports.filters import FilterError, describe, filter_queryset
+from django_streamkit._exports.index import render_index
+from django_streamkit._exports.login import LoginRedirectMixin
 from django_streamkit.conf import conf
 from django_streamkit.views import CSVStreamView
 

@@ -11,11 +11,11 @@ from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
-from django_streamkit._context import AsyncContextIterator, ContextIterator
-from django_streamkit._feed import Feed, PieceFeed, apassthrough, passthrough
-from django_streamkit._iter import DONE, AsyncDriver, next_or_done
+from django_streamkit._core.bridge import DONE, AsyncDriver, next_or_done
+from django_streamkit._core.feed import Feed, PieceFeed, apassthrough, passthrough
+from django_streamkit._core.scope import AsyncContextIterator, ContextIterator
+from django_streamkit._core.types import Stream as Content
 from django_streamkit._stream import Stream
-from django_streamkit._typing import Stream as Content
 from django_streamkit.conf import conf
 
 logger = logging.getLogger("django_streamkit")

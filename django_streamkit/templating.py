@@ -25,8 +25,8 @@ from django.template import TemplateDoesNotExist
 from django.template.backends.base import BaseEngine
 from jinja2.environment import TemplateStream
 
-from django_streamkit._iter import AsyncDriver
-from django_streamkit._jinja import (
+from django_streamkit._core.bridge import AsyncDriver
+from django_streamkit._templating.context import (
     AfterHeaders,
     FirstPiece,
     build_context,
@@ -38,7 +38,7 @@ from django_streamkit._jinja import (
     send_rendered_signal,
     syntax_error,
 )
-from django_streamkit._lazy import aclose_all, close_all, lazy_values
+from django_streamkit._templating.lazy import aclose_all, close_all, lazy_values
 from django_streamkit.conf import conf
 from django_streamkit.responses import StreamingResponse
 

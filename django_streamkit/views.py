@@ -13,8 +13,8 @@ from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.text import slugify
 from django.views.generic.base import ContextMixin, View
 
-from django_streamkit._columns import CSVColumn, expand_fields, resolve_columns
-from django_streamkit._typing import Stream
+from django_streamkit._core.types import Stream
+from django_streamkit._db.columns import CSVColumn, expand_fields, resolve_columns
 from django_streamkit.context import request_scope, stream_with_context
 from django_streamkit.csv import StreamingCSVResponse, queryset_rows
 from django_streamkit.responses import StreamingResponse

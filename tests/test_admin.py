@@ -20,7 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils.html import format_html
 
 from django_streamkit import StreamingCSVResponse
-from django_streamkit._display import str_field
+from django_streamkit._exports.display import str_field
 from django_streamkit.admin import StreamingCSVExportMixin
 from django_streamkit.views import CSVStreamView
 from tests.testapp.admin import OrderAdmin

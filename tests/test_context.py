@@ -26,7 +26,7 @@ from django_streamkit import (
     get_current_request,
     stream_with_context,
 )
-from django_streamkit._context import AsyncContextIterator
+from django_streamkit._core.scope import AsyncContextIterator
 from django_streamkit.context import request_scope
 from django_streamkit.middleware import RequestContextMiddleware
 from tests import context_views

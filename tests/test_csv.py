@@ -21,9 +21,10 @@ from django.utils.translation import gettext_lazy
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from django_streamkit import StreamingCSVResponse, _csv_text, stream_csv
-from django_streamkit import _csv as core
-from django_streamkit._csv_text import TRIGGERS, escape_cell
+from django_streamkit import StreamingCSVResponse, stream_csv
+from django_streamkit._writers import csv as core
+from django_streamkit._writers import csv_text as _csv_text
+from django_streamkit._writers.csv_text import TRIGGERS, escape_cell
 
 
 def body(rows: Any, **options: Any) -> bytes:

@@ -21,7 +21,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from django_streamkit import stream_csv
-from django_streamkit._datetimes import DateTimeText
+from django_streamkit._writers.datetimes import DateTimeText
 from tests.testapp.models import Sample
 
 UTC = datetime.UTC

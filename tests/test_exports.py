@@ -19,7 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 from django.urls import include, path
 
-from django_streamkit._filters import FilterError, filter_queryset
+from django_streamkit._exports.filters import FilterError, filter_queryset
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.views import CSVStreamView
 from tests.testapp.exports import CustomerExport, OrderExport, PaidOrderExport

@@ -46,8 +46,8 @@ from django_streamkit import (
     stream_csv,
     stream_template,
 )
-from django_streamkit._datetimes import LOCAL, DateTimeText
 from django_streamkit._http import clean_filename
+from django_streamkit._writers.datetimes import LOCAL, DateTimeText
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.views import AsyncTemplateStreamView, TemplateStreamView
 from tests.testapp.models import Customer, Order

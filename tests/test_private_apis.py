@@ -46,9 +46,12 @@ from django.template import engines
 from django.test import RequestFactory
 from django.views.debug import ExceptionReporter
 
-from django_streamkit import _cells_postgres, _cells_sqlite, _context, _jinja
-from django_streamkit._cells_sqlite import DECIMAL_CONVERTER, Untyped
-from django_streamkit._datetimes import DEFAULT_DATETIMES
+from django_streamkit._core import scope as _context
+from django_streamkit._db import postgres as _cells_postgres
+from django_streamkit._db import sqlite as _cells_sqlite
+from django_streamkit._db.sqlite import DECIMAL_CONVERTER, Untyped
+from django_streamkit._templating import context as _jinja
+from django_streamkit._writers.datetimes import DEFAULT_DATETIMES
 from tests.testapp.models import Order, Sample
 
 UTC = datetime.UTC
@@ -398,7 +401,7 @@ def test_psycopg_loaders_and_djangos_timestamptz_loader() -> None:
     assert fast.__module__.startswith(("psycopg_binary", "psycopg_c"))
 
 
-# -- asgiref: django_streamkit/_context.py ------------------------------------
+# -- asgiref: django_streamkit/_core/scope.py ------------------------------------
 
 
 def test_asgiref_local_storage_and_rehome() -> None:
@@ -491,7 +494,7 @@ def test_lazy_re_compile_and_gzip_max_random_bytes() -> None:
     assert middleware.max_random_bytes > 0
 
 
-# -- requests and templates: django_streamkit/_jinja.py ------------------------
+# -- requests and templates: django_streamkit/_templating/context.py ---------
 
 
 def test_session_cache_and_request_messages() -> None:

@@ -24,7 +24,10 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_streamkit import _cells_postgres, _cells_sqlite, _queryset, stream_csv
+from django_streamkit import stream_csv
+from django_streamkit._db import postgres as _cells_postgres
+from django_streamkit._db import queryset as _queryset
+from django_streamkit._db import sqlite as _cells_sqlite
 from django_streamkit.csv import queryset_rows
 from tests.testapp.models import Sample
 

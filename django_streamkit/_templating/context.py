@@ -24,7 +24,7 @@ from django.template.backends.utils import csrf_input
 from django.template.utils import InvalidTemplateEngineError
 from jinja2 import meta
 
-from django_streamkit._lazy import Started
+from django_streamkit._templating.lazy import Started
 
 logger = logging.getLogger("django_streamkit")
 

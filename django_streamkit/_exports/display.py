@@ -30,8 +30,8 @@ from django.utils.html import strip_tags
 from django.utils.safestring import SafeData
 from django.utils.text import capfirst
 
-from django_streamkit._columns import CSVColumn
-from django_streamkit._queryset import QuerySetRows
+from django_streamkit._db.columns import CSVColumn
+from django_streamkit._db.queryset import QuerySetRows
 from django_streamkit.conf import conf
 from django_streamkit.views import CSVStreamView
 

@@ -3,7 +3,7 @@
 A *column* is one column of a fetched chunk of rows; a *cells* function turns
 it into values that CSV-write to the same bytes as the values Django's
 ``.iterator()`` would give, often faster (one C-level ``map`` per column) or
-as their final text. Used by :mod:`django_streamkit._queryset`; the
+as their final text. Used by :mod:`django_streamkit._db.queryset`; the
 database-specific shapes are in ``_cells_sqlite`` and ``_cells_postgres``.
 """
 
@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from django_streamkit._datetimes import DateTimeText
+from django_streamkit._writers.datetimes import DateTimeText
 
 Column = Sequence[Any]
 Cells = Callable[[Column], Column]

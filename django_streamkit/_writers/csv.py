@@ -6,12 +6,12 @@ batch becomes one chunk. Values keep :mod:`csv`'s own conversion, which is
 already the one a spreadsheet user expects: ``None`` is empty, floats are
 ``repr()``, everything else is ``str()`` (so dates are ISO 8601, UUIDs are
 hyphenated and lazy strings are resolved), but datetimes and times, which
-:class:`~django_streamkit._datetimes.DateTimeText` writes in one shape.
+:class:`~django_streamkit._writers.datetimes.DateTimeText` writes in one shape.
 
 Rows of plain text are joined with ``str.join`` instead when that gives the
-same bytes (see :class:`~django_streamkit._csv_text.PlainJoin`). Formula
+same bytes (see :class:`~django_streamkit._writers.csv_text.PlainJoin`). Formula
 escaping (OWASP "CSV injection") costs a few ``memchr``-speed scans of each
-written batch (see :class:`~django_streamkit._csv_text.FormulaCheck`): only
+written batch (see :class:`~django_streamkit._writers.csv_text.FormulaCheck`): only
 when they find a field that *could* start with a formula trigger is the batch
 written again with each cell checked in Python.
 
@@ -36,7 +36,9 @@ from dataclasses import dataclass
 from itertools import chain, islice
 from typing import Any
 
-from django_streamkit._csv_text import (
+from django_streamkit._core.feed import Feed
+from django_streamkit._core.relay import arelay
+from django_streamkit._writers.csv_text import (
     BareLineBreaks,
     FormulaCheck,
     PlainJoin,
@@ -50,9 +52,7 @@ from django_streamkit._csv_text import (
     unknown_option,
     unwritable,
 )
-from django_streamkit._datetimes import DEFAULT_DATETIMES, DateTimeText
-from django_streamkit._feed import Feed
-from django_streamkit._relay import arelay
+from django_streamkit._writers.datetimes import DEFAULT_DATETIMES, DateTimeText
 
 _END: Any = object()
 

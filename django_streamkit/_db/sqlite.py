@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db.models.expressions import Col, Func
 from django.db.models.sql import Query
 
-from django_streamkit._cells import (
+from django_streamkit._db.cells import (
     DATES,
     Cells,
     Column,
@@ -27,7 +27,7 @@ from django_streamkit._cells import (
     has_negative,
     nulls_apart,
 )
-from django_streamkit._datetimes import DateTimeText
+from django_streamkit._writers.datetimes import DateTimeText
 
 
 def untyped_query(query: Query, skip: Collection[int]) -> Query:

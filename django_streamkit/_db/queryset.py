@@ -22,10 +22,10 @@ from django.db.models.query import ValuesListIterable
 from django.db.models.sql import Query
 from django.db.models.sql.constants import MULTI
 
-from django_streamkit._cells import Cells, chained, labeller, texts
-from django_streamkit._cells_postgres import Loaders, Text
-from django_streamkit._cells_sqlite import fast_converter, untyped_query
-from django_streamkit._datetimes import DateTimeText
+from django_streamkit._db.cells import Cells, chained, labeller, texts
+from django_streamkit._db.postgres import Loaders, Text
+from django_streamkit._db.sqlite import fast_converter, untyped_query
+from django_streamkit._writers.datetimes import DateTimeText
 
 __all__ = ["QuerySetRows", "must_wait"]
 

@@ -1,7 +1,7 @@
 """What written CSV text holds: formula triggers, and when ``str.join`` suffices.
 
 Pure functions and checks over :mod:`csv` output, with no Django imports; the
-batching writer in :mod:`django_streamkit._csv` uses them.
+batching writer in :mod:`django_streamkit._writers.csv` uses them.
 """
 
 from __future__ import annotations

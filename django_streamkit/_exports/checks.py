@@ -14,8 +14,8 @@ from django.db.models.constants import LOOKUP_SEP
 from django.urls import NoReverseMatch, resolve, reverse
 from django.utils.module_loading import import_string
 
-from django_streamkit._columns import CSVColumn, expand_fields, resolve_columns
-from django_streamkit._filters import Filter
+from django_streamkit._db.columns import CSVColumn, expand_fields, resolve_columns
+from django_streamkit._exports.filters import Filter
 from django_streamkit.exports import CSVExport, registry
 from django_streamkit.views import CSVStreamView
 
@@ -242,7 +242,7 @@ def check_auth_for_urls() -> list[checks.CheckMessage]:
 
 def check_login_for_urls() -> list[checks.CheckMessage]:
     """W050: anonymous users of the mounted exports go to no login page."""
-    from django_streamkit._login import admin_login_url, login_target
+    from django_streamkit._exports.login import admin_login_url, login_target
 
     try:
         index = resolve(reverse("streamkit:index"))

@@ -32,7 +32,7 @@ from collections.abc import (
 from threading import get_ident
 from typing import Any, Generic, TypeVar
 
-from django_streamkit._iter import DONE, acall_all, call_all
+from django_streamkit._core.bridge import DONE, acall_all, call_all
 
 try:  # asgiref >= 3.10 tags Local storage with its thread.
     from asgiref.local import _rehome, _Storage

@@ -3,9 +3,9 @@ bytes. Nothing here imports Django.
 
 A :class:`Feed` is the one object a streamed format hands to
 :class:`~django_streamkit.responses.StreamingResponse`: the plain piece
-stream here, CSV rows in :mod:`django_streamkit._csv`. The response primes it
+stream here, CSV rows in :mod:`django_streamkit._writers.csv`. The response primes it
 (``head()`` and the first item, in the view), then relays the rest (see
-:mod:`django_streamkit._relay`) and ends with ``tail()``.
+:mod:`django_streamkit._core.relay`) and ends with ``tail()``.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from django_streamkit._relay import Weigh
-from django_streamkit._typing import Piece
+from django_streamkit._core.relay import Weigh
+from django_streamkit._core.types import Piece
 
 
 class Feed:

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 
-from django_streamkit._iter import AsyncDriver, acall_all, call_all
+from django_streamkit._core.bridge import AsyncDriver, acall_all, call_all
 
 
 class Started:

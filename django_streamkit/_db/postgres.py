@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 
-from django_streamkit._cells import (
+from django_streamkit._db.cells import (
     DATES,
     Cells,
     Column,
@@ -23,7 +23,7 @@ from django_streamkit._cells import (
     has_negative,
     nulls_apart,
 )
-from django_streamkit._datetimes import DateTimeText
+from django_streamkit._writers.datetimes import DateTimeText
 
 
 class Text:

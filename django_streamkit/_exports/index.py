@@ -16,11 +16,11 @@ from django.http import HttpRequest
 from django.template import TemplateDoesNotExist, engines
 from django.template.backends.jinja2 import Jinja2
 
-from django_streamkit._jinja import is_jinja2
+from django_streamkit._templating.context import is_jinja2
 from django_streamkit.responses import StreamingResponse
 from django_streamkit.templating import StreamingTemplateResponse, _stream_with_engine
 
-TEMPLATES_DIR = Path(__file__).resolve().parent / "jinja2"
+TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "jinja2"
 
 
 @cache
