@@ -17,8 +17,9 @@ from django.template import TemplateDoesNotExist, engines
 from django.template.backends.jinja2 import Jinja2
 
 from django_streamkit._templating.context import is_jinja2
+from django_streamkit._templating.stream import stream_with_engine
 from django_streamkit.responses import StreamingResponse
-from django_streamkit.templating import StreamingTemplateResponse, _stream_with_engine
+from django_streamkit.templating import StreamingTemplateResponse
 
 TEMPLATES_DIR = Path(__file__).resolve().parent.parent / "jinja2"
 
@@ -49,5 +50,5 @@ def render_index(
         return StreamingTemplateResponse(
             request, template_name, context, using=engine.name
         )
-    pieces = _stream_with_engine(private_engine(), request, template_name, context)
+    pieces = stream_with_engine(private_engine(), request, template_name, context)
     return StreamingResponse(pieces, content_type="text/html; charset=utf-8")
