@@ -20,6 +20,22 @@ from django.db import connections
 from django_streamkit._core.feed import Feed
 from django_streamkit._core.relay import arelay, relay
 from django_streamkit._core.scope import Scope, in_scope
+from django_streamkit.conf import conf
+
+
+def check_chunk_size(chunk_size: object) -> int:
+    if chunk_size is None:
+        return conf.CHUNK_SIZE
+    if (
+        not isinstance(chunk_size, int)
+        or isinstance(chunk_size, bool)
+        or chunk_size < 1
+    ):
+        raise ValueError(
+            f"chunk_size must be a positive number of bytes, not {chunk_size!r}; "
+            "pass None to use the STREAMKIT_CHUNK_SIZE setting."
+        )
+    return chunk_size
 
 
 def _runner(scope: Scope) -> Callable[[Callable[[], None]], None]:

@@ -19,10 +19,11 @@ from django.utils.functional import Promise
 
 from django_streamkit._db.queryset import QuerySetRows, must_wait
 from django_streamkit._http import content_disposition
+from django_streamkit._stream import check_chunk_size
 from django_streamkit._writers.csv import CSVFormat, aiter_csv, iter_csv
 from django_streamkit._writers.datetimes import DateTimeText
 from django_streamkit.conf import conf
-from django_streamkit.responses import StreamingResponse, _check_chunk_size
+from django_streamkit.responses import StreamingResponse
 
 __all__ = ["StreamingCSVResponse", "queryset_rows", "stream_csv"]
 
@@ -81,7 +82,7 @@ def stream_csv(
         ),
         encoding=encoding,
         bom=bom,
-        chunk_size=_check_chunk_size(chunk_size),
+        chunk_size=check_chunk_size(chunk_size),
         max_latency=conf.MAX_LATENCY,
         # Taken now, in the view, as the header's language is.
         datetimes=DateTimeText(

@@ -11,37 +11,14 @@ from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
-from django_streamkit._core.bridge import DONE, AsyncDriver, next_or_done
+from django_streamkit._core.bridge import DONE, AsyncDriver, in_event_loop, next_or_done
 from django_streamkit._core.feed import Feed, PieceFeed, apassthrough, passthrough
 from django_streamkit._core.scope import AsyncContextIterator, ContextIterator
 from django_streamkit._core.types import Stream as Content
-from django_streamkit._stream import Stream
+from django_streamkit._stream import Stream, check_chunk_size
 from django_streamkit.conf import conf
 
 logger = logging.getLogger("django_streamkit")
-
-
-def _in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
-
-
-def _check_chunk_size(chunk_size: object) -> int:
-    if chunk_size is None:
-        return conf.CHUNK_SIZE
-    if (
-        not isinstance(chunk_size, int)
-        or isinstance(chunk_size, bool)
-        or chunk_size < 1
-    ):
-        raise ValueError(
-            f"chunk_size must be a positive number of bytes, not {chunk_size!r}; "
-            "pass None to use the STREAMKIT_CHUNK_SIZE setting."
-        )
-    return chunk_size
 
 
 class StreamingResponse(StreamingHttpResponse):
@@ -77,7 +54,7 @@ class StreamingResponse(StreamingHttpResponse):
         headers: Mapping[str, str] | None = None,
         chunk_size: int | None = None,
     ) -> None:
-        self.chunk_size = _check_chunk_size(chunk_size)
+        self.chunk_size = check_chunk_size(chunk_size)
         self.max_latency = conf.MAX_LATENCY
         super().__init__(
             content, content_type=content_type, status=status, headers=headers
@@ -113,7 +90,7 @@ class StreamingResponse(StreamingHttpResponse):
                 self._wrapped = passthrough(iter(value), encoding)
                 # Wrapped on a sync thread (the test client, a WSGI handler's
                 # middleware) after an async view built it: prime it now.
-                if not self._stream.feed.is_async and not _in_event_loop():
+                if not self._stream.feed.is_async and not in_event_loop():
                     self._prime()
             return
         # A stream_with_context() source: its items are made, and it is
@@ -140,7 +117,7 @@ class StreamingResponse(StreamingHttpResponse):
         self._wrapped = None
         if not self.is_async:
             self._resource_closers.append(self._stream.close)
-            if not _in_event_loop():
+            if not in_event_loop():
                 self._prime()
 
     def _prime(self) -> None:

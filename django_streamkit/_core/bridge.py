@@ -39,6 +39,14 @@ async def anext_or_done(iterator: AsyncIterator[T]) -> T | Literal[_Done.DONE]:
         return DONE
 
 
+def in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class AsyncDriver:
     """Drive an async iterator from synchronous code, one item per call.
 

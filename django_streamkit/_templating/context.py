@@ -7,7 +7,6 @@ piece, compiling includes, the CSRF token) or be watched after them.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sys
 import weakref
@@ -178,14 +177,6 @@ def load_references(template: jinja2.Template) -> None:
     except jinja2.TemplateSyntaxError as exc:
         raise syntax_error(exc) from exc
     _loaded.update(checked)
-
-
-def in_event_loop() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 class AfterHeaders:

@@ -26,12 +26,11 @@ from django.template import TemplateDoesNotExist
 from django.template.backends.base import BaseEngine
 from jinja2.environment import TemplateStream
 
-from django_streamkit._core.bridge import AsyncDriver
+from django_streamkit._core.bridge import AsyncDriver, in_event_loop
 from django_streamkit._templating.context import (
     AfterHeaders,
     FirstPiece,
     build_context,
-    in_event_loop,
     jinja2_engines,
     jinja2_template,
     load_references,
