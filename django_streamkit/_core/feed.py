@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
-from django_streamkit._core.relay import Weigh
+from django_streamkit._core.gate import Weigh
 from django_streamkit._core.types import Piece
 
 

@@ -1,0 +1,216 @@
+"""The relay's shared state: what is pending between a producer and a
+consumer, and when to take it (see :mod:`django_streamkit._core.relay`).
+
+Only the producer appends items and adds to ``put``; only the consumer pops
+them and adds to ``taken``; the lock (or event) is touched when the pending
+weight goes from nothing to something, when it reaches ``limit``, and when
+either side stops. No Django imports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+from time import monotonic
+from typing import Any, Generic, Literal, TypeVar
+
+T = TypeVar("T")
+
+Weigh = Callable[[Any], int]
+Render = Callable[[list[Any]], bytes]
+
+
+class Closed(Exception):
+    """Raised in the producer when the consumer has gone."""
+
+
+class Gate(Generic[T]):
+    """What both relays share: the pending items and when to take them."""
+
+    __slots__ = (
+        "closed",
+        "ended",
+        "error",
+        "fresh",
+        "items",
+        "latency",
+        "limit",
+        "put",
+        "since",
+        "taken",
+        "weigh",
+    )
+
+    def __init__(
+        self, limit: int, latency: float, weigh: Weigh | None, *, fresh: bool
+    ) -> None:
+        self.items: deque[T] = deque()
+        self.put = 0  # weight put so far; written by the producer only
+        self.taken = 0  # weight taken so far; written by the consumer only
+        self.since = 0.0  # when the pending weight last went up from nothing
+        self.limit = limit
+        self.latency = latency
+        self.weigh = weigh  # None: every item weighs 1
+        self.fresh = fresh  # nothing sent yet: the first item leaves alone
+        self.ended = False
+        self.error: BaseException | None = None
+        self.closed = False
+
+    def add(self, item: T) -> tuple[bool, bool]:
+        """Append ``item``: (pending was empty, pending is now full)."""
+        was_empty = self.put == self.taken
+        if was_empty:
+            self.since = monotonic()
+        self.items.append(item)
+        self.put += 1 if self.weigh is None else self.weigh(item)
+        return was_empty, self.put - self.taken >= self.limit
+
+    def full(self) -> bool:
+        return self.put - self.taken >= self.limit and not self.closed
+
+    def wait_time(self) -> float | None:
+        """0 when a batch (or the end) is to be taken now; else how long to
+        wait for one (``None``: until woken)."""
+        pending = self.put - self.taken
+        if not pending:
+            return 0.0 if self.ended else None
+        if self.fresh or self.ended or pending >= self.limit:
+            return 0.0
+        return max(0.0, self.since + self.latency - monotonic())
+
+    def take(self) -> list[T] | None:
+        """The pending items, up to ``limit`` of weight; ``None`` at the end.
+
+        Raises the source's error once everything it made before failing has
+        been taken.
+        """
+        pending = self.put - self.taken
+        if not pending:
+            if self.error is not None:
+                raise self.error
+            return None
+        self.fresh = False
+        items, weigh, limit = self.items, self.weigh, self.limit
+        popleft = items.popleft
+        if weigh is None:
+            count = min(pending, limit)
+            batch = [popleft() for _ in range(count)]
+            self.taken += count
+            return batch
+        batch = []
+        got = 0
+        # Only items already counted in ``put`` are taken (FIFO), and a chunk
+        # stops before it would overflow ``limit``.
+        while got < pending:
+            weight = weigh(items[0])
+            if batch and got + weight > limit:
+                break
+            batch.append(popleft())
+            got += weight
+        self.taken += got
+        return batch
+
+
+class ThreadRelay(Gate[T]):
+    """A sync source's relay: the producer runs on a helper thread."""
+
+    __slots__ = ("_cond",)
+
+    def __init__(
+        self, limit: int, latency: float, weigh: Weigh | None, *, fresh: bool
+    ) -> None:
+        super().__init__(limit, latency, weigh, fresh=fresh)
+        self._cond = threading.Condition(threading.Lock())
+
+    # -- producer ----------------------------------------------------------
+
+    def send(self, item: T) -> None:
+        if self.closed:
+            raise Closed
+        was_empty, full = self.add(item)
+        if was_empty or full:
+            with self._cond:
+                self._cond.notify()
+                while self.full():
+                    self._cond.wait()
+            if self.closed:
+                raise Closed
+
+    def finish(self, error: BaseException | None = None) -> None:
+        with self._cond:
+            self.error = error
+            self.ended = True
+            self._cond.notify_all()
+
+    # -- consumer ----------------------------------------------------------
+
+    def receive(self, idle: float | None = None) -> list[T] | Literal[False] | None:
+        """The next batch, ``None`` at the end, or ``False`` after ``idle``
+        seconds with nothing pending."""
+        with self._cond:
+            while (wait := self.wait_time()) != 0:
+                if wait is None:
+                    if not self._cond.wait(idle) and self.wait_time() is None:
+                        return False
+                else:
+                    self._cond.wait(wait)
+            batch = self.take()
+            self._cond.notify()  # the producer may wait for room
+        return batch
+
+    def close(self) -> None:
+        with self._cond:
+            self.closed = True
+            self._cond.notify_all()
+
+
+class TaskRelay(Gate[T]):
+    """An async source's relay: the producer is a task on the same loop."""
+
+    __slots__ = ("_consumer", "_producer")
+
+    def __init__(
+        self, limit: int, latency: float, weigh: Weigh | None, *, fresh: bool
+    ) -> None:
+        super().__init__(limit, latency, weigh, fresh=fresh)
+        self._consumer = asyncio.Event()
+        self._producer = asyncio.Event()
+
+    async def send(self, item: T) -> None:
+        if self.closed:
+            raise Closed
+        was_empty, full = self.add(item)
+        if was_empty or full:
+            self._consumer.set()
+            while self.full():
+                self._producer.clear()
+                await self._producer.wait()
+            if self.closed:
+                raise Closed
+
+    def finish(self, error: BaseException | None = None) -> None:
+        self.error = error
+        self.ended = True
+        self._consumer.set()
+
+    async def receive(
+        self, idle: float | None = None
+    ) -> list[T] | Literal[False] | None:
+        while (wait := self.wait_time()) != 0:
+            self._consumer.clear()
+            timeout = idle if wait is None else wait
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._consumer.wait()
+            except TimeoutError:
+                if wait is None:
+                    return False
+        batch = self.take()
+        self._producer.set()
+        return batch
+
+    def close(self) -> None:
+        self.closed = True
+        self._producer.set()
