@@ -160,18 +160,15 @@ class Stream:
             return
         scope = Scope() if self.scope is None else self.scope
         feed = self.feed
-        for chunk in relay(
+        yield from relay(
             feed.source,  # type: ignore[arg-type]
             feed.render,
             run=_runner(scope),
             close=feed.close,
+            head=head,
+            tail=feed.tail,
             **self._options(),
-        ):
-            if head:
-                chunk, head = head + chunk, b""
-            yield chunk
-        if tail := head + feed.tail():
-            yield tail
+        )
 
     def close(self) -> None:
         if self._closed:
@@ -213,13 +210,11 @@ class Stream:
             feed.render,
             spawn=spawn,
             aclose=feed.aclose,
+            head=head,
+            tail=feed.tail,
             **self._options(),
         ):
-            if head:
-                chunk, head = head + chunk, b""
             yield chunk
-        if tail := head + feed.tail():
-            yield tail
 
     async def aclose(self) -> None:
         if self._closed:

@@ -45,6 +45,8 @@ def relay(
     fresh: bool,
     run: Callable[[Callable[[], None]], None],
     close: Callable[[], None],
+    head: bytes = b"",
+    tail: Callable[[], bytes] = bytes,
 ) -> Iterator[bytes]:
     """Chunks of ``source``, pulled on a helper thread and rendered here.
 
@@ -52,7 +54,8 @@ def relay(
     request's context, with its database connections); ``close()`` closes
     the source, on that thread after the last item, or here if the thread
     never started. ``limit()`` is read after each chunk, so a renderer can
-    tune how many items make one.
+    tune how many items make one. ``head`` goes before the first chunk and
+    ``tail()`` after the last.
     """
     gate: ThreadRelay[Any] = ThreadRelay(limit(), latency, weigh, fresh=fresh)
 
@@ -79,8 +82,13 @@ def relay(
     thread.start()
     try:
         while batch := gate.receive():
-            yield render(batch)
+            chunk = render(batch)
+            if head:
+                chunk, head = head + chunk, b""
+            yield chunk
             gate.limit = limit()
+        if end := head + tail():
+            yield end
     finally:
         gate.close()
         thread.join()
@@ -96,6 +104,8 @@ async def arelay(
     fresh: bool,
     spawn: Callable[[Any], asyncio.Task[None]],
     aclose: Callable[[], Any],
+    head: bytes = b"",
+    tail: Callable[[], bytes] = bytes,
 ) -> AsyncIterator[bytes]:
     """The async twin of :func:`relay`: the producer is a task made by
     ``spawn(coroutine)`` (in the source's context); ``aclose()`` runs in it."""
@@ -125,8 +135,13 @@ async def arelay(
     task = spawn(body())
     try:
         while batch := await gate.receive():
-            yield render(batch)
+            chunk = render(batch)
+            if head:
+                chunk, head = head + chunk, b""
+            yield chunk
             gate.limit = limit()
+        if end := head + tail():
+            yield end
     finally:
         gate.close()
         if not task.done():
