@@ -32,7 +32,7 @@ from collections.abc import (
 from threading import get_ident
 from typing import Any, Generic, TypeVar
 
-from django_streamkit._core.bridge import DONE, acall_all, call_all
+from django_streamkit._core.bridge import DONE
 
 try:  # asgiref >= 3.10 tags Local storage with its thread.
     from asgiref.local import _rehome, _Storage
@@ -71,7 +71,8 @@ class Scope:
 
 
 class _CloseOnce:
-    """Close an iterator inside a scope, the first time only."""
+    """Close an iterator inside a scope (``close()`` or ``aclose()``), the
+    first time only."""
 
     __slots__ = ("done", "iterator", "scope")
 
@@ -80,17 +81,39 @@ class _CloseOnce:
         self.iterator = iterator
         self.done = False
 
-    def __call__(self) -> None:
+    def _claim(self, name: str) -> Callable[[], Any] | None:
         if self.done:
-            return
+            return None
         self.done = True
-        close = getattr(self.iterator, "close", None)
-        if close is not None:
+        return getattr(self.iterator, name, None)
+
+    def __call__(self) -> None:
+        if (close := self._claim("close")) is not None:
             self.scope.run(close)
 
+    async def acall(self) -> None:
+        if (aclose := self._claim("aclose")) is not None:
+            await in_scope(self.scope, self.scope.run(aclose))
 
-def _steps(
-    scope: Scope, iterator: Iterator[T], closers: tuple[_CloseOnce, ...]
+
+class _Wrapper:
+    """What both wrappers hold: the scope, the source, its closer, the loop."""
+
+    __slots__ = ("_close", "_steps", "scope", "source")
+
+    def __init__(self, scope: Scope, iterator: Any) -> None:
+        self.scope = scope
+        self.source = iterator
+        self._close = _CloseOnce(scope, iterator)
+        self._steps = self._loop(scope, iterator, self._close)
+
+    @staticmethod
+    def _loop(scope: Scope, iterator: Any, close: _CloseOnce) -> Any:
+        raise NotImplementedError
+
+
+def _step_loop(
+    scope: Scope, iterator: Iterator[T], close: _CloseOnce
 ) -> Generator[T, None, None]:
     # The per-step loop, as a generator: resuming one costs less than calling
     # a ``__next__`` method, and this is all the wrapper adds to each step.
@@ -107,10 +130,10 @@ def _steps(
         # Exhausted, closed, or abandoned and finalised by the garbage
         # collector: close the source in its scope (never in whatever context
         # is current when the collector runs), like Flask's wrapper does.
-        call_all(closers)
+        close()
 
 
-class ContextIterator(Generic[T]):
+class ContextIterator(_Wrapper, Generic[T]):
     """An iterator whose every step, and the source's ``close()``, run in a scope.
 
     ``iter()`` of it gives its stepping generator, so a ``for`` loop runs at
@@ -119,18 +142,13 @@ class ContextIterator(Generic[T]):
     when it is finalised) even after this object is gone.
     """
 
-    __slots__ = ("_closers", "_steps", "scope", "source")
+    __slots__ = ()
+    source: Iterator[T]
+    _steps: Generator[T, None, None]
+    _loop = staticmethod(_step_loop)
 
-    def __init__(
-        self,
-        scope: Scope,
-        iterator: Iterator[T],
-        also_close: tuple[_CloseOnce, ...] = (),
-    ) -> None:
-        self.scope = scope
-        self.source = iterator
-        self._closers = (_CloseOnce(scope, iterator), *also_close)
-        self._steps = _steps(scope, iterator, self._closers)
+    def __init__(self, scope: Scope, iterator: Iterator[T]) -> None:
+        super().__init__(scope, iterator)
 
     def __iter__(self) -> Iterator[T]:
         return self._steps
@@ -138,40 +156,15 @@ class ContextIterator(Generic[T]):
     def __next__(self) -> T:
         return next(self._steps)
 
-    def rewrap(self, iterator: Iterator[T]) -> ContextIterator[T]:
-        """Iterate ``iterator`` (made from :attr:`source`) in the same scope,
-        closing it and then the source. ``StreamingResponse`` runs its chunk
-        coalescer so: the scope is entered once per chunk, not once per piece."""
-        return ContextIterator(self.scope, iterator, self._closers[:1])
-
     def close(self) -> None:
         self._steps.close()  # a started loop closes the source itself...
-        call_all(self._closers)  # ...one that never started does not
+        self._close()  # ...one that never started does not
 
 
-class _ACloseOnce:
-    """``aclose()`` an async iterator inside a scope, the first time only."""
-
-    __slots__ = ("done", "iterator", "scope")
-
-    def __init__(self, scope: Scope, iterator: object) -> None:
-        self.scope = scope
-        self.iterator = iterator
-        self.done = False
-
-    async def __call__(self) -> None:
-        if self.done:
-            return
-        self.done = True
-        aclose = getattr(self.iterator, "aclose", None)
-        if aclose is not None:
-            await in_scope(self.scope, self.scope.run(aclose))
-
-
-async def _asteps(
-    scope: Scope, iterator: AsyncIterator[T], closers: tuple[_ACloseOnce, ...]
+async def _astep_loop(
+    scope: Scope, iterator: AsyncIterator[T], close: _CloseOnce
 ) -> AsyncGenerator[T, None]:
-    # The async twin of _steps. A step that completes without suspending (a
+    # The async twin of _step_loop. A step that completes without suspending (a
     # generator producing rows) costs one send in the scope; one that waits
     # is resumed slice by slice, each slice in the scope.
     run = scope.context.run
@@ -197,25 +190,20 @@ async def _asteps(
                     return
             yield item
     finally:
-        await acall_all(closers)
+        await close.acall()
 
 
-class AsyncContextIterator(Generic[T]):
+class AsyncContextIterator(_Wrapper, Generic[T]):
     """The async twin of :class:`ContextIterator`: every slice of every step,
     and the source's ``aclose()``, run in the scope."""
 
-    __slots__ = ("_closers", "_steps", "scope", "source")
+    __slots__ = ()
+    source: AsyncIterator[T]
+    _steps: AsyncGenerator[T, None]
+    _loop = staticmethod(_astep_loop)
 
-    def __init__(
-        self,
-        scope: Scope,
-        iterator: AsyncIterator[T],
-        also_close: tuple[_ACloseOnce, ...] = (),
-    ) -> None:
-        self.scope = scope
-        self.source = iterator
-        self._closers = (_ACloseOnce(scope, iterator), *also_close)
-        self._steps = _asteps(scope, iterator, self._closers)
+    def __init__(self, scope: Scope, iterator: AsyncIterator[T]) -> None:
+        super().__init__(scope, iterator)
 
     def __aiter__(self) -> AsyncIterator[T]:
         return self._steps
@@ -223,12 +211,9 @@ class AsyncContextIterator(Generic[T]):
     def __anext__(self) -> Awaitable[T]:
         return self._steps.__anext__()
 
-    def rewrap(self, iterator: AsyncIterator[T]) -> AsyncContextIterator[T]:
-        return AsyncContextIterator(self.scope, iterator, self._closers[:1])
-
     async def aclose(self) -> None:
         await self._steps.aclose()
-        await acall_all(self._closers)
+        await self._close.acall()
 
 
 async def in_scope(scope: Scope, awaitable: Awaitable[T]) -> T:
