@@ -29,29 +29,43 @@ def _gzip_file(buffer: _Buffer, max_random_bytes: int | None) -> GzipFile:
     return GzipFile(filename=name, mode="wb", compresslevel=6, fileobj=buffer, mtime=0)
 
 
+class _Compressor:
+    """One gzip stream, flushed after every chunk; shared by both drivers."""
+
+    def __init__(self, max_random_bytes: int | None) -> None:
+        self._buffer = _Buffer()
+        self._gzip = _gzip_file(self._buffer, max_random_bytes)
+
+    def start(self) -> bytes:
+        return self._buffer.take()  # the gzip header
+
+    def push(self, chunk: bytes) -> bytes:
+        self._gzip.write(chunk)
+        self._gzip.flush()
+        return self._buffer.take()
+
+    def end(self) -> bytes:
+        self._gzip.close()
+        return self._buffer.take()
+
+
 def compress_chunks(
     chunks: Iterable[bytes], *, max_random_bytes: int | None = None
 ) -> Iterator[bytes]:
-    buffer = _Buffer()
-    with _gzip_file(buffer, max_random_bytes) as gzip:
-        yield buffer.take()
-        for chunk in chunks:
-            gzip.write(chunk)
-            gzip.flush()
-            if data := buffer.take():
-                yield data
-    yield buffer.take()
+    gzip = _Compressor(max_random_bytes)
+    yield gzip.start()
+    for chunk in chunks:
+        if data := gzip.push(chunk):
+            yield data
+    yield gzip.end()
 
 
 async def acompress_chunks(
     chunks: AsyncIterable[bytes], *, max_random_bytes: int | None = None
 ) -> AsyncIterator[bytes]:
-    buffer = _Buffer()
-    with _gzip_file(buffer, max_random_bytes) as gzip:
-        yield buffer.take()
-        async for chunk in chunks:
-            gzip.write(chunk)
-            gzip.flush()
-            if data := buffer.take():
-                yield data
-    yield buffer.take()
+    gzip = _Compressor(max_random_bytes)
+    yield gzip.start()
+    async for chunk in chunks:
+        if data := gzip.push(chunk):
+            yield data
+    yield gzip.end()

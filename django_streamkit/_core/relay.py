@@ -32,6 +32,39 @@ from typing import Any
 
 from django_streamkit._core.gate import Closed, Render, TaskRelay, ThreadRelay, Weigh
 
+
+class _Output:
+    """The consumer's side, shared by both drivers: each batch rendered into
+    a chunk (the head before the first), the next limit read after it, and
+    the tail at the end."""
+
+    __slots__ = ("gate", "head", "limit", "render", "tail")
+
+    def __init__(
+        self,
+        gate: ThreadRelay[Any] | TaskRelay[Any],
+        render: Render,
+        limit: Callable[[], int],
+        head: bytes,
+        tail: Callable[[], bytes],
+    ) -> None:
+        self.gate = gate
+        self.render = render
+        self.limit = limit
+        self.head = head
+        self.tail = tail
+
+    def chunk(self, batch: list[Any]) -> bytes:
+        chunk = self.render(batch)
+        if self.head:
+            chunk, self.head = self.head + chunk, b""
+        self.gate.limit = self.limit()
+        return chunk
+
+    def end(self) -> bytes:
+        return self.head + self.tail()
+
+
 # -- drivers ----------------------------------------------------------------
 
 
@@ -80,14 +113,11 @@ def relay(
         target=run, args=(body,), name="streamkit-producer", daemon=True
     )
     thread.start()
+    output = _Output(gate, render, limit, head, tail)
     try:
         while batch := gate.receive():
-            chunk = render(batch)
-            if head:
-                chunk, head = head + chunk, b""
-            yield chunk
-            gate.limit = limit()
-        if end := head + tail():
+            yield output.chunk(batch)
+        if end := output.end():
             yield end
     finally:
         gate.close()
@@ -133,14 +163,11 @@ async def arelay(
             gate.finish(error)
 
     task = spawn(body())
+    output = _Output(gate, render, limit, head, tail)
     try:
         while batch := await gate.receive():
-            chunk = render(batch)
-            if head:
-                chunk, head = head + chunk, b""
-            yield chunk
-            gate.limit = limit()
-        if end := head + tail():
+            yield output.chunk(batch)
+        if end := output.end():
             yield end
     finally:
         gate.close()
