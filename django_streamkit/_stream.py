@@ -12,12 +12,13 @@ context), so language, time zone and context variables are the request's.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
+from typing import Any, Final, TypedDict
 
 from django.db import connections
 
 from django_streamkit._core.feed import Feed
+from django_streamkit._core.gate import Weigh
 from django_streamkit._core.relay import arelay, relay
 from django_streamkit._core.scope import Scope, in_scope
 from django_streamkit.conf import conf
@@ -59,10 +60,17 @@ def _runner(scope: Scope) -> Callable[[Callable[[], None]], None]:
     return run
 
 
+class _RelayOptions(TypedDict):
+    limit: Callable[[], int]
+    latency: float
+    weigh: Weigh[Any] | None
+    fresh: bool
+
+
 class Stream:
     """The chunks of one :class:`Feed`, each made once."""
 
-    def __init__(self, feed: Feed, scope: Scope | None, latency: float) -> None:
+    def __init__(self, feed: Feed[Any], scope: Scope | None, latency: float) -> None:
         self.feed = feed
         self.scope = scope
         self.latency = latency
@@ -142,15 +150,15 @@ class Stream:
             return head, b"", False
         return b"", head, False
 
-    def _options(self) -> dict[str, Any]:
+    def _options(self) -> _RelayOptions:
         self._relayed = True
         feed = self.feed
-        return {
-            "limit": feed.limit,
-            "latency": self.latency,
-            "weigh": feed.weigh,
-            "fresh": not self.primed,
-        }
+        return _RelayOptions(
+            limit=feed.limit,
+            latency=self.latency,
+            weigh=feed.weigh,
+            fresh=not self.primed,
+        )
 
     def _sync(self) -> Iterator[bytes]:
         first, head, ended = self._opening()
@@ -201,7 +209,7 @@ class Stream:
             self.scope.move_here()
             context = self.scope.context
 
-        def spawn(coroutine: Any) -> asyncio.Task[None]:
+        def spawn(coroutine: Coroutine[None, None, None]) -> asyncio.Task[None]:
             return loop.create_task(coroutine, context=context)
 
         feed = self.feed
@@ -229,4 +237,4 @@ class Stream:
                 await in_scope(self.scope, self.scope.run(self.feed.aclose))
 
 
-_END: Any = object()
+_END: Final = object()

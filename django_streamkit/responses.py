@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from typing import Any
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+)
+from typing import cast
 
 from asgiref.sync import sync_to_async
 from django.db.models import QuerySet
@@ -14,6 +21,7 @@ from django.http import StreamingHttpResponse
 from django_streamkit._core.bridge import DONE, AsyncDriver, in_event_loop, next_or_done
 from django_streamkit._core.feed import Feed, PieceFeed, apassthrough, passthrough
 from django_streamkit._core.scope import AsyncContextIterator, ContextIterator
+from django_streamkit._core.types import Piece
 from django_streamkit._core.types import Stream as Content
 from django_streamkit._stream import Stream, check_chunk_size
 from django_streamkit.conf import conf
@@ -43,7 +51,7 @@ class StreamingResponse(StreamingHttpResponse):
     _resource_closers: list[Callable[[], object]]  # HttpResponseBase's, untyped
     _stream: Stream
     #: What a middleware (or the test client) put around the stream's chunks.
-    _wrapped: Any
+    _wrapped: Iterator[bytes] | AsyncIterator[bytes] | None
 
     def __init__(
         self,
@@ -74,7 +82,7 @@ class StreamingResponse(StreamingHttpResponse):
 
     # -- content ---------------------------------------------------------
 
-    def _set_streaming_content(self, value: Any) -> None:
+    def _set_streaming_content(self, value: object) -> None:
         # Normalise once, when assigned; never iterate the source twice.
         # Content is relayed when first assigned. A later assignment wraps
         # the chunks already made (GZipMiddleware, the test client), so its
@@ -82,12 +90,13 @@ class StreamingResponse(StreamingHttpResponse):
         # compressed chunk back until the next one.
         encoding = self.charset
         if hasattr(self, "_stream"):
-            if hasattr(value, "__aiter__"):
+            if isinstance(value, AsyncIterable):
                 self.is_async = True
                 self._wrapped = apassthrough(value.__aiter__(), encoding)
             else:
                 self.is_async = False
-                self._wrapped = passthrough(iter(value), encoding)
+                pieces = cast("Iterable[Piece]", value)
+                self._wrapped = passthrough(iter(pieces), encoding)
                 # Wrapped on a sync thread (the test client, a WSGI handler's
                 # middleware) after an async view built it: prime it now.
                 if not self._stream.feed.is_async and not in_event_loop():
@@ -111,7 +120,7 @@ class StreamingResponse(StreamingHttpResponse):
                     f"async iterable of str or bytes, not {value!r} "
                     f"({type(value).__name__}); wrap a single value in a list."
                 )
-            value = PieceFeed(value, encoding, self.chunk_size)
+            value = PieceFeed(cast("Content", value), encoding, self.chunk_size)
         self.is_async = value.is_async
         self._stream = Stream(value, scope, self.max_latency)
         self._wrapped = None
@@ -147,7 +156,7 @@ class StreamingResponse(StreamingHttpResponse):
         await stream.aprime()
 
     @property
-    def streaming_content(self) -> Any:
+    def streaming_content(self) -> Iterator[bytes] | AsyncIterator[bytes]:
         if self._wrapped is not None:
             return self._wrapped
         if self.is_async:
@@ -155,8 +164,16 @@ class StreamingResponse(StreamingHttpResponse):
         return self._stream.chunks()
 
     @streaming_content.setter
-    def streaming_content(self, value: Any) -> None:
+    def streaming_content(
+        self, value: Iterable[object] | AsyncIterable[object]
+    ) -> None:
         self._set_streaming_content(value)
+
+    def _sync_chunks(self) -> Iterator[bytes]:
+        return cast("Iterator[bytes]", self.streaming_content)
+
+    def _async_chunks(self) -> AsyncIterator[bytes]:
+        return cast("AsyncIterator[bytes]", self.streaming_content)
 
     def _close(self) -> None:
         # A middleware's wrapper first (its ``finally`` may still use the
@@ -185,11 +202,11 @@ class StreamingResponse(StreamingHttpResponse):
     def __iter__(self) -> Iterator[bytes]:
         chunks: Iterator[bytes]
         if self.is_async:
-            driver = AsyncDriver(self.streaming_content, self._aclose)
+            driver = AsyncDriver(self._async_chunks(), self._aclose)
             self._resource_closers.append(driver.close)
             chunks = driver
         else:
-            chunks = self.streaming_content
+            chunks = self._sync_chunks()
         try:
             yield from chunks
         except Exception:
@@ -200,9 +217,8 @@ class StreamingResponse(StreamingHttpResponse):
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self.is_async:
-            chunks = self.streaming_content
             try:
-                async for chunk in chunks:
+                async for chunk in self._async_chunks():
                     yield chunk
                     # Let the loop run between chunks even when the source
                     # never suspends (a template over in-memory rows): else a
@@ -214,14 +230,14 @@ class StreamingResponse(StreamingHttpResponse):
             finally:
                 await asyncio.shield(self._aclose())
             return
-        sync_chunks = self.streaming_content
+        sync_chunks = self._sync_chunks()
         # Each hop waits for one chunk on the request's thread-sensitive
         # worker, where the view and its database connection ran: never the
         # whole body at once (as sync_to_async(list) would).
         step = sync_to_async(next_or_done, thread_sensitive=True)
         try:
-            while (chunk := await step(sync_chunks)) is not DONE:
-                yield chunk
+            while (piece := await step(sync_chunks)) is not DONE:
+                yield piece
         except Exception:
             self._log_abort()
             raise

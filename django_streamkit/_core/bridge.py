@@ -11,9 +11,10 @@ import enum
 import inspect
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from typing import Any, Final, Literal, TypeVar
+from typing import Final, Generic, Literal, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class _Done(enum.Enum):
@@ -47,7 +48,7 @@ def in_event_loop() -> bool:
     return True
 
 
-class AsyncDriver:
+class AsyncDriver(Generic[T]):
     """Drive an async iterator from synchronous code, one item per call.
 
     One event loop serves the iterator's whole life (an async generator, and
@@ -59,7 +60,7 @@ class AsyncDriver:
     """
 
     def __init__(
-        self, iterator: AsyncIterator[Any], aclose: Callable[[], Awaitable[Any]]
+        self, iterator: AsyncIterator[T], aclose: Callable[[], Awaitable[object]]
     ) -> None:
         self._iterator = iterator
         self._aclose = aclose
@@ -69,7 +70,7 @@ class AsyncDriver:
         self._close_pending = False
         self._closed = False
 
-    def _run(self, factory: Callable[[], Awaitable[T]]) -> T:
+    def _run(self, factory: Callable[[], Awaitable[R]]) -> R:
         self._busy = True
         try:
             if self._thread_loop is None:
@@ -87,10 +88,10 @@ class AsyncDriver:
         finally:
             self._busy = False
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[T]:
         return self
 
-    def __next__(self) -> Any:
+    def __next__(self) -> T:
         if self._closed:
             raise StopIteration
         try:

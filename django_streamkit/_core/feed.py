@@ -10,22 +10,24 @@ stream here, CSV rows in :mod:`django_streamkit._writers.csv`. The response prim
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from typing import Generic, TypeVar
 
 from django_streamkit._core.gate import Weigh
-from django_streamkit._core.types import Piece
+from django_streamkit._core.types import Piece, Stream
+
+T = TypeVar("T")
 
 
-class Feed:
+class Feed(Generic[T]):
     """A stream's items and how they are rendered."""
 
     #: Whether ``source`` is an async iterator.
     is_async: bool = False
     #: The items: pieces, rows, fetched batches of rows.
-    source: Iterator[Any] | AsyncIterator[Any]
+    source: Iterator[T] | AsyncIterator[T]
     #: An item's weight towards ``limit()``; ``None``: each weighs 1.
-    weigh: Weigh | None = None
+    weigh: Weigh[T] | None = None
     #: The first chunk is the head alone: no item is read in the view.
     head_alone: bool = False
 
@@ -37,7 +39,7 @@ class Feed:
         """What comes before the first item (a byte order mark, a header)."""
         return b""
 
-    def render(self, items: list[Any]) -> bytes:
+    def render(self, items: list[T]) -> bytes:
         raise NotImplementedError
 
     def tail(self) -> bytes:
@@ -68,21 +70,22 @@ def bytes_of(encoding: str) -> Callable[[Piece], bytes]:
     return encode
 
 
-class PieceFeed(Feed):
+class PieceFeed(Feed[bytes]):
     """``str``/``bytes`` pieces, joined into chunks of up to ``chunk_size``."""
 
-    def __init__(self, content: Any, encoding: str, chunk_size: int) -> None:
+    def __init__(self, content: Stream, encoding: str, chunk_size: int) -> None:
         self.weigh = len
         self._size = chunk_size
         encode = bytes_of(encoding)
-        if hasattr(content, "__aiter__"):
+        self._original: Iterator[Piece] | AsyncIterator[Piece]
+        if isinstance(content, AsyncIterable):
             self.is_async = True
-            self._original: Any = content.__aiter__()
-            self.source = _apieces(self._original, encode)
+            self._original = pieces = content.__aiter__()
+            self.source = _apieces(pieces, encode)
         else:
-            self._original = iter(content)
+            self._original = sync = iter(content)
             # C-level map and filter: empty pieces never reach the relay.
-            self.source = filter(None, map(encode, self._original))
+            self.source = filter(None, map(encode, sync))
 
     def limit(self) -> int:
         return self._size

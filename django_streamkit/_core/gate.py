@@ -14,12 +14,14 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from time import monotonic
-from typing import Any, Generic, Literal, TypeVar
+from typing import Generic, Literal, TypeAlias, TypeVar
 
 T = TypeVar("T")
 
-Weigh = Callable[[Any], int]
-Render = Callable[[list[Any]], bytes]
+#: An item's weight towards a chunk (a piece's length); ``None``: 1 each.
+Weigh: TypeAlias = Callable[[T], int]
+#: A batch of items as one chunk's bytes.
+Render: TypeAlias = Callable[[list[T]], bytes]
 
 
 class Closed(Exception):
@@ -44,7 +46,7 @@ class Gate(Generic[T]):
     )
 
     def __init__(
-        self, limit: int, latency: float, weigh: Weigh | None, *, fresh: bool
+        self, limit: int, latency: float, weigh: Weigh[T] | None, *, fresh: bool
     ) -> None:
         self.items: deque[T] = deque()
         self.put = 0  # weight put so far; written by the producer only
@@ -119,7 +121,7 @@ class ThreadRelay(Gate[T]):
     __slots__ = ("_cond",)
 
     def __init__(
-        self, limit: int, latency: float, weigh: Weigh | None, *, fresh: bool
+        self, limit: int, latency: float, weigh: Weigh[T] | None, *, fresh: bool
     ) -> None:
         super().__init__(limit, latency, weigh, fresh=fresh)
         self._cond = threading.Condition(threading.Lock())
@@ -172,7 +174,7 @@ class TaskRelay(Gate[T]):
     __slots__ = ("_consumer", "_producer")
 
     def __init__(
-        self, limit: int, latency: float, weigh: Weigh | None, *, fresh: bool
+        self, limit: int, latency: float, weigh: Weigh[T] | None, *, fresh: bool
     ) -> None:
         super().__init__(limit, latency, weigh, fresh=fresh)
         self._consumer = asyncio.Event()

@@ -27,13 +27,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import Generic, TypeVar
 
 from django_streamkit._core.gate import Closed, Render, TaskRelay, ThreadRelay, Weigh
 
+T = TypeVar("T")
 
-class _Output:
+
+class _Output(Generic[T]):
     """The consumer's side, shared by both drivers: each batch rendered into
     a chunk (the head before the first), the next limit read after it, and
     the tail at the end."""
@@ -42,8 +44,8 @@ class _Output:
 
     def __init__(
         self,
-        gate: ThreadRelay[Any] | TaskRelay[Any],
-        render: Render,
+        gate: ThreadRelay[T] | TaskRelay[T],
+        render: Render[T],
         limit: Callable[[], int],
         head: bytes,
         tail: Callable[[], bytes],
@@ -54,7 +56,7 @@ class _Output:
         self.head = head
         self.tail = tail
 
-    def chunk(self, batch: list[Any]) -> bytes:
+    def chunk(self, batch: list[T]) -> bytes:
         chunk = self.render(batch)
         if self.head:
             chunk, self.head = self.head + chunk, b""
@@ -69,12 +71,12 @@ class _Output:
 
 
 def relay(
-    source: Iterator[Any],
-    render: Render,
+    source: Iterator[T],
+    render: Render[T],
     *,
     limit: Callable[[], int],
     latency: float,
-    weigh: Weigh | None,
+    weigh: Weigh[T] | None,
     fresh: bool,
     run: Callable[[Callable[[], None]], None],
     close: Callable[[], None],
@@ -90,7 +92,7 @@ def relay(
     tune how many items make one. ``head`` goes before the first chunk and
     ``tail()`` after the last.
     """
-    gate: ThreadRelay[Any] = ThreadRelay(limit(), latency, weigh, fresh=fresh)
+    gate: ThreadRelay[T] = ThreadRelay(limit(), latency, weigh, fresh=fresh)
 
     def body() -> None:
         error = None
@@ -125,21 +127,21 @@ def relay(
 
 
 async def arelay(
-    source: AsyncIterator[Any],
-    render: Render,
+    source: AsyncIterator[T],
+    render: Render[T],
     *,
     limit: Callable[[], int],
     latency: float,
-    weigh: Weigh | None,
+    weigh: Weigh[T] | None,
     fresh: bool,
-    spawn: Callable[[Any], asyncio.Task[None]],
-    aclose: Callable[[], Any],
+    spawn: Callable[[Coroutine[None, None, None]], asyncio.Task[None]],
+    aclose: Callable[[], Awaitable[object]],
     head: bytes = b"",
     tail: Callable[[], bytes] = bytes,
 ) -> AsyncIterator[bytes]:
     """The async twin of :func:`relay`: the producer is a task made by
     ``spawn(coroutine)`` (in the source's context); ``aclose()`` runs in it."""
-    gate: TaskRelay[Any] = TaskRelay(limit(), latency, weigh, fresh=fresh)
+    gate: TaskRelay[T] = TaskRelay(limit(), latency, weigh, fresh=fresh)
 
     started = False
 

@@ -254,7 +254,7 @@ class _Encoder:
         return text
 
 
-class CSVFeed(Feed):
+class CSVFeed(Feed[Any]):
     """Encoded CSV of ``rows``, as a :class:`Feed` and as an iterator.
 
     A streaming response relays it: the rows are pulled as they come and
