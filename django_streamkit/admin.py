@@ -14,7 +14,7 @@ from django.core.exceptions import (
     PermissionDenied,
     ValidationError,
 )
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
 from django.template.loader import select_template
@@ -114,7 +114,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
         return self.csv_export_filename
 
     def csv_export_response(
-        self, request: HttpRequest, queryset: QuerySet[Any, Any]
+        self, request: HttpRequest, queryset: QuerySet[Model, object]
     ) -> HttpResponseBase:
         """Stream ``queryset`` as this admin's CSV export."""
         filename = self.get_csv_export_filename(request)
@@ -153,7 +153,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
         permissions=["view"],
     )
     def export_as_csv(
-        self, request: HttpRequest, queryset: QuerySet[Any, Any]
+        self, request: HttpRequest, queryset: QuerySet[Model, object]
     ) -> HttpResponseBase:
         return self.csv_export_response(request, queryset)
 
@@ -263,7 +263,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
         return []
 
 
-def _is_field(queryset: QuerySet[Any, Any], name: str) -> bool:
+def _is_field(queryset: QuerySet[Model, object], name: str) -> bool:
     try:
         resolve_field(queryset, name, "list_display")
     except ImproperlyConfigured:

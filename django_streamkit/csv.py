@@ -9,15 +9,15 @@ header, takes the current time zone for datetimes, and reads QuerySets with
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import Any, TypeAlias, Unpack
+from typing import TypeAlias, Unpack
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
 from django.utils import timezone
 from django.utils.functional import Promise
 
 from django_streamkit._core.types import AsyncChunks, SyncChunks
-from django_streamkit._db.queryset import QuerySetRows, must_wait
+from django_streamkit._db.queryset import Labels, QuerySetRows, must_wait
 from django_streamkit._http import content_disposition
 from django_streamkit._writers.csv import CSVFeed, aiter_csv, iter_csv
 from django_streamkit._writers.csv_format import CSVFormat, CSVOptions, Row
@@ -32,7 +32,7 @@ Rows: TypeAlias = Iterable[Row] | AsyncIterable[Row]
 
 
 def queryset_rows(
-    queryset: QuerySet[Any, Any], labels: dict[int, dict[Any, str]] | None = None
+    queryset: QuerySet[Model, object], labels: Labels | None = None
 ) -> QuerySetRows:
     """The rows of a ``values_list()``/``values()`` QuerySet, read in chunks.
 

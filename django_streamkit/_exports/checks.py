@@ -15,7 +15,7 @@ from django.urls import NoReverseMatch, resolve, reverse
 from django.utils.module_loading import import_string
 
 from django_streamkit._db.columns import CSVColumn, expand_fields, resolve_columns
-from django_streamkit._exports.filters import Filter
+from django_streamkit._exports.lookups import Filter
 from django_streamkit.exports import CSVExport, registry
 from django_streamkit.views import CSVStreamView
 
@@ -49,7 +49,7 @@ def _name(export: CSVExport) -> str:
     return f"{type(export).__module__}.{type(export).__qualname__}"
 
 
-def _queryset(export: CSVExport) -> tuple[QuerySet[Any, Any], bool]:
+def _queryset(export: CSVExport) -> tuple[QuerySet[Model, object], bool]:
     """The QuerySet to check against, and whether get_queryset() may annotate it."""
     if export.queryset is not None:
         queryset = export.queryset
@@ -83,7 +83,7 @@ def _check_fields(export: CSVExport) -> list[checks.CheckMessage]:
 
 
 def check_columns(
-    queryset: QuerySet[Any, Any],
+    queryset: QuerySet[Model, object],
     overridden: bool,
     fields: object,
     labels: Mapping[str, Any],

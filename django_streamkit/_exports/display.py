@@ -199,7 +199,7 @@ def _returned_attribute(method: Callable[..., Any]) -> str | None:
 
 def display_rows(
     model_admin: Any,
-    queryset: QuerySet[Any, Any],
+    queryset: QuerySet[Model, object],
     columns: Sequence[DisplayColumn],
     chunk_size: int,
 ) -> QuerySetRows:
