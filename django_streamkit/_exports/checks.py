@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -86,7 +85,7 @@ def check_columns(
     queryset: QuerySet[Model, object],
     overridden: bool,
     fields: object,
-    labels: Mapping[str, Any],
+    labels: Mapping[str, object],
     owner: str,
 ) -> list[CSVColumn]:
     """The columns ``fields`` and ``labels`` make; ``ImproperlyConfigured`` if bad.
@@ -105,7 +104,7 @@ def check_columns(
 
 
 def check_csv_view(
-    view_class: type[CSVStreamView], initkwargs: Mapping[str, Any]
+    view_class: type[CSVStreamView], initkwargs: Mapping[str, object]
 ) -> list[checks.CheckMessage]:
     """E048: a routed CSVStreamView's model, fields, labels, choices_as_labels."""
 
