@@ -14,7 +14,7 @@ from django.core.exceptions import (
     PermissionDenied,
     ValidationError,
 )
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.http.response import HttpResponseBase
 from django.template.loader import select_template
@@ -72,8 +72,8 @@ class StreamingCSVExportMixin(_ModelAdmin):
     # Extends the template Django would have used (see changelist_view()).
     change_list_template = "admin/streamkit/change_list.html"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, model: type[Model], admin_site: admin.AdminSite) -> None:
+        super().__init__(model, admin_site)
         # Added to the admin's own list, so Django's action machinery (the
         # view permission, popups, "actions = None") decides where it shows.
         actions = self.actions
@@ -101,7 +101,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
             return self.csv_export_fields
         return self._list_display_fields(self.get_list_display(request))
 
-    def _list_display_fields(self, list_display: Sequence[Any]) -> list[str]:
+    def _list_display_fields(self, list_display: Sequence[object]) -> list[str]:
         queryset = self.model._default_manager.all()
         names = [
             name
@@ -114,11 +114,11 @@ class StreamingCSVExportMixin(_ModelAdmin):
         return self.csv_export_filename
 
     def csv_export_response(
-        self, request: HttpRequest, queryset: QuerySet[Any, Any]
+        self, request: HttpRequest, queryset: QuerySet[Model, object]
     ) -> HttpResponseBase:
         """Stream ``queryset`` as this admin's CSV export."""
         filename = self.get_csv_export_filename(request)
-        options: dict[str, Any] = {
+        options: dict[str, object] = {
             "bom": export_bom(self.csv_export_bom, self.csv_export_view_class)
         }
         if self.csv_export_escape_formulas is not None:
@@ -153,7 +153,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
         permissions=["view"],
     )
     def export_as_csv(
-        self, request: HttpRequest, queryset: QuerySet[Any, Any]
+        self, request: HttpRequest, queryset: QuerySet[Model, object]
     ) -> HttpResponseBase:
         return self.csv_export_response(request, queryset)
 
@@ -196,7 +196,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
         return self.csv_export_response(request, changelist.queryset)
 
     def changelist_view(
-        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+        self, request: HttpRequest, extra_context: dict[str, object] | None = None
     ) -> HttpResponse:
         opts = self.opts
         # The template Django's admin would pick, so per-model and per-app
@@ -213,7 +213,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
 
     # -- checks -------------------------------------------------------------
 
-    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
+    def check(self, **kwargs: object) -> list[checks.CheckMessage]:
         return [*super().check(**kwargs), *self._check_csv_export()]
 
     def _check_csv_export(self) -> list[checks.CheckMessage]:
@@ -263,7 +263,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
         return []
 
 
-def _is_field(queryset: QuerySet[Any, Any], name: str) -> bool:
+def _is_field(queryset: QuerySet[Model, object], name: str) -> bool:
     try:
         resolve_field(queryset, name, "list_display")
     except ImproperlyConfigured:

@@ -37,13 +37,12 @@ streamkit.W050  django_streamkit.urls is mounted and LOGIN_URL is no URL of
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
 
 import django
 from django.apps import AppConfig
 from django.conf import settings
 from django.core import checks
-from django.urls import URLResolver
+from django.urls import URLPattern, URLResolver
 from django.utils.module_loading import import_string
 
 from django_streamkit._writers.datetimes import FORMATS
@@ -91,7 +90,7 @@ _RULES: list[tuple[str, str, Callable[[object], bool], str]] = [
 
 
 def check_settings(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
 ) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     for name, check_id, valid, expected in _RULES:
@@ -115,7 +114,7 @@ DJANGO_GZIP = "django.middleware.gzip.GZipMiddleware"
 
 
 def check_gzip_middleware(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
 ) -> list[checks.CheckMessage]:
     # Django ticket #36293: before 6.1, compress_sequence() never flushes, so
     # a streamed body's bytes wait in zlib's buffer until it fills.
@@ -135,7 +134,7 @@ def check_gzip_middleware(
 
 
 def check_exports(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
 ) -> list[checks.CheckMessage]:
     from django_streamkit._exports.checks import check_registry
 
@@ -143,7 +142,7 @@ def check_exports(
 
 
 def check_exports_urls(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
 ) -> list[checks.CheckMessage]:
     from django_streamkit._exports.checks import (
         check_auth_for_urls,
@@ -154,7 +153,7 @@ def check_exports_urls(
 
 
 def check_template_views(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
 ) -> list[checks.CheckMessage]:
     from django.template import engines
     from django.urls import get_resolver
@@ -199,7 +198,7 @@ def check_template_views(
 
 
 def check_csv_views(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
 ) -> list[checks.CheckMessage]:
     from django.urls import get_resolver
 
@@ -220,12 +219,14 @@ def check_csv_views(
     return errors
 
 
-def _view_classes(patterns: Sequence[Any]) -> Iterator[type]:
+def _view_classes(patterns: Sequence[URLPattern | URLResolver]) -> Iterator[type]:
     for view_class, _ in _routed_views(patterns):
         yield view_class
 
 
-def _routed_views(patterns: Sequence[Any]) -> Iterator[tuple[type, dict[str, Any]]]:
+def _routed_views(
+    patterns: Sequence[URLPattern | URLResolver],
+) -> Iterator[tuple[type, dict[str, object]]]:
     """Each class-based view the URLconf routes to, with its as_view() kwargs."""
     for pattern in patterns:
         if isinstance(pattern, URLResolver):
@@ -241,7 +242,7 @@ REQUEST_CONTEXT = "django_streamkit.middleware.RequestContextMiddleware"
 
 
 def check_request_context_middleware(
-    app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
 ) -> list[checks.CheckMessage]:
     from django_streamkit.middleware import RequestContextMiddleware
 

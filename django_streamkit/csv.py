@@ -8,28 +8,32 @@ header, takes the current time zone for datetimes, and reads QuerySets with
 
 from __future__ import annotations
 
-import codecs
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterable, Iterable, Mapping
+from typing import TypeAlias, Unpack
 
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.query import ModelIterable
 from django.utils import timezone
 from django.utils.functional import Promise
 
-from django_streamkit._db.queryset import QuerySetRows, must_wait
+from django_streamkit._core.types import AsyncChunks, SyncChunks
+from django_streamkit._db.queryset import Labels, QuerySetRows, must_wait
 from django_streamkit._http import content_disposition
 from django_streamkit._stream import check_chunk_size
-from django_streamkit._writers.csv import CSVFormat, aiter_csv, iter_csv
+from django_streamkit._writers.csv import CSVFeed, aiter_csv, iter_csv
+from django_streamkit._writers.csv_format import CSVFormat, CSVOptions, Row
 from django_streamkit._writers.datetimes import DateTimeText
 from django_streamkit.conf import conf
 from django_streamkit.responses import StreamingResponse
 
-__all__ = ["StreamingCSVResponse", "queryset_rows", "stream_csv"]
+__all__ = ["CSVOptions", "StreamingCSVResponse", "queryset_rows", "stream_csv"]
+
+#: What stream_csv() writes: rows, sync or async (a QuerySet is one).
+Rows: TypeAlias = Iterable[Row] | AsyncIterable[Row]
 
 
 def queryset_rows(
-    queryset: QuerySet[Any, Any], labels: dict[int, dict[Any, str]] | None = None
+    queryset: QuerySet[Model, object], labels: Labels | None = None
 ) -> QuerySetRows:
     """The rows of a ``values_list()``/``values()`` QuerySet, read in chunks.
 
@@ -49,40 +53,34 @@ def queryset_rows(
     return QuerySetRows(queryset, conf.QUERYSET_CHUNK_SIZE, labels)
 
 
-def stream_csv(
-    rows: Iterable[Any] | AsyncIterator[Any] | Any,
-    *,
-    header: Iterable[Any] | None = None,
-    dialect: str | Any = "excel",
-    escape_formulas: bool | None = None,
-    encoding: str = "utf-8",
-    bom: bool = False,
-    chunk_size: int | None = None,
-    **fmtparams: Any,
-) -> Iterator[bytes] | AsyncIterator[bytes]:
+def stream_csv(rows: Rows, **options: Unpack[CSVOptions]) -> SyncChunks | AsyncChunks:
     """Encode ``rows`` as CSV, yielding byte chunks of about ``chunk_size``.
 
     ``rows`` is an iterable (or async iterable) of sequences, or of dicts when
     ``header`` lists their keys; a QuerySet is read with ``.iterator()``. The
     first chunk holds the BOM, the header and the first row only, so it is
-    ready at once. ``dialect`` and ``fmtparams`` are :func:`csv.writer`'s.
-    ``escape_formulas`` (default: ``STREAMKIT_CSV_ESCAPE_FORMULAS``, on)
-    prefixes ``'`` to string cells starting with ``= + - @``, tab or CR.
-    Datetimes are written in the time zone current at this call
-    (``STREAMKIT_CSV_DATETIME_FORMAT``, see ``docs/csv.md``). An async
-    iterable gives an async iterator. Bad options raise here, at call time,
-    not when the stream is first read.
+    ready at once. ``dialect`` and the format parameters are
+    :func:`csv.writer`'s. ``escape_formulas`` (default:
+    ``STREAMKIT_CSV_ESCAPE_FORMULAS``, on) prefixes ``'`` to string cells
+    starting with ``= + - @``, tab or CR. Datetimes are written in the time
+    zone current at this call (``STREAMKIT_CSV_DATETIME_FORMAT``, see
+    ``docs/csv.md``). An async iterable gives an async iterator. Bad options
+    raise here, at call time, not when the stream is first read. The options
+    and their defaults: :class:`~django_streamkit._writers.csv_format.CSVOptions`.
     """
+    return _feed(rows, options)
+
+
+def _feed(rows: Rows, options: CSVOptions) -> CSVFeed:
+    header = options.get("header")
+    escape_formulas = options.get("escape_formulas")
     fmt = CSVFormat.build(
+        options,
         header=None if header is None else _resolve_header(header),
-        dialect=dialect,
-        fmtparams=fmtparams,
         escape_formulas=(
             conf.CSV_ESCAPE_FORMULAS if escape_formulas is None else escape_formulas
         ),
-        encoding=encoding,
-        bom=bom,
-        chunk_size=check_chunk_size(chunk_size),
+        chunk_size=check_chunk_size(options.get("chunk_size")),
         max_latency=conf.MAX_LATENCY,
         # Taken now, in the view, as the header's language is.
         datetimes=DateTimeText(
@@ -98,9 +96,9 @@ def stream_csv(
         ) is not None:
             return iter_csv(batches, fmt, header_apart=wait, batched=True)
         return iter_csv(rows, fmt, header_apart=wait)
-    if hasattr(rows, "__aiter__"):
+    if isinstance(rows, AsyncIterable):
         return aiter_csv(rows.__aiter__(), fmt)
-    if isinstance(rows, str | bytes | Mapping) or not hasattr(rows, "__iter__"):
+    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
         raise TypeError(
             f"stream_csv() rows must be an iterable or async iterable of rows, "
             f"not {_short_repr(rows)} ({type(rows).__name__}); pass a list of "
@@ -109,7 +107,7 @@ def stream_csv(
     return iter_csv(iter(rows), fmt)
 
 
-def _resolve_header(header: Iterable[Any]) -> Iterable[Any]:
+def _resolve_header(header: Iterable[object]) -> Iterable[object]:
     # Resolved now, in the view's active language, not later on another thread.
     if isinstance(header, str | bytes):
         return header  # CSVFormat explains the mistake
@@ -131,18 +129,12 @@ class StreamingCSVResponse(StreamingResponse):
 
     def __init__(
         self,
-        rows: Iterable[Any] | AsyncIterator[Any] | Any,
+        rows: Rows,
         *,
         filename: str | None = None,
-        header: Iterable[Any] | None = None,
-        dialect: str | Any = "excel",
-        escape_formulas: bool | None = None,
-        encoding: str = "utf-8",
-        bom: bool = False,
-        chunk_size: int | None = None,
         status: int = 200,
         headers: Mapping[str, str] | None = None,
-        **fmtparams: Any,
+        **options: Unpack[CSVOptions],
     ) -> None:
         given = {key.lower() for key in headers or ()}
         disposition = None
@@ -155,25 +147,15 @@ class StreamingCSVResponse(StreamingResponse):
                     f"({type(filename).__name__})."
                 )
             disposition = content_disposition(filename)
-        content = stream_csv(
-            rows,
-            header=header,
-            dialect=dialect,
-            escape_formulas=escape_formulas,
-            encoding=encoding,
-            bom=bom,
-            chunk_size=chunk_size,
-            **fmtparams,
-        )
-        charset = "utf-8" if codecs.lookup(encoding).name == "utf-8-sig" else encoding
+        content = _feed(rows, options)
         super().__init__(
             content,
             content_type=None
             if "content-type" in given
-            else f"text/csv; charset={charset}",
+            else f"text/csv; charset={content.fmt.charset}",
             status=status,
             headers=headers,
-            chunk_size=chunk_size,
+            chunk_size=content.fmt.chunk_size,
         )
         if disposition is not None:
             self.headers["Content-Disposition"] = disposition

@@ -18,8 +18,8 @@ the ``view`` permission of ``Order`` find it on ``/exports/`` and download
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Collection, Iterator, Sequence
+from typing import TypeVar
 
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ImproperlyConfigured
@@ -31,7 +31,13 @@ from django.utils.module_loading import autodiscover_modules
 from django.utils.text import capfirst
 from django.views import View
 
-from django_streamkit._exports.filters import FilterError, describe, filter_queryset
+from django_streamkit._db.columns import CSVDeclaration
+from django_streamkit._exports.filters import (
+    FilterError,
+    FilterInput,
+    describe,
+    filter_queryset,
+)
 from django_streamkit._exports.index import render_index
 from django_streamkit._exports.login import LoginRedirectMixin
 from django_streamkit.conf import conf
@@ -45,7 +51,7 @@ SLUG_CHARACTERS = frozenset(
 )
 
 
-class CSVExport:
+class CSVExport(CSVDeclaration):
     """One CSV export that users with its permission may download.
 
     ``model`` or ``queryset`` (or an overridden ``get_queryset(request)``)
@@ -62,19 +68,14 @@ class CSVExport:
     escaping off or on for this export.
     """
 
-    model: type[Model] | None = None
-    queryset: QuerySet[Any, Any] | None = None
-    fields: Sequence[str] | str | None = None
-    labels: Mapping[str, str] = {}
+    # model, queryset, fields, labels, choices_as_labels, filename and
+    # escape_formulas: see CSVDeclaration.
     slug: str | None = None
     title: str | None = None
     description: str = ""
-    filename: str | None = None
     filter_fields: Sequence[str] = ()
     permission_required: str | Collection[str] | None = None
-    choices_as_labels: bool | Collection[str] = False
     bom: bool | None = None
-    escape_formulas: bool | None = None
     view_class: type[CSVStreamView] = CSVStreamView
 
     def get_model(self) -> type[Model]:
@@ -112,23 +113,23 @@ class CSVExport:
         user = request.user
         return user.is_active and user.has_perms(self.get_permission_required())
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Any, Any]:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Model, object]:
         """Everything the export may write; narrow it per user here."""
         if self.queryset is not None:
             return self.queryset.all()
         return self.get_model()._default_manager.all()
 
     def filter_queryset(
-        self, request: HttpRequest, queryset: QuerySet[Any, Any]
-    ) -> QuerySet[Any, Any]:
+        self, request: HttpRequest, queryset: QuerySet[Model, object]
+    ) -> QuerySet[Model, object]:
         """Apply the query string's filters; raise ``FilterError`` (400) if bad."""
         return filter_queryset(
             queryset, dict(request.GET.lists()), list(self.filter_fields)
         )
 
-    def get_view_kwargs(self, request: HttpRequest) -> dict[str, Any]:
+    def get_view_kwargs(self, request: HttpRequest) -> dict[str, object]:
         """Attributes for ``view_class`` (a :class:`CSVStreamView`)."""
-        kwargs = {
+        kwargs: dict[str, object] = {
             "fields": self.fields,
             "labels": self.labels,
             "filename": self.filename,
@@ -147,7 +148,7 @@ class CSVExport:
 
 
 def csv_view_response(
-    view_class: type[CSVStreamView], request: HttpRequest, **initkwargs: Any
+    view_class: type[CSVStreamView], request: HttpRequest, **initkwargs: object
 ) -> HttpResponseBase:
     """The response of a configured CSV view, whatever the request's method.
 
@@ -280,7 +281,7 @@ class ExportView(LoginRedirectMixin, View):
             )
 
 
-def export_filters(export: CSVExport, request: HttpRequest) -> list[dict[str, Any]]:
+def export_filters(export: CSVExport, request: HttpRequest) -> list[FilterInput]:
     """How the index offers each filter: a name, a label and an input."""
     queryset = export.get_queryset(request)
     return [describe(queryset, key) for key in export.filter_fields]

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Collection, Iterable, Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, ClassVar, Unpack
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import Model, QuerySet
+from django.db.models import Field, Model, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.text import slugify
 from django.views.generic.base import ContextMixin, View
 
 from django_streamkit._core.types import Stream
-from django_streamkit._db.columns import CSVColumn, expand_fields, resolve_columns
+from django_streamkit._db.columns import (
+    CSVColumn,
+    CSVDeclaration,
+    expand_fields,
+    resolve_columns,
+)
+from django_streamkit._db.queryset import Labels
+from django_streamkit._writers.csv_format import CSVOptions, Dialect
 from django_streamkit.context import request_scope, stream_with_context
 from django_streamkit.csv import StreamingCSVResponse, queryset_rows
 from django_streamkit.responses import StreamingResponse
@@ -54,7 +61,7 @@ class StreamingView(View):
     #: ``StreamingResponse`` or any ``StreamingHttpResponse`` subclass.
     response_class: type[StreamingHttpResponse] = StreamingResponse
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
         # Django decides sync or async from the handlers: make ``get`` follow
         # ``stream``, unless the subclass wrote its own.
@@ -62,7 +69,7 @@ class StreamingView(View):
             is_async = inspect.isasyncgenfunction(cls.stream)
             cls.get = StreamingView._async_get if is_async else StreamingView._sync_get
 
-    def stream(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Stream:
+    def stream(self, request: HttpRequest, *args: object, **kwargs: object) -> Stream:
         raise ImproperlyConfigured(
             f"{type(self).__qualname__} must define stream(self, request, *args, "
             "**kwargs), a generator (or async generator) method that yields the "
@@ -78,17 +85,21 @@ class StreamingView(View):
             source, content_type=self.content_type, headers=self.get_headers()
         )
 
-    def _respond(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+    def _respond(
+        self, request: HttpRequest, *args: object, **kwargs: object
+    ) -> StreamingHttpResponse:
         with request_scope(request):
             return self.render_to_response(
                 stream_with_context(self.stream(request, *args, **kwargs))
             )
 
-    def _sync_get(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+    def _sync_get(
+        self, request: HttpRequest, *args: object, **kwargs: object
+    ) -> StreamingHttpResponse:
         return self._respond(request, *args, **kwargs)
 
     async def _async_get(
-        self, request: HttpRequest, *args: Any, **kwargs: Any
+        self, request: HttpRequest, *args: object, **kwargs: object
     ) -> StreamingHttpResponse:
         response = self._respond(request, *args, **kwargs)
         if isinstance(response, StreamingResponse) and isinstance(request, ASGIRequest):
@@ -96,9 +107,11 @@ class StreamingView(View):
             # an error in it is raised from the view (not under WSGI, where
             # the view's loop ends when it returns).
             await response.aprime()
-        return response  # type: ignore[no-any-return]
+        return response
 
-    get = _sync_get
+    get: Callable[..., StreamingHttpResponse | Awaitable[StreamingHttpResponse]] = (
+        _sync_get
+    )
 
 
 # -- streamed templates ------------------------------------------------------------
@@ -139,7 +152,7 @@ class TemplateStreamView(ContextMixin, View):
         )
 
     def get(
-        self, request: HttpRequest, *args: Any, **kwargs: Any
+        self, request: HttpRequest, *args: object, **kwargs: object
     ) -> StreamingTemplateResponse:
         return self.render_to_response(self.get_context_data(**kwargs))
 
@@ -155,7 +168,7 @@ class AsyncTemplateStreamView(TemplateStreamView):
     """
 
     async def get(  # type: ignore[override]
-        self, request: HttpRequest, *args: Any, **kwargs: Any
+        self, request: HttpRequest, *args: object, **kwargs: object
     ) -> StreamingTemplateResponse:
         response = self.render_to_response(self.get_context_data(**kwargs))
         await response.aprime()
@@ -165,7 +178,7 @@ class AsyncTemplateStreamView(TemplateStreamView):
 # -- CSV ---------------------------------------------------------------------
 
 
-class CSVStreamView(View):
+class CSVStreamView(CSVDeclaration, View):
     """Stream a QuerySet as a CSV download, in Django's class-based idiom.
 
     Rows are read with ``values_list(*fields).iterator()``, so no model
@@ -177,17 +190,12 @@ class CSVStreamView(View):
     choice field's display label instead of its stored value.
     """
 
-    model: type[Model] | None = None
-    queryset: QuerySet[Any, Any] | None = None
-    fields: Sequence[str] | str | None = None
-    labels: Mapping[str, str] = {}
-    choices_as_labels: bool | Collection[str] = False
+    # model, queryset, fields, labels, choices_as_labels, filename and
+    # escape_formulas: see CSVDeclaration.
     include_header: bool = True
-    filename: str | None = None
     response_class: ClassVar[type[StreamingCSVResponse]] = StreamingCSVResponse
     # Passed to StreamingCSVResponse; None means the STREAMKIT_* setting.
-    dialect: str | Any = "excel"
-    escape_formulas: bool | None = None
+    dialect: Dialect = "excel"
     encoding: str = "utf-8"
     bom: bool = False
     chunk_size: int | None = None
@@ -195,7 +203,7 @@ class CSVStreamView(View):
     http_method_names = ["get", "head", "options"]
 
     def get(
-        self, request: HttpRequest, *args: Any, **kwargs: Any
+        self, request: HttpRequest, *args: object, **kwargs: object
     ) -> StreamingCSVResponse:
         self.object_list = self.get_queryset()
         self.columns = self.get_columns()
@@ -203,7 +211,7 @@ class CSVStreamView(View):
 
     # -- hooks, in the order they run -------------------------------------
 
-    def get_queryset(self) -> QuerySet[Any, Any]:
+    def get_queryset(self) -> QuerySet[Model, object]:
         """The QuerySet to export (``queryset``, or ``model``'s default manager)."""
         if self.queryset is not None:
             return self.queryset.all()
@@ -231,9 +239,7 @@ class CSVStreamView(View):
     def get_header(self, columns: Sequence[CSVColumn]) -> list[str] | None:
         return [column.label for column in columns] if self.include_header else None
 
-    def get_choices_as_labels(
-        self, columns: Sequence[CSVColumn]
-    ) -> dict[int, dict[Any, str]]:
+    def get_choices_as_labels(self, columns: Sequence[CSVColumn]) -> Labels:
         """Column index -> {stored value: display label} for choice columns."""
         wanted = self.choices_as_labels
         if not wanted:
@@ -254,10 +260,10 @@ class CSVStreamView(View):
         return {
             index: {value: str(label) for value, label in column.field.flatchoices}
             for index, column in enumerate(columns)
-            if column.name in wanted
+            if column.name in wanted and isinstance(column.field, Field)
         }
 
-    def get_rows(self) -> Iterable[Sequence[Any]]:
+    def get_rows(self) -> Iterable[Sequence[object]]:
         """The rows to write: ``values_list`` tuples read with ``.iterator()``."""
         columns = self.columns
         queryset = self.object_list.values_list(*[c.name for c in columns])
@@ -270,19 +276,21 @@ class CSVStreamView(View):
         opts = self.object_list.model._meta
         return f"{slugify(str(opts.verbose_name_plural), allow_unicode=True)}.csv"
 
-    def get_response_kwargs(self) -> dict[str, Any]:
-        return {
-            "dialect": self.dialect,
-            "escape_formulas": self.escape_formulas,
-            "encoding": self.encoding,
-            "bom": self.bom,
-            "chunk_size": self.chunk_size,
-        }
+    def get_response_kwargs(self) -> CSVOptions:
+        return CSVOptions(
+            dialect=self.dialect,
+            escape_formulas=self.escape_formulas,
+            encoding=self.encoding,
+            bom=self.bom,
+            chunk_size=self.chunk_size,
+        )
 
-    def render_to_response(self, **response_kwargs: Any) -> StreamingCSVResponse:
+    def render_to_response(
+        self, **response_kwargs: Unpack[CSVOptions]
+    ) -> StreamingCSVResponse:
+        options = self.get_response_kwargs()
+        options["header"] = self.get_header(self.columns)
+        options.update(response_kwargs)
         return self.response_class(
-            self.get_rows(),
-            filename=self.get_filename(),
-            header=self.get_header(self.columns),
-            **{**self.get_response_kwargs(), **response_kwargs},
+            self.get_rows(), filename=self.get_filename(), **options
         )

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from django_streamkit import StreamingCSVResponse, stream_csv
 from django_streamkit._writers import csv as core
+from django_streamkit._writers import csv_encoder
 from django_streamkit._writers import csv_text as _csv_text
 from django_streamkit._writers.csv_text import TRIGGERS, escape_cell
 
@@ -354,13 +355,13 @@ def test_a_batch_is_only_rewritten_when_it_may_hold_a_formula(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     rewrites = []
-    escape_row = core.escape_row
+    escape_row = csv_encoder.escape_row
 
     def counting(row: Any) -> Any:
         rewrites.append(row)
         return escape_row(row)
 
-    monkeypatch.setattr(core, "escape_row", counting)
+    monkeypatch.setattr(csv_encoder, "escape_row", counting)
     # Dashes, at-signs and pluses inside cells are not at a cell's start.
     rows = [
         [f"2024-01-{i % 28 + 1:02d}", f"u{i}@example.com", "a+b", i]

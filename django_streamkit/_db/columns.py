@@ -7,14 +7,41 @@ export registry and the admin mixin (through that view), and the system checks
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 from django.core.exceptions import FieldDoesNotExist, FieldError, ImproperlyConfigured
-from django.db.models import Field, Model, QuerySet
+from django.db.models import Field, ForeignObjectRel, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.utils.text import capfirst
+
+#: A model field of any kind (django-stubs types a field by what it sets and gets).
+ModelField: TypeAlias = "Field[Any, Any]"
+#: What a lookup ends on: a field, a reverse relation, or nothing (an
+#: annotation, a transform).
+EndField: TypeAlias = "ModelField | ForeignObjectRel | None"
+
+
+class CSVDeclaration:
+    """What a CSV export writes, declared once for
+    :class:`~django_streamkit.views.CSVStreamView` and
+    :class:`~django_streamkit.exports.CSVExport` (which hands its values to
+    the view)."""
+
+    model: type[Model] | None = None
+    queryset: QuerySet[Model, object] | None = None
+    #: Lookups, one column each (``"author__name"``), or ``"__all__"``.
+    fields: Sequence[str] | str | None = None
+    #: Column labels by field; the default is the field's ``verbose_name``.
+    labels: Mapping[str, str] = {}
+    #: ``True`` or field names: a choice field's label, not its stored value.
+    choices_as_labels: bool | Collection[str] = False
+    #: The download's name; ``None`` is the model's plural name.
+    filename: str | None = None
+    #: ``None``: the default (``STREAMKIT_CSV_ESCAPE_FORMULAS`` for a view,
+    #: the view's for an export).
+    escape_formulas: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -23,7 +50,7 @@ class CSVColumn:
 
     name: str
     label: str
-    field: Any  # the model field the lookup ends on; None for annotations
+    field: EndField  # None for annotations and transforms
 
 
 def expand_fields(fields: object, model: type[Model], owner: str) -> list[str]:
@@ -55,9 +82,9 @@ def expand_fields(fields: object, model: type[Model], owner: str) -> list[str]:
 
 
 def resolve_columns(
-    queryset: QuerySet[Any, Any],
+    queryset: QuerySet[Model, object],
     fields: Sequence[str],
-    labels: Mapping[str, Any],
+    labels: Mapping[str, object],
     owner: str,
 ) -> list[CSVColumn]:
     """Resolve each field to its label and model field; validate them.
@@ -82,8 +109,8 @@ def resolve_columns(
 
 
 def resolve_field(
-    queryset: QuerySet[Any, Any], name: str, owner: str
-) -> tuple[Any, list[Any]]:
+    queryset: QuerySet[Model, object], name: str, owner: str
+) -> tuple[EndField, list[object]]:
     """The field ``name`` ends on and the verbose names along its path.
 
     Unknown names raise ``ImproperlyConfigured`` naming the field, the model
@@ -94,8 +121,8 @@ def resolve_field(
     if name in annotations:
         return None, [name.replace("_", " ")]
     model = queryset.model
-    field: Any = None
-    path: list[Any] = []
+    field: EndField = None
+    path: list[object] = []
     parts = name.split(LOOKUP_SEP)
     for index, part in enumerate(parts):
         if field is not None:
@@ -108,12 +135,13 @@ def resolve_field(
                         f"{owner}.fields: {name!r}: {exc}"
                     ) from None
                 return None, path
-            model = field.related_model
-            if model is None:
+            related = field.related_model
+            if related is None:
                 raise ImproperlyConfigured(
                     f"{owner}.fields: {name!r} follows {field.name!r}, a generic "
                     "relation, which a values_list() query cannot follow."
                 )
+            model = related
         try:
             field = model._meta.pk if part == "pk" else model._meta.get_field(part)
         except FieldDoesNotExist:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 from django.db import connections, transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
 from django.db.models.query import ValuesListIterable
 from django.db.models.sql import Query
 from django.db.models.sql.constants import MULTI
@@ -27,7 +27,10 @@ from django_streamkit._db.postgres import Loaders, Text
 from django_streamkit._db.sqlite import fast_converter, untyped_query
 from django_streamkit._writers.datetimes import DateTimeText
 
-__all__ = ["QuerySetRows", "must_wait"]
+__all__ = ["Labels", "QuerySetRows", "must_wait"]
+
+#: Column index -> {stored value: label}, for choice columns.
+Labels: TypeAlias = dict[int, dict[object, str]]
 
 
 class QuerySetRows(Generator[Any, None, None]):
@@ -43,9 +46,9 @@ class QuerySetRows(Generator[Any, None, None]):
 
     def __init__(
         self,
-        queryset: QuerySet[Any, Any],
+        queryset: QuerySet[Model, object],
         chunk_size: int,
-        labels: dict[int, dict[Any, str]] | None = None,
+        labels: Labels | None = None,
         *,
         row: Callable[[Any], Sequence[Any]] | None = None,
     ) -> None:
@@ -76,7 +79,9 @@ class QuerySetRows(Generator[Any, None, None]):
         rows = self.queryset.iterator(chunk_size=self.chunk_size)
         if self.row is not None:
             return map(self.row, rows)
-        return _with_labels(rows, self.labels) if self.labels else rows
+        if not self.labels:
+            return rows
+        return _with_labels(cast("Iterator[Sequence[object]]", rows), self.labels)
 
     def csv_batches(
         self, *, as_text: bool, datetimes: DateTimeText
@@ -103,7 +108,7 @@ class QuerySetRows(Generator[Any, None, None]):
 
 
 def _in_transaction(
-    queryset: QuerySet[Any, Any], rows: Callable[[], Iterator[Any]]
+    queryset: QuerySet[Model, object], rows: Callable[[], Iterator[Any]]
 ) -> Generator[Any, None, None]:
     # Decided when the first row is asked for, where the query runs.
     if _streams_from_server(queryset) and not connections[queryset.db].in_atomic_block:
@@ -117,7 +122,7 @@ def _in_transaction(
         yield from rows()
 
 
-def _streams_from_server(queryset: QuerySet[Any, Any]) -> bool:
+def _streams_from_server(queryset: QuerySet[Model, object]) -> bool:
     connection = connections[queryset.db]
     return (
         connection.features.can_use_chunked_reads
@@ -143,9 +148,7 @@ def must_wait(rows: object) -> bool:
     )
 
 
-def _with_labels(
-    rows: Iterator[Sequence[Any]], maps: dict[int, dict[Any, str]]
-) -> Iterator[list[Any]]:
+def _with_labels(rows: Iterator[Sequence[Any]], maps: Labels) -> Iterator[list[Any]]:
     lookups = list(maps.items())
     for row in rows:
         cells = list(row)
@@ -170,9 +173,9 @@ class _ColumnPlan:
 
     def __init__(
         self,
-        queryset: QuerySet[Any, Any],
+        queryset: QuerySet[Model, object],
         chunk_size: int,
-        labels: dict[int, dict[Any, str]],
+        labels: Labels,
         as_text: bool,
         datetimes: DateTimeText,
     ) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from django.apps import apps
 from django.conf import settings
@@ -15,7 +14,7 @@ from django.urls import NoReverseMatch, resolve, reverse
 from django.utils.module_loading import import_string
 
 from django_streamkit._db.columns import CSVColumn, expand_fields, resolve_columns
-from django_streamkit._exports.filters import Filter
+from django_streamkit._exports.lookups import Filter
 from django_streamkit.exports import CSVExport, registry
 from django_streamkit.views import CSVStreamView
 
@@ -49,7 +48,7 @@ def _name(export: CSVExport) -> str:
     return f"{type(export).__module__}.{type(export).__qualname__}"
 
 
-def _queryset(export: CSVExport) -> tuple[QuerySet[Any, Any], bool]:
+def _queryset(export: CSVExport) -> tuple[QuerySet[Model, object], bool]:
     """The QuerySet to check against, and whether get_queryset() may annotate it."""
     if export.queryset is not None:
         queryset = export.queryset
@@ -83,10 +82,10 @@ def _check_fields(export: CSVExport) -> list[checks.CheckMessage]:
 
 
 def check_columns(
-    queryset: QuerySet[Any, Any],
+    queryset: QuerySet[Model, object],
     overridden: bool,
     fields: object,
-    labels: Mapping[str, Any],
+    labels: Mapping[str, object],
     owner: str,
 ) -> list[CSVColumn]:
     """The columns ``fields`` and ``labels`` make; ``ImproperlyConfigured`` if bad.
@@ -105,7 +104,7 @@ def check_columns(
 
 
 def check_csv_view(
-    view_class: type[CSVStreamView], initkwargs: Mapping[str, Any]
+    view_class: type[CSVStreamView], initkwargs: Mapping[str, object]
 ) -> list[checks.CheckMessage]:
     """E048: a routed CSVStreamView's model, fields, labels, choices_as_labels."""
 

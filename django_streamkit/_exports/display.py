@@ -50,25 +50,25 @@ class DisplayColumn:
 
     name: str  # the entry's name, as csv_export_labels names it
     label: str
-    entry: Any  # the list_display entry
+    entry: str | Callable[..., object]  # the list_display entry
     #: The values_list() lookup that reads the cell, when it is a value.
     lookup: str | None = None
     #: Attributes to follow from an instance; None calls the entry instead.
     attrs: tuple[str, ...] | None = None
     #: The select_related() path the attributes cross.
     related: str | None = None
-    choices: Mapping[Any, str] | None = None
+    choices: Mapping[object, str] | None = None
     #: The attributes end on a related object, written as its str().
     as_str: bool = False
 
 
-def display_name(entry: Any) -> str:
+def display_name(entry: object) -> str:
     """A ``list_display`` entry's name: itself, or a callable's ``__name__``."""
     return entry if isinstance(entry, str) else getattr(entry, "__name__", repr(entry))
 
 
 def display_columns(
-    model_admin: Any, list_display: Sequence[Any], labels: Mapping[str, Any]
+    model_admin: Any, list_display: Sequence[Any], labels: Mapping[str, object]
 ) -> list[DisplayColumn]:
     """The changelist's columns (``action_checkbox`` aside), in its order."""
     model = model_admin.model
@@ -88,7 +88,9 @@ def display_columns(
     return columns
 
 
-def _as_value(model: type[Model], model_admin: Any, column: DisplayColumn) -> Any:
+def _as_value(
+    model: type[Model], model_admin: object, column: DisplayColumn
+) -> DisplayColumn:
     # The order in which the admin's lookup_field() resolves a name: a field
     # of the model, then an attribute of the admin or the model, then a path.
     name = column.name
@@ -168,7 +170,7 @@ def str_field(model: type[Model]) -> str | None:
 
 
 @functools.cache
-def _returned_attribute(method: Callable[..., Any]) -> str | None:
+def _returned_attribute(method: Callable[..., object]) -> str | None:
     """``name`` when ``method``'s whole body is ``return self.name``."""
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(method)))
@@ -199,7 +201,7 @@ def _returned_attribute(method: Callable[..., Any]) -> str | None:
 
 def display_rows(
     model_admin: Any,
-    queryset: QuerySet[Any, Any],
+    queryset: QuerySet[Model, object],
     columns: Sequence[DisplayColumn],
     chunk_size: int,
 ) -> QuerySetRows:
@@ -219,12 +221,12 @@ def display_rows(
     )
 
 
-def _cell(model_admin: Any, column: DisplayColumn) -> Callable[[Any], Any]:
+def _cell(model_admin: Any, column: DisplayColumn) -> Callable[[Model], object]:
     attrs, choices, as_str = column.attrs, column.choices, column.as_str
     if attrs is None:
         entry = column.entry
 
-        def called(obj: Any) -> Any:
+        def called(obj: Model) -> object:
             try:
                 value = lookup_field(entry, obj, model_admin)[2]
             except ObjectDoesNotExist:  # a missing reverse one-to-one, say
@@ -235,7 +237,7 @@ def _cell(model_admin: Any, column: DisplayColumn) -> Callable[[Any], Any]:
 
         return called
 
-    def followed(obj: Any) -> Any:
+    def followed(obj: Model) -> object:
         value = obj
         for attr in attrs:
             try:

@@ -2,21 +2,15 @@
 
 Only the keys an export declares in ``filter_fields`` are accepted, each
 exactly as declared (``"status"`` is an exact match; ``"created__gte"`` must be
-declared to be used). Values are parsed the way the model field parses form
-input (its ``formfield()``, or ``to_python()`` where it has none), so choices,
-dates in the active time zone, decimals and lengths are checked before the
-query runs.
+declared to be used); each value is parsed as its field parses form input
+(see :mod:`django_streamkit._exports.lookups`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime
-import decimal
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from django.core.exceptions import (
     EmptyResultSet,
@@ -25,199 +19,34 @@ from django.core.exceptions import (
     ImproperlyConfigured,
     ValidationError,
 )
-from django.core.validators import ProhibitNullCharactersValidator
-from django.db import DataError, connections, transaction
 from django.db.models import (
     BooleanField,
-    CharField,
     DateField,
     DecimalField,
     FloatField,
     IntegerField,
+    Model,
     QuerySet,
     TimeField,
-    Value,
 )
-from django.db.models.constants import LOOKUP_SEP
+from django.db.models.fields.related import RelatedField
 
-# Lookups that compare text, whatever the field: their value stays a string.
-TEXT_LOOKUPS = frozenset(
-    {
-        "iexact",
-        "contains",
-        "icontains",
-        "startswith",
-        "istartswith",
-        "endswith",
-        "iendswith",
-        "regex",
-        "iregex",
-    }
-)
-REGEX_LOOKUPS = frozenset({"regex", "iregex"})
-# Lookups whose value is a comma-separated list.
-LIST_LOOKUPS = {"in": None, "range": 2}
-#: The longest value a filter takes, in characters: far above any real one,
-#: and well below what a database refuses (SQLite's LIKE takes 50,000 bytes).
-MAX_VALUE_LENGTH = 2000
-TRUE = frozenset({"1", "true", "yes", "on"})
-FALSE = frozenset({"0", "false", "no", "off"})
+from django_streamkit._exports.lookups import LIST_LOOKUPS, TEXT_LOOKUPS, Filter
+
+__all__ = ["Filter", "FilterError", "FilterInput", "describe", "filter_queryset"]
 
 
 class FilterError(ValueError):
     """A query-string filter that is not allowed or has a bad value."""
 
 
-@dataclass(frozen=True)
-class Filter:
-    """A declared filter key, resolved: the field its value is parsed with."""
+class FilterInput(TypedDict):
+    """How a form offers a filter (see :func:`describe`)."""
 
     key: str
-    field: Any  # the output field of the lookup's left-hand side
-    lookup: str
-    words: tuple[str, ...]  # the verbose names along the path, transforms
-    using: str  # the database alias of the QuerySet
-
-    @classmethod
-    def resolve(cls, queryset: QuerySet[Any, Any], key: str) -> Filter:
-        """Resolve ``key`` as ``QuerySet.filter()`` would; ``FieldError`` if bad."""
-        query = queryset.query.chain()
-        lookups, parts, expression = query.solve_lookup_type(key)
-        if expression is False:
-            lhs = query.resolve_ref(LOOKUP_SEP.join(parts))
-        else:  # an annotation of the QuerySet
-            lhs = expression
-        words = [str(part).replace("_", " ") for part in parts or [key]]
-        *transforms, last = lookups or ["exact"]
-        for name in transforms:
-            lhs = query.try_transform(lhs, name)
-            words.append(name)
-        if lhs.get_lookup(last) is None:
-            lhs = query.try_transform(lhs, last)  # raises, with suggestions
-            words.append(last)
-            last = "exact"
-        return cls(key, lhs.output_field, last, tuple(words), queryset.db)
-
-    def clean(self, raw: str) -> Any:
-        """The query value for the query-string value ``raw``."""
-        if len(raw) > MAX_VALUE_LENGTH:
-            raise ValidationError(
-                f"Give at most {MAX_VALUE_LENGTH} characters, not {len(raw)}."
-            )
-        # No database's text holds NUL (PostgreSQL refuses the query).
-        ProhibitNullCharactersValidator()(raw)
-        if self.lookup == "isnull":
-            return _boolean(raw)
-        if self.lookup in REGEX_LOOKUPS:
-            _check_pattern(self.using, self.lookup, raw)
-        if self.lookup in TEXT_LOOKUPS:
-            return raw
-        if self.lookup in LIST_LOOKUPS:
-            items = [item.strip() for item in raw.split(",")]
-            size = LIST_LOOKUPS[self.lookup]
-            if size is not None and len(items) != size:
-                raise ValidationError(
-                    f"Give {size} comma-separated values, not {len(items)}."
-                )
-            return [self._scalar(item) for item in items]
-        return self._scalar(raw)
-
-    def _scalar(self, raw: str) -> Any:
-        if raw == "":
-            raise ValidationError("Give a value, not an empty one.")
-        field = self.field
-        if field.is_relation:  # a foreign key: the value is the related key
-            field = field.target_field
-        if isinstance(field, BooleanField):
-            # forms.BooleanField takes any non-false string as True.
-            return _boolean(raw)
-        formfield = field.formfield()
-        if formfield is None:  # AutoField, for one
-            value = field.to_python(raw)
-        else:
-            formfield.required = False
-            value = formfield.clean(raw)
-        if isinstance(field, IntegerField) and value is not None:
-            _check_range(self.using, field, value)
-        if isinstance(value, decimal.Decimal):
-            _check_numeric(self.using, value)
-        if isinstance(value, datetime.datetime) and value.utcoffset() is not None:
-            # The same instant, in UTC: PostgreSQL refuses offsets beyond
-            # 15:59 that Python takes (an OverflowError near the year's
-            # limits is a 400 too).
-            value = value.astimezone(datetime.UTC)
-        return value
-
-
-def _check_range(using: str, field: IntegerField[Any, Any], value: int) -> None:
-    # Beyond the column's range SQLite cannot even bind the value (a 500).
-    try:
-        low, high = connections[using].ops.integer_field_range(
-            field.get_internal_type()
-        )
-    except KeyError:  # an integer field of another kind: the database decides
-        return
-    if low is not None and value < low:
-        raise ValidationError(f"Give a number of at least {low}.")
-    if high is not None and value > high:
-        raise ValidationError(f"Give a number of at most {high}.")
-
-
-# PostgreSQL's numeric holds up to 131072 digits before the decimal point
-# and 16383 after; beyond them the query fails ("value overflows numeric
-# format"). A DecimalField with no max_digits (Django 6.1) takes any decimal.
-NUMERIC_WHOLE_DIGITS = 131072
-NUMERIC_PLACES = 16383
-
-
-def _check_numeric(using: str, value: decimal.Decimal) -> None:
-    if connections[using].vendor != "postgresql" or not value:
-        return
-    if value.adjusted() >= NUMERIC_WHOLE_DIGITS:
-        raise ValidationError(
-            f"Give a number of at most {NUMERIC_WHOLE_DIGITS} digits before "
-            "the decimal point."
-        )
-    exponent = value.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -NUMERIC_PLACES:
-        raise ValidationError(
-            f"Give a number of at most {NUMERIC_PLACES} digits after the decimal point."
-        )
-
-
-def _check_pattern(using: str, lookup: str, pattern: str) -> None:
-    """Refuse a regular expression the database would fail on, as a 400.
-
-    SQLite's ``REGEXP`` is Python's :mod:`re` (``iregex`` prefixes ``(?i)``,
-    which is ``re.IGNORECASE``); other databases have their own syntax, so
-    the pattern is tried there once, on an empty string, reading no table.
-    """
-    connection = connections[using]
-    if connection.vendor == "sqlite":
-        try:
-            re.compile(pattern, re.IGNORECASE if lookup == "iregex" else 0)
-        except re.error as exc:
-            raise ValidationError(f"Not a regular expression: {exc}.") from None
-        return
-    condition = CharField().get_lookup(lookup)(Value(""), pattern)  # type: ignore[misc]
-    compiler = QuerySet().query.get_compiler(connection=connection)
-    sql, params = condition.as_sql(compiler, connection)
-    suffix = connection.features.bare_select_suffix
-    try:
-        with transaction.atomic(using=using), connection.cursor() as cursor:
-            cursor.execute(f"SELECT 1{suffix} WHERE {sql}", params)
-    except DataError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ValidationError(f"Not a regular expression: {first}.") from None
-
-
-def _boolean(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in TRUE:
-        return True
-    if value in FALSE:
-        return False
-    raise ValidationError("Give true or false (or 1 or 0).")
+    label: str
+    type: str  # an <input> type, or "select"
+    choices: NotRequired[list[tuple[str, str]]]
 
 
 # How the index page words a lookup after the field's name.
@@ -240,12 +69,14 @@ LOOKUP_WORDS = {
 }
 
 
-def describe(queryset: QuerySet[Any, Any], key: str) -> dict[str, Any]:
+def describe(queryset: QuerySet[Model, object], key: str) -> FilterInput:
     """How a form offers filter ``key``: its label, input type and choices."""
     spec = Filter.resolve(queryset, key)
-    field = spec.field.target_field if spec.field.is_relation else spec.field
+    field = spec.field
+    if isinstance(field, RelatedField):
+        field = field.target_field
     label = " ".join([*spec.words, LOOKUP_WORDS.get(spec.lookup, spec.lookup)])
-    info: dict[str, Any] = {"key": key, "label": label.strip(), "type": "text"}
+    info: FilterInput = {"key": key, "label": label.strip(), "type": "text"}
     if spec.lookup == "isnull" or isinstance(field, BooleanField):
         info["type"] = "select"
         info["choices"] = [("true", "yes"), ("false", "no")]
@@ -263,7 +94,7 @@ def describe(queryset: QuerySet[Any, Any], key: str) -> dict[str, Any]:
     return info
 
 
-def _choices(queryset: QuerySet[Any, Any], key: str) -> str:
+def _choices(queryset: QuerySet[Model, object], key: str) -> str:
     field = Filter.resolve(queryset, key).field
     choices = getattr(field, "flatchoices", None)
     if not choices:
@@ -272,10 +103,10 @@ def _choices(queryset: QuerySet[Any, Any], key: str) -> str:
 
 
 def filter_queryset(
-    queryset: QuerySet[Any, Any],
+    queryset: QuerySet[Model, object],
     params: Mapping[str, Sequence[str]],
     allowed: Sequence[str],
-) -> QuerySet[Any, Any]:
+) -> QuerySet[Model, object]:
     """``queryset`` filtered by ``params`` (a ``QueryDict``'s ``lists()``).
 
     Empty values are ignored, as an HTML form sends them. Anything else that
@@ -290,7 +121,7 @@ def filter_queryset(
         if allowed
         else "This export takes no filters."
     )
-    conditions: dict[str, Any] = {}
+    conditions: dict[str, object] = {}
     for key, values in given.items():
         if key not in allowed:
             raise FilterError(f"Unknown filter {_short(key)}. {hint}")
@@ -323,7 +154,7 @@ def filter_queryset(
     return queryset.filter(**conditions)
 
 
-def compile_query(queryset: QuerySet[Any, Any]) -> None:
+def compile_query(queryset: QuerySet[Model, object]) -> None:
     """Turn the condition into SQL now, as reading the rows will.
 
     Values a field accepts can still fail there, in the view or after the

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 from django.http import HttpRequest
 from django.template import TemplateDoesNotExist, engines
@@ -38,7 +37,7 @@ def private_engine() -> Jinja2:
 
 
 def render_index(
-    request: HttpRequest, template_name: str, context: dict[str, Any]
+    request: HttpRequest, template_name: str, context: dict[str, object]
 ) -> StreamingResponse:
     for engine in engines.all():
         if not is_jinja2(engine):

@@ -1,257 +1,30 @@
-"""The pure CSV core: rows in, encoded chunks of about ``chunk_size`` bytes out.
+"""The CSV feed: rows in, encoded chunks of about ``chunk_size`` bytes out.
 
-Nothing here imports Django. Rows are written with :mod:`csv` in batches (one
-C-level ``writerows`` call per batch, never a Python call per cell), and each
-batch becomes one chunk. Values keep :mod:`csv`'s own conversion, which is
-already the one a spreadsheet user expects: ``None`` is empty, floats are
-``repr()``, everything else is ``str()`` (so dates are ISO 8601, UUIDs are
-hyphenated and lazy strings are resolved), but datetimes and times, which
-:class:`~django_streamkit._writers.datetimes.DateTimeText` writes in one shape.
-
-Rows of plain text are joined with ``str.join`` instead when that gives the
-same bytes (see :class:`~django_streamkit._writers.csv_text.PlainJoin`). Formula
-escaping (OWASP "CSV injection") costs a few ``memchr``-speed scans of each
-written batch (see :class:`~django_streamkit._writers.csv_text.FormulaCheck`): only
-when they find a field that *could* start with a formula trigger is the batch
-written again with each cell checked in Python.
-
-The row source is closed (a generator's ``finally`` runs) when the chunks
-end, fail or are closed early.
+Nothing here imports Django. Rows are read a batch at a time, sized by the
+chunk they make and by how fast the source gives them, and each batch becomes
+one chunk (see :class:`~django_streamkit._writers.csv_encoder.Encoder`; the
+options and their validation are in
+:mod:`~django_streamkit._writers.csv_format`). The row source is closed (a
+generator's ``finally`` runs) when the chunks end, fail or are closed early.
 """
 
 from __future__ import annotations
 
 import asyncio
-import codecs
-import csv
 import time
-from collections.abc import (
-    AsyncIterator,
-    Callable,
-    Iterable,
-    Iterator,
-    Mapping,
-)
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
 from itertools import chain, islice
-from typing import Any
+from typing import Any, Final
 
 from django_streamkit._core.feed import Feed
 from django_streamkit._core.relay import arelay
-from django_streamkit._writers.csv_text import (
-    BareLineBreaks,
-    FormulaCheck,
-    PlainJoin,
-    Sink,
-    check_header_encodes,
-    escape_cell,
-    escape_row,
-    extra_keys,
-    options,
-    unencodable,
-    unknown_option,
-    unwritable,
-)
-from django_streamkit._writers.datetimes import DEFAULT_DATETIMES, DateTimeText
+from django_streamkit._writers.csv_encoder import Encoder
+from django_streamkit._writers.csv_format import CSVFormat
+from django_streamkit._writers.csv_text import Row
 
-_END: Any = object()
+__all__ = ["CSVFeed", "CSVFormat", "aiter_csv", "iter_csv"]
 
-# Encodings whose encoder writes its own byte order mark.
-_SELF_MARKING = {"utf-16", "utf-32", "utf-8-sig"}
-
-
-@dataclass(frozen=True)
-class CSVFormat:
-    """Everything that decides how rows become bytes, validated once."""
-
-    header: list[Any] | None
-    dialect: Any
-    fmtparams: Mapping[str, Any]
-    escape_formulas: bool
-    encoding: str
-    bom: bool
-    chunk_size: int
-    max_latency: float
-    #: Cells that are text already write as csv.writer would write them
-    #: (the dialect quotes minimally), so rows may be joined as text.
-    joins_text: bool = False
-    datetimes: DateTimeText = DEFAULT_DATETIMES
-
-    @classmethod
-    def build(
-        cls,
-        *,
-        header: Iterable[Any] | None,
-        dialect: Any,
-        fmtparams: Mapping[str, Any],
-        escape_formulas: bool,
-        encoding: str,
-        bom: bool,
-        chunk_size: int,
-        max_latency: float,
-        datetimes: DateTimeText | None = None,
-    ) -> CSVFormat:
-        if isinstance(header, str | bytes):
-            raise TypeError(
-                f"header must be a sequence of column names, not the string "
-                f"{header!r}; pass a list such as [{header!r}]."
-            )
-        try:
-            codec = codecs.lookup(encoding)
-        except LookupError:
-            raise ValueError(
-                f"Unknown encoding {encoding!r}; pass a Python codec name such "
-                f"as 'utf-8', 'utf-16' or 'cp1252'."
-            ) from None
-        if bom and codec.name not in _SELF_MARKING:
-            try:
-                "\ufeff".encode(codec.name)
-            except UnicodeEncodeError:
-                raise ValueError(
-                    f"bom=True needs a Unicode encoding such as 'utf-8'; "
-                    f"{encoding!r} has no byte order mark."
-                ) from None
-        if (unknown := unknown_option(fmtparams)) is not None:
-            raise unknown
-        try:
-            writer = csv.writer(Sink(), dialect, **fmtparams)
-        except (csv.Error, TypeError) as exc:
-            if isinstance(dialect, str) and dialect not in csv.list_dialects():
-                raise ValueError(
-                    f"Unknown CSV dialect {dialect!r}; choose from "
-                    f"{sorted(csv.list_dialects())} or pass a csv.Dialect "
-                    "subclass."
-                ) from None
-            raise ValueError(
-                f"Bad CSV format options ({options(fmtparams)}): {exc}"
-            ) from None
-        header = None if header is None else list(header)
-        check_header_encodes(header, codec.name)
-        return cls(
-            header=header,
-            dialect=dialect,
-            fmtparams=dict(fmtparams),
-            escape_formulas=escape_formulas,
-            encoding=codec.name,
-            bom=bom,
-            chunk_size=chunk_size,
-            max_latency=max_latency,
-            joins_text=PlainJoin(writer.dialect).usable,
-            datetimes=datetimes or DEFAULT_DATETIMES,
-        )
-
-
-class _Encoder:
-    """Writes batches of rows to text, escapes formulas, encodes to bytes."""
-
-    def __init__(self, fmt: CSVFormat) -> None:
-        self.fmt = fmt
-        self.sink = sink = Sink()
-        self.writer = writer = csv.writer(sink, fmt.dialect, **fmt.fmtparams)
-        self.writerows: Callable[[Iterable[Any]], Any] = writer.writerows
-        self.dicts = False
-        self.risky = FormulaCheck(writer.dialect) if fmt.escape_formulas else None
-        plain = PlainJoin(writer.dialect)
-        self.plain: PlainJoin | None = plain if plain.usable else None
-        self.bare = BareLineBreaks(writer.dialect)
-        self.encode = codecs.getincrementalencoder(fmt.encoding)().encode
-        self.rows = 0  # data rows written so far
-
-    def _writer(self, sink: Sink, **fmtparams: Any) -> Callable[[Iterable[Any]], Any]:
-        params = {**self.fmt.fmtparams, **fmtparams}
-        if self.dicts:
-            assert self.fmt.header is not None
-            return csv.DictWriter(
-                sink, self.fmt.header, dialect=self.fmt.dialect, **params
-            ).writerows
-        return csv.writer(sink, self.fmt.dialect, **params).writerows
-
-    def bind(self, first_row: Any) -> Callable[[Any], Any] | None:
-        """Choose how rows are written from the first one.
-
-        Returns ``None`` when rows are written as they are, or the function
-        that copies each row (one-shot iterators would be read twice by the
-        checked rewrite, so anything but a sequence or a dict becomes a tuple).
-        """
-        if isinstance(first_row, Mapping):
-            if self.fmt.header is None:
-                raise TypeError(
-                    "The rows are dicts, so header= must list their keys in "
-                    f"column order, e.g. header={list(first_row)!r}."
-                )
-            self.plain = None
-            self.dicts = True
-            self.writerows = self._writer(self.sink)
-            return None
-        if isinstance(first_row, str | bytes):
-            raise TypeError(
-                "Each CSV row must be a sequence of cells, not a string "
-                f"({first_row!r}); yield [value, ...] or a tuple."
-            )
-        if isinstance(first_row, list | tuple):
-            return None
-        if not hasattr(first_row, "__iter__"):
-            raise TypeError(
-                f"Each CSV row must be a sequence of cells or a dict, not "
-                f"{first_row!r} ({type(first_row).__name__}); yield [value, ...] "
-                "or a tuple."
-            )
-        return tuple
-
-    def start(self) -> str:
-        """The byte order mark and the header line, as text."""
-        text = (
-            "\ufeff" if self.fmt.bom and self.fmt.encoding not in _SELF_MARKING else ""
-        )
-        if self.fmt.header is not None:
-            header = self.fmt.header
-            if self.fmt.escape_formulas:
-                header = [escape_cell(cell) for cell in header]
-            # Before bind(): written as a list, whatever the rows are.
-            text += self._write([header], self.writer.writerows, header=True)
-        return text
-
-    def write(self, batch: list[Any], prefix: str = "") -> bytes:
-        text = None if self.plain is None else self.plain(batch)
-        if text is None:
-            batch = self.fmt.datetimes.rows(batch)
-            text = self._write(batch, self.writerows)
-        if self.risky is not None and self.risky(text):
-            text = self._write([escape_row(row) for row in batch], self.writerows)
-        first = self.rows + 1
-        self.rows += len(batch)
-        try:
-            return self.encode(prefix + text)
-        except UnicodeEncodeError as exc:
-            raise unencodable(
-                exc, batch, self.fmt.header, first, self.fmt.encoding
-            ) from exc
-
-    def _write(
-        self,
-        rows: list[Any],
-        writerows: Callable[[Iterable[Any]], Any],
-        *,
-        header: bool = False,
-    ) -> str:
-        try:
-            writerows(rows)
-        except csv.Error as exc:
-            self.sink.take()
-            number = None if header else self.rows + 1
-            raise unwritable(exc, rows, self._writer(Sink()), number) from exc
-        except ValueError as exc:  # DictWriter's, for keys not in the header
-            self.sink.take()
-            if not self.dicts:
-                raise
-            raise extra_keys(exc, rows, self.fmt.header, self.rows + 1) from exc
-        text = self.sink.take()
-        if self.bare.found(text):
-            # Written again as newer Pythons write it: quoted or escaped.
-            sink = self.bare.sink()
-            self._writer(sink, **self.bare.fmtparams)(rows)
-            text = sink.take()
-        return text
+_END: Final = object()
 
 
 class CSVFeed(Feed[Any]):
@@ -270,7 +43,7 @@ class CSVFeed(Feed[Any]):
 
     def __init__(
         self,
-        rows: Iterator[Any] | AsyncIterator[Any],
+        rows: Iterator[object] | AsyncIterator[object],
         fmt: CSVFormat,
         *,
         header_apart: bool = False,
@@ -282,11 +55,14 @@ class CSVFeed(Feed[Any]):
         self.head_alone = header_apart
         self.weigh = len if batched else None
         self._batched = batched
-        self._encoder = _Encoder(fmt)
-        self._copy: Any = _END  # bound from the first row
+        self._encoder = Encoder(fmt)
+        self._bound = False  # bind() has seen the first row
+        self._copy: Callable[[Iterable[object]], Row] | None = None
         self._rows = self._bytes = 0
         self._mark = (0.0, 0)
-        self._iteration: Any = None
+        self._sync: Generator[bytes, None, None] | None = None
+        self._async: AsyncIterator[bytes] | None = None
+        self._ended = False  # closed while iterated directly
 
     # -- Feed ----------------------------------------------------------------
 
@@ -295,12 +71,13 @@ class CSVFeed(Feed[Any]):
         return self._encoder.encode(self._encoder.start())
 
     def render(self, items: list[Any]) -> bytes:
-        rows = list(chain.from_iterable(items)) if self._batched else items
+        # Rows as the source gives them: bind() checks the first one.
+        rows: list[Row] = list(chain.from_iterable(items)) if self._batched else items
         if not rows:
             return b""
-        if (copy := self._copy) is _END:
-            copy = self._copy = self._encoder.bind(rows[0])
-        if copy is not None:
+        if not self._bound:
+            self._copy, self._bound = self._encoder.bind(rows[0]), True
+        if (copy := self._copy) is not None:
             rows = [copy(row) for row in rows]
         data = self._encoder.write(rows)
         self._rows += len(rows)
@@ -333,12 +110,16 @@ class CSVFeed(Feed[Any]):
         return self
 
     def __next__(self) -> bytes:
-        if self._iteration is None:
-            self._iteration = self._chunks()
-        return next(self._iteration)  # type: ignore[no-any-return]
+        if self._ended:
+            raise StopIteration
+        if self._sync is None:
+            self._sync = self._chunks()
+        return next(self._sync)
 
-    def _chunks(self) -> Iterator[bytes]:
-        rows: Iterator[Any] = self.source  # type: ignore[assignment]
+    def _chunks(self) -> Generator[bytes, None, None]:
+        rows = self.source
+        if not isinstance(rows, Iterator):
+            raise TypeError("The rows are an async iterable: use async for.")
         try:
             head = self.head()
             if self.head_alone and head:
@@ -359,46 +140,49 @@ class CSVFeed(Feed[Any]):
         return self
 
     async def __anext__(self) -> bytes:
-        if self._iteration is None:
-            # The same relay a response uses, so a slow or blocked async
-            # source still gives its rows within ``max_latency``.
-            self._iteration = arelay(
-                self.source,  # type: ignore[arg-type]
-                self.render,
-                limit=self.limit,
-                latency=self.fmt.max_latency,
-                weigh=self.weigh,
-                fresh=True,
-                spawn=asyncio.ensure_future,
-                aclose=super().aclose,
-            )
-            head = self.head()
-            try:
-                chunk: bytes = await self._iteration.__anext__()
-            except StopAsyncIteration:
-                if head:
-                    return head
-                raise
-            return head + chunk
-        if self._iteration is False:
+        if self._ended:
             raise StopAsyncIteration
-        return await self._iteration.__anext__()  # type: ignore[no-any-return]
+        if self._async is not None:
+            return await self._async.__anext__()
+        if not isinstance(self.source, AsyncIterator):
+            raise TypeError("The rows are a sync iterable: use for.")
+        # The same relay a response uses, so a slow or blocked async source
+        # still gives its rows within ``max_latency``.
+        self._async = arelay(
+            self.source,
+            self.render,
+            limit=self.limit,
+            latency=self.fmt.max_latency,
+            weigh=self.weigh,
+            fresh=True,
+            spawn=asyncio.ensure_future,
+            aclose=super().aclose,
+        )
+        head = self.head()
+        try:
+            chunk = await self._async.__anext__()
+        except StopAsyncIteration:
+            if head:
+                return head
+            raise
+        return head + chunk
 
     def close(self) -> None:
-        if self._iteration is not None and hasattr(self._iteration, "close"):
-            iteration, self._iteration = self._iteration, False
-            iteration.close()
+        if self._sync is not None:
+            self._ended = True
+            self._sync.close()
         super().close()
 
     async def aclose(self) -> None:
-        if self._iteration is not None and hasattr(self._iteration, "aclose"):
-            iteration, self._iteration = self._iteration, False
-            await iteration.aclose()
+        if self._async is not None:
+            self._ended = True
+            if (aclose := getattr(self._async, "aclose", None)) is not None:
+                await aclose()
         await super().aclose()
 
 
 def iter_csv(
-    rows: Iterator[Any],
+    rows: Iterator[object],
     fmt: CSVFormat,
     *,
     header_apart: bool = False,
@@ -408,6 +192,6 @@ def iter_csv(
     return CSVFeed(rows, fmt, header_apart=header_apart, batched=batched)
 
 
-def aiter_csv(rows: AsyncIterator[Any], fmt: CSVFormat) -> CSVFeed:
+def aiter_csv(rows: AsyncIterator[object], fmt: CSVFormat) -> CSVFeed:
     """The async twin of :func:`iter_csv`."""
     return CSVFeed(rows, fmt)

@@ -1,23 +1,28 @@
 """What written CSV text holds: formula triggers, and when ``str.join`` suffices.
 
 Pure functions and checks over :mod:`csv` output, with no Django imports; the
-batching writer in :mod:`django_streamkit._writers.csv` uses them.
+batching writer in :mod:`django_streamkit._writers.csv_encoder` uses them.
 """
 
 from __future__ import annotations
 
 import csv
-import difflib
 import numbers
 import re
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    from _csv import Dialect as WriterDialect  # a writer's .dialect
+
+#: A row: a sequence of cells, or a dict keyed by the header's names.
+Row: TypeAlias = Sequence[object] | Mapping[str, object]
 
 #: A cell whose text starts with one of these is a formula to a spreadsheet.
 TRIGGERS = "=+-@\t\r"
 
 
-def escape_cell(value: Any) -> Any:
+def escape_cell(value: object) -> object:
     """Prefix ``'`` to a non-numeric cell whose text starts with a trigger."""
     if isinstance(value, str):
         return "'" + value if value[:1] in _TRIGGER_SET else value
@@ -30,7 +35,7 @@ def escape_cell(value: Any) -> Any:
 _TRIGGER_SET = frozenset(TRIGGERS)
 
 
-def escape_row(row: Any) -> Any:
+def escape_row(row: Row | Iterator[object]) -> Row:
     if isinstance(row, Mapping):
         return {key: escape_cell(value) for key, value in row.items()}
     if iter(row) is row:
@@ -58,7 +63,7 @@ class FormulaCheck:
     costs a checked rewrite of the batch; a false negative cannot happen.
     """
 
-    def __init__(self, dialect: Any) -> None:
+    def __init__(self, dialect: WriterDialect) -> None:
         terminator = dialect.lineterminator
         structural = {dialect.delimiter, *terminator}
         self.free = "".join(t for t in TRIGGERS if t not in structural)
@@ -100,7 +105,7 @@ class PlainJoin:
     rarely fit (numbers, dates, quoted text) are tried less and less often.
     """
 
-    def __init__(self, dialect: Any) -> None:
+    def __init__(self, dialect: WriterDialect) -> None:
         terminator = dialect.lineterminator
         self.usable = (
             dialect.quoting == csv.QUOTE_MINIMAL
@@ -110,7 +115,8 @@ class PlainJoin:
         )
         self.delimiter = dialect.delimiter
         self.terminator = terminator
-        self.join_cells = dialect.delimiter.join
+        # A cell that is not a str makes it raise TypeError (see _join).
+        self.join_cells: Callable[[Row], str] = dialect.delimiter.join  # type: ignore[assignment]
         self.join_rows = terminator.join
         self.forbidden = [c for c in (dialect.quotechar, dialect.escapechar) if c]
         self.line_chars = [
@@ -119,7 +125,7 @@ class PlainJoin:
         self.misses = 0
         self.skip = 0
 
-    def __call__(self, batch: list[Any]) -> str | None:
+    def __call__(self, batch: Sequence[Row]) -> str | None:
         if self.skip:
             self.skip -= 1
             return None
@@ -131,7 +137,7 @@ class PlainJoin:
             self.misses = 0
         return text
 
-    def _join(self, batch: list[Any]) -> str | None:
+    def _join(self, batch: Sequence[Row]) -> str | None:
         try:
             text: str = self.join_rows(map(self.join_cells, batch)) + self.terminator
         except TypeError:  # a cell that is not a str
@@ -191,7 +197,7 @@ class BareLineBreaks:
     write.
     """
 
-    def __init__(self, dialect: Any) -> None:
+    def __init__(self, dialect: WriterDialect) -> None:
         terminator = dialect.lineterminator
         self.strays = (
             ""
@@ -209,173 +215,3 @@ class BareLineBreaks:
         append = sink.lines.append
         sink.write = lambda line: append(line[:-2])
         return sink
-
-
-def unwritable(
-    exc: csv.Error,
-    rows: list[Any],
-    writerows: Callable[[list[Any]], Any],
-    number: int | None,
-) -> csv.Error:
-    """``exc``, naming the row :mod:`csv` cannot write and the fix.
-
-    ``rows`` are those of the failed call, the first of them row ``number``
-    (``None`` for the header); ``writerows`` writes them one by one (to a
-    scratch sink) to find the culprit.
-    """
-    for index, row in enumerate(rows):
-        try:
-            writerows([row])
-        except csv.Error:
-            where = "The header" if number is None else f"Row {number + index}"
-            return csv.Error(
-                f"{where} {_short_repr(row)} cannot be written in this CSV "
-                f"format ({exc}); {_fix(str(exc))}."
-            )
-    return exc
-
-
-def _short_repr(value: object) -> str:
-    text = repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def _fix(message: str) -> str:
-    if "escapechar" in message:
-        return "pass escapechar= (e.g. '\\\\') or use a quoting that quotes it"
-    if "must be quoted" in message:
-        return "use a quoting other than csv.QUOTE_NONE, or leave such rows out"
-    return "change the cell or the CSV format"
-
-
-#: csv.writer's format parameters, the only keywords fmtparams may hold.
-FORMAT_PARAMETERS = (
-    "delimiter",
-    "doublequote",
-    "escapechar",
-    "lineterminator",
-    "quotechar",
-    "quoting",
-    "skipinitialspace",
-    "strict",
-)
-# Keywords of stream_csv() and StreamingCSVResponse, which a misspelt one
-# lands among the format parameters as well.
-_KEYWORDS = (
-    "header",
-    "dialect",
-    "escape_formulas",
-    "encoding",
-    "bom",
-    "chunk_size",
-    "filename",
-    "status",
-    "headers",
-)
-
-
-def unknown_option(fmtparams: Mapping[str, Any]) -> ValueError | None:
-    """The error for the first key of ``fmtparams`` csv has no option for."""
-    for name, value in fmtparams.items():
-        if name in FORMAT_PARAMETERS:
-            continue
-        close = difflib.get_close_matches(
-            name.lower(), FORMAT_PARAMETERS + _KEYWORDS, n=1
-        )
-        guess = (
-            f"; did you mean {close[0]!r}? Write {close[0]}={value!r}" if close else ""
-        )
-        return ValueError(
-            f"Unknown CSV format option {name}={value!r}{guess}. csv.writer's "
-            f"options are: {', '.join(FORMAT_PARAMETERS)}."
-        )
-    return None
-
-
-def options(fmtparams: Mapping[str, Any]) -> str:
-    return ", ".join(f"{name}={value!r}" for name, value in fmtparams.items())
-
-
-def cell_text(value: Any) -> str:
-    """A cell's text as :mod:`csv` writes it."""
-    if value is None:
-        return ""
-    return repr(value) if isinstance(value, float) else str(value)
-
-
-def unencodable(
-    exc: UnicodeEncodeError,
-    rows: Sequence[Any],
-    header: Sequence[Any] | None,
-    number: int | None,
-    encoding: str,
-) -> UnicodeEncodeError:
-    """``exc``, naming the row and column of the cell ``encoding`` cannot hold.
-
-    ``rows`` are those encoded, the first of them row ``number`` (``None``:
-    ``rows`` is ``[header]``). The error is the cell's own: its ``object`` is
-    the cell's text and ``start``/``end`` the character's place in it.
-    """
-    char = exc.object[exc.start]
-    for index, row in enumerate(rows):
-        cells = row.items() if isinstance(row, Mapping) else enumerate(row)
-        for key, value in cells:
-            text = cell_text(value)
-            if char not in text:
-                continue
-            if number is None:
-                where = f"the header, column {key + 1}"
-            else:
-                if isinstance(row, Mapping):
-                    column = repr(key)
-                elif header is not None and key < len(header):
-                    column = repr(header[key])
-                else:
-                    column = str(key + 1)
-                where = f"row {number + index}, column {column}"
-            at = text.index(char)
-            return UnicodeEncodeError(
-                encoding, text, at, at + 1, f"{where} {_encoding_fix(char, encoding)}"
-            )
-    return exc
-
-
-def _encoding_fix(char: str, encoding: str) -> str:
-    if "\ud800" <= char <= "\udfff":
-        return (
-            "has a lone surrogate, which is no character and no encoding "
-            "writes; replace it in the data: "
-            "text.encode('utf-8', 'replace').decode('utf-8')."
-        )
-    return (
-        f"has a character that {encoding!r} cannot write; pass encoding='utf-8' "
-        "(bom=True for Excel), or replace such characters in the data: "
-        f"text.encode({encoding!r}, 'replace').decode({encoding!r})."
-    )
-
-
-def check_header_encodes(header: Sequence[Any] | None, encoding: str) -> None:
-    """Raise :func:`unencodable`'s error for a header cell ``encoding`` lacks."""
-    for cell in header or ():
-        try:
-            cell_text(cell).encode(encoding)
-        except UnicodeEncodeError as exc:
-            raise unencodable(exc, [header], None, None, encoding) from None
-
-
-def extra_keys(
-    exc: ValueError, rows: Sequence[Any], header: Sequence[Any] | None, number: int
-) -> ValueError:
-    """``exc``, naming the first dict row (row ``number`` on) with keys not in
-    ``header``, the keys and the fix."""
-    fields = set(header or ())
-    for index, row in enumerate(rows):
-        extra = [key for key in row if key not in fields]
-        if extra:
-            return ValueError(
-                f"Row {number + index} {_short_repr(row)} has keys that are not "
-                f"in header: {', '.join(map(repr, extra))}; header is "
-                f"{list(header or ())!r}. Add them to header= (in column order), or "
-                "leave them out of the rows."
-            )
-    return exc

@@ -22,9 +22,11 @@ Naive datetimes are written as they are, in the same shape. Times are
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import chain
-from typing import Any
+from typing import cast
+
+from django_streamkit._writers.csv_text import Row
 
 LOCAL = "local"
 ISO = "iso"
@@ -38,7 +40,7 @@ def _is_utc(zone: datetime.tzinfo) -> bool:
     return zone is datetime.UTC or getattr(zone, "key", None) in _UTC_NAMES
 
 
-def _has_datetimes(cells: Iterable[Any]) -> bool:
+def _has_datetimes(cells: Iterable[object]) -> bool:
     return any(issubclass(kind, _KINDS) for kind in set(map(type, cells)))
 
 
@@ -70,7 +72,7 @@ class DateTimeText:
         # The offset cut off: the year always has 4 digits, so it starts at 26.
         return value.astimezone(self.timezone).isoformat(timespec="microseconds")[:26]
 
-    def cell(self, value: Any) -> Any:
+    def cell(self, value: object) -> object:
         """``value``'s text if it is a datetime or a time, else ``value``."""
         if isinstance(value, datetime.datetime):
             return self.datetime(value)
@@ -78,7 +80,7 @@ class DateTimeText:
             return value.isoformat(timespec="microseconds")
         return value
 
-    def rows(self, batch: list[Any]) -> list[Any]:
+    def rows(self, batch: list[Row]) -> list[Row]:
         """``batch`` with every datetime and time as its text.
 
         One C-level pass over the cells' types finds whether there is any
@@ -87,19 +89,19 @@ class DateTimeText:
         """
         if not batch:
             return batch
-        dicts = isinstance(batch[0], Mapping)
-        if dicts:
-            cells = chain.from_iterable(row.values() for row in batch)
-        else:
-            cells = chain.from_iterable(batch)
-        if not _has_datetimes(cells):
-            return batch
         cell = self.cell
-        if dicts:
-            return [{k: cell(v) for k, v in row.items()} for row in batch]
-        if len(set(map(len, batch))) != 1:
-            return [list(map(cell, row)) for row in batch]
-        columns = list(zip(*batch, strict=True))
+        if isinstance(batch[0], Mapping):
+            # Every row is a dict when the first is (the writer checks).
+            dicts = cast("list[Mapping[str, object]]", batch)
+            if not _has_datetimes(chain.from_iterable(d.values() for d in dicts)):
+                return batch
+            return [{k: cell(v) for k, v in row.items()} for row in dicts]
+        lists = cast("list[Sequence[object]]", batch)
+        if not _has_datetimes(chain.from_iterable(lists)):
+            return batch
+        if len(set(map(len, lists))) != 1:
+            return [list(map(cell, row)) for row in lists]
+        columns: list[Sequence[object]] = list(zip(*lists, strict=True))
         for index, column in enumerate(columns):
             if _has_datetimes(column):
                 columns[index] = tuple(map(cell, column))
