@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from django_streamkit import stream_csv
 from django_streamkit._writers.datetimes import DateTimeText
-from tests.testapp.models import Sample
+from tests.support.testapp.models import Sample
 
 UTC = datetime.UTC
 PARIS = "Europe/Paris"

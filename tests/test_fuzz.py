@@ -50,7 +50,7 @@ from django_streamkit._http import clean_filename
 from django_streamkit._writers.datetimes import LOCAL, DateTimeText
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.views import AsyncTemplateStreamView, TemplateStreamView
-from tests.testapp.models import Customer, Order
+from tests.support.testapp.models import Customer, Order
 
 UTC = datetime.UTC
 TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
@@ -348,7 +348,7 @@ def test_a_filename_from_the_query_string_gives_one_clean_header(name: str) -> N
 
 # Renders every template in the test directories without an error.
 CONTEXT = {"rows": [], "touch": str, "first": "", "who": "", "exports": []}
-SECRET = "tests-only-not-secret"  # in tests/settings.py, next to tests/jinja2/
+SECRET = "tests-only-not-secret"  # in tests/support/settings.py, next to its jinja2/
 
 
 def named_response(request: HttpRequest) -> StreamingTemplateResponse:
@@ -489,7 +489,7 @@ def assert_clean_error(status: int, body: bytes, sent: str = "") -> None:
 )
 @example(name="../settings.py", view="response", engine="", asgi=False)
 @example(
-    name="/" + str(Path(__file__).parent / "settings.py"),
+    name="/" + str(Path(__file__).parent / "support" / "settings.py"),
     view="view",
     engine="",
     asgi=True,

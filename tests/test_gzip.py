@@ -14,7 +14,7 @@ from django.core import checks
 from django.test import Client, override_settings
 
 from django_streamkit.checks import check_gzip_middleware
-from tests.servers import Server, serve
+from tests.support.servers import Server, serve
 
 STREAMKIT_GZIP = "django_streamkit.middleware.GZipMiddleware"
 DJANGO_GZIP = "django.middleware.gzip.GZipMiddleware"

@@ -52,7 +52,7 @@ from django_streamkit._db import sqlite as _cells_sqlite
 from django_streamkit._db.sqlite import DECIMAL_CONVERTER, Untyped
 from django_streamkit._templating import context as _jinja
 from django_streamkit._writers.datetimes import DEFAULT_DATETIMES
-from tests.testapp.models import Order, Sample
+from tests.support.testapp.models import Order, Sample
 
 UTC = datetime.UTC
 

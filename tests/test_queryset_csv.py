@@ -29,7 +29,7 @@ from django_streamkit._db import postgres as _cells_postgres
 from django_streamkit._db import queryset as _queryset
 from django_streamkit._db import sqlite as _cells_sqlite
 from django_streamkit.csv import queryset_rows
-from tests.testapp.models import Sample
+from tests.support.testapp.models import Sample
 
 FIELDS = [f.name for f in Sample._meta.concrete_fields]
 DATABASES = ["default", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -12,7 +12,7 @@ import pytest
 from django.db import connections
 
 from django_streamkit import StreamingCSVResponse, StreamingResponse
-from tests.testapp.models import Author, Book
+from tests.support.testapp.models import Author, Book
 
 
 @pytest.mark.django_db(databases=["default", "postgres"], transaction=False)

@@ -14,7 +14,7 @@ from django.utils import translation
 
 from django_streamkit import StreamingResponse, current_request, get_current_request
 from django_streamkit.views import StreamingView
-from tests.context_views import TAG, request_state, state
+from tests.support.context_views import TAG, request_state, state
 
 
 @pytest.fixture(autouse=True)

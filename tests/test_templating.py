@@ -24,9 +24,9 @@ from django_streamkit import (
     stream_template,
     stream_template_string,
 )
-from tests.template_views import Counted
+from tests.support.template_views import Counted
+from tests.support.testapp.models import Row
 from tests.test_responses import _body, asgi_get
-from tests.testapp.models import Row
 
 rf = RequestFactory()
 
