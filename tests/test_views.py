@@ -1,4 +1,8 @@
-"""django_streamkit.views.StreamingView."""
+"""django_streamkit.views: StreamingView.
+
+CSVStreamView is tested in test_views_csv.py, TemplateStreamView and
+AsyncTemplateStreamView in test_views_templates.py.
+"""
 
 from __future__ import annotations
 

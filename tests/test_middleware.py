@@ -1,4 +1,9 @@
-"""GZip compression of streamed bodies: early bytes on every supported Django."""
+"""django_streamkit.middleware: GZipMiddleware compresses streamed bodies with
+early bytes on every supported Django.
+
+RequestContextMiddleware is tested with the request scope it binds, in
+test_context.py.
+"""
 
 from __future__ import annotations
 
