@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from tests.servers import Server
+from tests.support.servers import Server
 
 
 @dataclass

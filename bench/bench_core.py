@@ -13,7 +13,7 @@ import argparse
 import sys
 
 from bench._harness import measure, mib, table
-from tests.servers import serve
+from tests.support.servers import serve
 
 
 def main() -> None:

@@ -35,7 +35,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench._harness import Measure, measure, mib, table
-from tests.servers import ROOT, Server, serve
+from tests.support.servers import ROOT, Server, serve
 
 CACHE = ROOT / ".bench"
 
@@ -54,7 +54,7 @@ def best(run: Callable[[], Measure], repeat: int) -> Measure:
 
 def seed(settings: str, rows: int, env: dict[str, str]) -> None:
     subprocess.run(
-        [sys.executable, "-m", "tests.seed", "--rows", str(rows)],
+        [sys.executable, "-m", "tests.support.seed", "--rows", str(rows)],
         cwd=ROOT,
         env={
             **os.environ,

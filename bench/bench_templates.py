@@ -20,7 +20,7 @@ import statistics
 import sys
 
 from bench._harness import Measure, measure, mib, table
-from tests.servers import Server, serve
+from tests.support.servers import Server, serve
 
 STREAMKIT = "django-streamkit StreamingTemplateResponse"
 RENDER = "Django render() (not streamed)"

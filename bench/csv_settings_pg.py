@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.server_settings_pg import *  # noqa: F403
+from tests.support.server_settings_pg import *  # noqa: F403
 
 ROOT_URLCONF = "bench.csv_views"

@@ -21,8 +21,8 @@ from django.urls import include, path
 
 from bench.csv_data import HEADER, text_rows
 from django_streamkit import StreamingCSVResponse
-from tests.csv_views import RECORD_FIELDS, RecordExport
-from tests.testapp.models import Record
+from tests.support.csv_views import RECORD_FIELDS, RecordExport
+from tests.support.testapp.models import Record
 
 ATTACHMENT = {"Content-Disposition": 'attachment; filename="export.csv"'}
 
@@ -99,7 +99,7 @@ def qs_import_export(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
-    path("", include("tests.urls")),
+    path("", include("tests.support.urls")),
     path("bench/gen/streamkit", gen_streamkit),
     path("bench/gen/django", gen_django),
     path("bench/gen/hand", gen_hand),

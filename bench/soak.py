@@ -9,7 +9,7 @@ a database connection. Each server stops taking new requests after
 
     .venv/django52/bin/python -m bench.soak [--requests N] [--time-limit S]
 
-Needs PostgreSQL on 127.0.0.1:5432 (the table is seeded once by tests.seed).
+Needs PostgreSQL on 127.0.0.1:5432 (the table is seeded once by tests.support.seed).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import sys
 from functools import partial
 
 from bench._harness import table
-from tests.pgserver import app_name, seed, sessions
-from tests.servers import serve
-from tests.soak import HEADERS, KIND_HEADERS, KINDS, soak
+from tests.support.pgserver import app_name, seed, sessions
+from tests.support.servers import serve
+from tests.support.soak import HEADERS, KIND_HEADERS, KINDS, soak
 
 
 def main() -> None:
@@ -46,7 +46,7 @@ def main() -> None:
         print(f"soaking {kind}...", file=sys.stderr)
         with serve(
             kind,
-            settings="tests.soak_settings",
+            settings="tests.support.soak_settings",
             extra_env={"STREAMKIT_TEST_PGAPP": app},
         ) as server:
             result = soak(

@@ -16,7 +16,9 @@ from bench.template_data import TEMPLATE, TITLE, customers
 
 app = Flask(
     __name__,
-    template_folder=str(Path(__file__).resolve().parent.parent / "tests" / "jinja2"),
+    template_folder=str(
+        Path(__file__).resolve().parent.parent / "tests" / "support" / "jinja2"
+    ),
 )
 
 

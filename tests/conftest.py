@@ -8,6 +8,10 @@ from django.core.signals import request_finished
 from django.db import close_old_connections
 from hypothesis import settings
 
+# A test that uses the PostgreSQL database without the postgres marker is a
+# usage error (see tests/support/databases.py).
+from tests.support.databases import pytest_collection_modifyitems  # noqa: F401
+
 # CI runs the same examples on every run of the same code (a failure there is
 # the code's, not the draw's); elsewhere each run explores new ones.
 settings.register_profile("ci", derandomize=True)

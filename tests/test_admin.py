@@ -23,8 +23,8 @@ from django_streamkit import StreamingCSVResponse
 from django_streamkit._exports.display import str_field
 from django_streamkit.admin import StreamingCSVExportMixin
 from django_streamkit.views import CSVStreamView
-from tests.testapp.admin import OrderAdmin
-from tests.testapp.models import Author, Book, Customer, Order, Sample
+from tests.support.testapp.admin import OrderAdmin
+from tests.support.testapp.models import Author, Book, Customer, Order, Sample
 
 UTC = datetime.UTC
 pytestmark = pytest.mark.django_db

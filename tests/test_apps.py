@@ -14,7 +14,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tests.servers import ROOT
+from tests.support.servers import ROOT
 
 SETTINGS = """
 SECRET_KEY = "tests-only"

@@ -15,7 +15,7 @@ from PIL import Image
 
 from bench._harness import table
 from bench.chart import Panel, draw, panels_from_tables, parse_tables
-from tests.servers import ROOT
+from tests.support.servers import ROOT
 
 CSV_OUTPUT = "\n".join(
     [

@@ -25,8 +25,8 @@ from django_streamkit.checks import (
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.middleware import RequestContextMiddleware
 from django_streamkit.views import CSVStreamView, TemplateStreamView
-from tests.template_views import AsyncTableView, TableView
-from tests.testapp.models import Book, Customer, Order
+from tests.support.template_views import AsyncTableView, TableView
+from tests.support.testapp.models import Book, Customer, Order
 
 
 def test_defaults_pass() -> None:
@@ -202,9 +202,9 @@ def test_e044_mounted_without_authentication() -> None:
         assert error.id == "streamkit.E044"
         assert f"{AUTH_MIDDLEWARE!r} in MIDDLEWARE" in error.msg
         assert "streamkit.E044" in ids(checks.run_checks(tags=[checks.Tags.urls]))
-        with override_settings(ROOT_URLCONF="tests.exports_urls"):
+        with override_settings(ROOT_URLCONF="tests.support.exports_urls"):
             assert ids(check_exports_urls()) == ["streamkit.E044"]
-        with override_settings(ROOT_URLCONF="tests.csv_views"):
+        with override_settings(ROOT_URLCONF="tests.support.csv_views"):
             assert check_exports_urls() == []  # not mounted
 
 
@@ -266,7 +266,9 @@ def test_w050_login_url_is_no_url_of_the_site(
 
 
 def test_w050_only_when_mounted() -> None:
-    with override_settings(LOGIN_URL="/nowhere/", ROOT_URLCONF="tests.csv_views"):
+    with override_settings(
+        LOGIN_URL="/nowhere/", ROOT_URLCONF="tests.support.csv_views"
+    ):
         assert check_exports_urls() == []
 
 
@@ -311,7 +313,7 @@ def test_e045_and_w045_admin_export_columns() -> None:
 
 
 def test_e046_template_views_without_a_jinja2_engine() -> None:
-    assert check_template_views() == []  # tests.template_views, with engines
+    assert check_template_views() == []  # tests.support.template_views, with engines
     django_only = [{"BACKEND": "django.template.backends.django.DjangoTemplates"}]
     with override_settings(TEMPLATES=django_only):
         errors = check_template_views()
@@ -319,8 +321,8 @@ def test_e046_template_views_without_a_jinja2_engine() -> None:
     assert [e.obj for e in errors] == [AsyncTableView, TableView]
     assert {e.id for e in errors} == {"streamkit.E046"}
     assert errors[1].msg == (
-        "A URL routes to tests.template_views.TableView, which streams a Jinja2 "
-        "template, but TEMPLATES has no Jinja2 engine: every request to it "
+        "A URL routes to tests.support.template_views.TableView, which streams a "
+        "Jinja2 template, but TEMPLATES has no Jinja2 engine: every request to it "
         "would fail."
     )
     assert "its template_engine 'jinja2_async' is no Jinja2 engine" in errors[0].msg
@@ -396,7 +398,7 @@ def csv_urlconf() -> ModuleType:
 
 
 def test_e048_routed_csv_views_with_unknown_fields() -> None:
-    assert check_csv_views() == []  # tests.csv_views
+    assert check_csv_views() == []  # tests.support.csv_views
     with override_settings(ROOT_URLCONF=csv_urlconf()):
         errors = check_csv_views()
         assert "streamkit.E048" in ids(checks.run_checks(tags=[checks.Tags.urls]))
@@ -430,7 +432,7 @@ def test_e048_routed_csv_views_with_unknown_fields() -> None:
 # -- RequestContextMiddleware's place (streamkit.W047) ---------------------------
 
 REQUEST_CONTEXT = "django_streamkit.middleware.RequestContextMiddleware"
-STATE = "tests.context_views.RequestStateMiddleware"
+STATE = "tests.support.context_views.RequestStateMiddleware"
 
 
 class LateContext(RequestContextMiddleware):

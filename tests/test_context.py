@@ -29,8 +29,8 @@ from django_streamkit import (
 from django_streamkit._core.scope import AsyncContextIterator
 from django_streamkit.context import request_scope
 from django_streamkit.middleware import RequestContextMiddleware
-from tests import context_views
-from tests.context_views import TAG, state
+from tests.support import context_views
+from tests.support.context_views import TAG, state
 
 RESPONSES = ["streamkit", "plain"]
 BASELINE = "lang=en tz=UTC tag=None req=None"
@@ -41,7 +41,7 @@ def _middleware(settings: Any) -> None:
     settings.MIDDLEWARE = [
         "django_streamkit.middleware.RequestContextMiddleware",
         *settings.MIDDLEWARE,
-        "tests.context_views.RequestStateMiddleware",
+        "tests.support.context_views.RequestStateMiddleware",
     ]
     # Sessions without a database: nothing here needs one.
     settings.SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.servers import Server, serve
+from tests.support.servers import Server, serve
 
 pytestmark = pytest.mark.server
 
@@ -58,7 +58,9 @@ LINE = re.compile(
 
 @pytest.fixture(scope="module", params=["gthread", "uvicorn"])
 def server(request: pytest.FixtureRequest) -> Iterator[Server]:
-    with serve(request.param, settings="tests.context_server_settings") as running:
+    with serve(
+        request.param, settings="tests.support.context_server_settings"
+    ) as running:
         yield running
 
 

@@ -22,7 +22,8 @@ from django.utils import timezone
 
 from django_streamkit import stream_csv
 from django_streamkit._writers.datetimes import DateTimeText
-from tests.testapp.models import Sample
+from tests.support.databases import each_database
+from tests.support.testapp.models import Sample
 
 UTC = datetime.UTC
 PARIS = "Europe/Paris"
@@ -142,9 +143,8 @@ def test_rows_without_datetimes_are_not_copied() -> None:
     assert text.rows([]) == []
 
 
-@pytest.mark.parametrize("db", ["default", "postgres"])
+@pytest.mark.parametrize("db", each_database())
 @pytest.mark.parametrize("style", ["local", "iso"])
-@pytest.mark.django_db(databases=["default", "postgres"])
 def test_querysets_give_the_same_shape(db: str, style: str) -> None:
     Sample.objects.using(db).bulk_create(Sample(moment=value) for value in MIXED)
     queryset = Sample.objects.using(db).order_by("pk").values_list("moment")

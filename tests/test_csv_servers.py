@@ -1,7 +1,7 @@
 """CSV exports of a 1,000,000-row PostgreSQL table through real servers.
 
-gunicorn (sync worker) and uvicorn serve ``tests.server_settings_pg``, whose
-default database is seeded once by ``tests.seed`` and kept between runs. Only
+gunicorn (sync worker) and uvicorn serve ``tests.support.server_settings_pg``, whose
+default database is seeded once by ``tests.support.seed`` and kept between runs. Only
 a real server shows the serving process's memory, and what a client that
 goes away leaves behind in PostgreSQL.
 """
@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.pgserver import ROWS, SETTINGS, app_name, seed, sessions
-from tests.seed import export_size, record_line
-from tests.servers import Server, serve
+from tests.support.pgserver import ROWS, SETTINGS, app_name, seed, sessions
+from tests.support.seed import export_size, record_line
+from tests.support.servers import Server, serve
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import ROOT, Server, serve
+from tests.support.servers import ROOT, Server, serve
 
 PROJECT = ROOT / "testproject"
 

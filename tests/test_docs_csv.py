@@ -13,7 +13,7 @@ from django.test import RequestFactory
 
 from django_streamkit import stream_csv
 from django_streamkit._http import content_disposition
-from tests.testapp.models import Author, Book
+from tests.support.testapp.models import Author, Book
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "csv.md").read_text()
 
@@ -26,7 +26,7 @@ def blocks(language: str) -> list[str]:
 def examples() -> dict[str, Any]:
     namespace: dict[str, Any] = {}
     for source in blocks("python"):
-        exec(source.replace("myapp.models", "tests.testapp.models"), namespace)
+        exec(source.replace("myapp.models", "tests.support.testapp.models"), namespace)
     return namespace
 
 

@@ -19,7 +19,7 @@ from django.test import Client, RequestFactory
 
 from django_streamkit import checks as checks_module
 from django_streamkit.exports import CSVExport, registry
-from tests.testapp.models import Customer, Order
+from tests.support.testapp.models import Customer, Order
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = (ROOT / "docs" / "exports.md").read_text()
@@ -39,7 +39,7 @@ def examples() -> Iterator[dict[str, Any]]:
     namespace: dict[str, Any] = {"doc_site": admin.AdminSite()}
     try:
         for source in blocks("python"):
-            source = source.replace("myapp.models", "tests.testapp.models")
+            source = source.replace("myapp.models", "tests.support.testapp.models")
             source = source.replace(
                 "@admin.register(Order)", "@admin.register(Order, site=doc_site)"
             )

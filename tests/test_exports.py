@@ -22,8 +22,8 @@ from django.urls import include, path
 from django_streamkit._exports.filters import FilterError, filter_queryset
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.views import CSVStreamView
-from tests.testapp.exports import CustomerExport, OrderExport, PaidOrderExport
-from tests.testapp.models import Book, Customer, Order, Sample
+from tests.support.testapp.exports import CustomerExport, OrderExport, PaidOrderExport
+from tests.support.testapp.models import Book, Customer, Order, Sample
 
 UTC = datetime.UTC
 pytestmark = pytest.mark.django_db
@@ -168,7 +168,7 @@ SSO = "https://login.example.test/sign-in"
 @pytest.mark.parametrize(
     ("login_url", "patterns", "location"),
     [
-        ("admin:login", [ADMIN], "/admin/login/?next={url}"),  # tests.settings
+        ("admin:login", [ADMIN], "/admin/login/?next={url}"),  # tests.support.settings
         ("/accounts/login/", [ACCOUNTS, ADMIN], "/accounts/login/?next={url}"),
         ("login", [ACCOUNTS], "/accounts/login/?next={url}"),  # a URL name
         (SSO, [ADMIN], SSO + "?next=http%3A//testserver{url}"),
@@ -485,7 +485,7 @@ def test_a_project_may_override_the_index_template(
         assert body(clerk.get("/exports/")) == "[Orders][Paid orders]"
 
 
-@override_settings(ROOT_URLCONF="tests.exports_urls")
+@override_settings(ROOT_URLCONF="tests.support.exports_urls")
 def test_the_index_links_where_the_exports_are_mounted(clerk: Client) -> None:
     page = body(clerk.get("/downloads/"))
     assert 'href="/downloads/testapp-order.csv"' in page

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Download, Page, sync_playwright
 
-from tests.servers import ROOT, Server, serve
+from tests.support.servers import ROOT, Server, serve
 
 pytestmark = pytest.mark.server
 
@@ -32,7 +32,7 @@ TIMEOUT = 20_000  # ms, for every wait
 SEED = """
 import datetime
 from django.contrib.auth.models import User
-from tests.testapp.models import Customer, Order
+from tests.support.testapp.models import Customer, Order
 User.objects.create_superuser("admin", password="pw")
 names = ["Ann", "Bob", "Cy", "Di"]
 customers = [Customer.objects.create(name=n) for n in names]
@@ -71,7 +71,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     database = tmp_path_factory.mktemp("exports-browser") / "db.sqlite3"
     env = {
         **os.environ,
-        "DJANGO_SETTINGS_MODULE": "tests.server_settings",
+        "DJANGO_SETTINGS_MODULE": "tests.support.server_settings",
         "STREAMKIT_TEST_SQLITE": str(database),
         "PYTHONPATH": str(ROOT),
     }

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.servers import Server, serve
+from tests.support.servers import Server, serve
 
 pytestmark = pytest.mark.server
 

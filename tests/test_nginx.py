@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.servers import Server, nginx_in_front, serve
+from tests.support.servers import Server, nginx_in_front, serve
 
 pytestmark = pytest.mark.server
 

@@ -52,7 +52,8 @@ from django_streamkit._db import sqlite as _cells_sqlite
 from django_streamkit._db.sqlite import DECIMAL_CONVERTER, Untyped
 from django_streamkit._templating import context as _jinja
 from django_streamkit._writers.datetimes import DEFAULT_DATETIMES
-from tests.testapp.models import Order, Sample
+from tests.support.databases import each_database
+from tests.support.testapp.models import Order, Sample
 
 UTC = datetime.UTC
 
@@ -237,10 +238,7 @@ def test_query_lookup_resolution() -> None:
 # -- database connections: _queryset.py, _filters.py, _cells_*.py -------------
 
 
-@pytest.mark.django_db(databases=["default", "postgres"])
-@pytest.mark.parametrize(
-    "alias", ["default", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.mark.parametrize("alias", each_database())
 def test_connection_attributes(alias: str) -> None:
     """``connection.in_atomic_block``, ``features.can_use_chunked_reads``,
     ``timezone``, ``timezone_name``, ``ops.integer_field_range()`` and

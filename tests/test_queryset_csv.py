@@ -29,10 +29,11 @@ from django_streamkit._db import postgres as _cells_postgres
 from django_streamkit._db import queryset as _queryset
 from django_streamkit._db import sqlite as _cells_sqlite
 from django_streamkit.csv import queryset_rows
-from tests.testapp.models import Sample
+from tests.support.databases import each_database
+from tests.support.testapp.models import Sample
 
 FIELDS = [f.name for f in Sample._meta.concrete_fields]
-DATABASES = ["default", pytest.param("postgres", marks=pytest.mark.postgres)]
+DATABASES = each_database()
 
 DIALECTS: list[dict[str, Any]] = [
     {},
@@ -110,7 +111,6 @@ def both(queryset: Any, **options: Any) -> tuple[bytes, bytes]:
 
 
 @pytest.mark.parametrize("db", DATABASES)
-@pytest.mark.django_db(databases=["default", "postgres"])
 @settings(
     max_examples=40,
     deadline=None,
@@ -152,7 +152,6 @@ def test_same_bytes_as_the_rows_django_reads(
 
 
 @pytest.mark.parametrize("db", DATABASES)
-@pytest.mark.django_db(databases=["default", "postgres"])
 def test_the_column_reader_is_what_runs(
     db: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -184,7 +183,6 @@ def test_the_column_reader_is_what_runs(
 
 
 @pytest.mark.parametrize("db", DATABASES)
-@pytest.mark.django_db(databases=["default", "postgres"])
 def test_a_decimal_field_of_any_precision(db: str) -> None:
     # Django 6.1's DecimalField() has no max_digits/decimal_places (before
     # it, Sample.loose is a precision beyond SQLite's 15 digits): no fast
@@ -259,7 +257,6 @@ def test_sqlite_dates_and_decimals_skip_djangos_converters(
 
 
 @pytest.mark.parametrize("db", DATABASES)
-@pytest.mark.django_db(databases=["default", "postgres"])
 def test_labels_and_expressions_see_djangos_values(db: str) -> None:
     Sample.objects.using(db).bulk_create(
         Sample(count=i % 3, size="sl"[i % 2], price=decimal.Decimal(i))
@@ -285,7 +282,6 @@ def test_labels_and_expressions_see_djangos_values(db: str) -> None:
 
 
 @pytest.mark.parametrize("db", DATABASES)
-@pytest.mark.django_db(databases=["default", "postgres"])
 def test_grouped_and_distinct_dates(db: str) -> None:
     moment = datetime.datetime(2024, 5, 1, 12, 30, tzinfo=datetime.UTC)
     Sample.objects.using(db).bulk_create(

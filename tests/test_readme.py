@@ -29,7 +29,7 @@ from django.test import Client, override_settings
 from django.urls import path
 
 from django_streamkit.exports import registry
-from tests.testapp.models import Author, Book, Customer, Order
+from tests.support.testapp.models import Author, Book, Customer, Order
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
@@ -77,7 +77,7 @@ def run_settings(source: str, base_dir: Path) -> dict[str, Any]:
 
 
 def run_code(source: str, namespace: dict[str, Any]) -> None:
-    exec(source.replace("myapp.models", "tests.testapp.models"), namespace)
+    exec(source.replace("myapp.models", "tests.support.testapp.models"), namespace)
 
 
 @pytest.fixture

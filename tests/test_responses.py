@@ -365,7 +365,7 @@ def test_asgi_disconnect_runs_the_sources_finally(
 
 @pytest.mark.django_db
 def test_a_queryset_is_read_in_chunks_not_through_its_cache() -> None:
-    from tests.testapp.models import Row
+    from tests.support.testapp.models import Row
 
     Row.objects.bulk_create(Row(name=f"n{i}", value=i) for i in range(50))
     queryset = Row.objects.order_by("value").values_list("name", flat=True)

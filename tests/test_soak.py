@@ -1,6 +1,6 @@
 """A shortened soak: every kind of stream, a third cut off, nothing left behind.
 
-The server's default database is PostgreSQL (``tests.soak_settings``); when
+The server's default database is PostgreSQL (``tests.support.soak_settings``); when
 PostgreSQL is unreachable, seeding it fails the test (nothing skips).
 ``bench/soak.py`` runs the full 10,000 requests per server.
 """
@@ -12,11 +12,11 @@ from functools import partial
 import httpx
 import pytest
 
-from tests.pgserver import app_name, seed, sessions
-from tests.seed import record_line
-from tests.servers import serve
-from tests.soak import KINDS, soak
-from tests.views import ROW
+from tests.support.pgserver import app_name, seed, sessions
+from tests.support.seed import record_line
+from tests.support.servers import serve
+from tests.support.soak import KINDS, soak
+from tests.support.views import ROW
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
 
@@ -36,7 +36,9 @@ def seeded() -> None:
 def test_soak_leaves_nothing_behind(kind: str, seeded: None) -> None:
     app = app_name("streamkit-soak")
     with serve(
-        kind, settings="tests.soak_settings", extra_env={"STREAMKIT_TEST_PGAPP": app}
+        kind,
+        settings="tests.support.soak_settings",
+        extra_env={"STREAMKIT_TEST_PGAPP": app},
     ) as server:
         result = soak(
             server,

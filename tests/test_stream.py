@@ -12,11 +12,11 @@ import pytest
 from django.db import connections
 
 from django_streamkit import StreamingCSVResponse, StreamingResponse
-from tests.testapp.models import Author, Book
+from tests.support.databases import each_database
+from tests.support.testapp.models import Author, Book
 
 
-@pytest.mark.django_db(databases=["default", "postgres"], transaction=False)
-@pytest.mark.parametrize("alias", ["default", "postgres"])
+@pytest.mark.parametrize("alias", each_database(transaction=False))
 def test_a_sync_source_reads_through_the_requests_own_connection(alias: str) -> None:
     # Uncommitted: only the test's own connection (and transaction) sees it.
     author = Author.objects.using(alias).create(name="Anon")

@@ -24,9 +24,10 @@ from django_streamkit import (
     stream_template,
     stream_template_string,
 )
-from tests.template_views import Counted
+from tests.support.databases import each_database
+from tests.support.template_views import Counted
+from tests.support.testapp.models import Row
 from tests.test_responses import _body, asgi_get
-from tests.testapp.models import Row
 
 rf = RequestFactory()
 
@@ -310,10 +311,7 @@ def test_async_generator_in_a_sync_template() -> None:
     assert closed == [True]
 
 
-@pytest.mark.django_db(databases=["default", "postgres"])
-@pytest.mark.parametrize(
-    "database", ["default", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
+@pytest.mark.parametrize("database", each_database())
 def test_querysets_are_read_with_iterator_never_cached(database: str) -> None:
     Row.objects.using(database).bulk_create(
         Row(name=f"q{i}", value=i) for i in range(2500)

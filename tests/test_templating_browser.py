@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
-from tests.servers import Server, serve
-from tests.template_views import PAUSE
+from tests.support.servers import Server, serve
+from tests.support.template_views import PAUSE
 
 pytestmark = pytest.mark.server
 

@@ -20,8 +20,8 @@ from django.utils.translation import gettext_lazy
 
 from django_streamkit import StreamingCSVResponse, stream_csv
 from django_streamkit.views import CSVStreamView
-from tests.csv_views import BookExport
-from tests.testapp.models import Author, Book, Record
+from tests.support.csv_views import BookExport
+from tests.support.testapp.models import Author, Book, Record
 
 UTC = datetime.UTC
 

@@ -1,4 +1,4 @@
-"""The Flask app of bench_templates, as ``tests.servers.serve`` runs a project."""
+"""The Flask app of bench_templates, as ``tests.support.servers.serve`` runs it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""django_streamkit.views.StreamingView."""
+"""django_streamkit.views: StreamingView.
+
+CSVStreamView is tested in test_views_csv.py, TemplateStreamView and
+AsyncTemplateStreamView in test_views_templates.py.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ from django.utils import translation
 
 from django_streamkit import StreamingResponse, current_request, get_current_request
 from django_streamkit.views import StreamingView
-from tests.context_views import TAG, request_state, state
+from tests.support.context_views import TAG, request_state, state
 
 
 @pytest.fixture(autouse=True)

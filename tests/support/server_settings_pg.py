@@ -1,6 +1,6 @@
 """Server settings whose ``default`` database is PostgreSQL.
 
-The database (``STREAMKIT_TEST_PGSERVERDB``) is seeded by ``tests.seed`` and
+The database (``STREAMKIT_TEST_PGSERVERDB``) is seeded by ``tests.support.seed`` and
 kept between runs; ``STREAMKIT_TEST_PGAPP`` names the server's connections in
 ``pg_stat_activity`` so a test can find them.
 """
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-from tests.server_settings import *  # noqa: F403
-from tests.server_settings import DATABASES
+from tests.support.server_settings import *  # noqa: F403
+from tests.support.server_settings import DATABASES
 
 DATABASES = {
     **DATABASES,

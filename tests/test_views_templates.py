@@ -12,8 +12,8 @@ from django.urls import path
 
 from django_streamkit import StreamingTemplateResponse
 from django_streamkit.views import AsyncTemplateStreamView, TemplateStreamView
-from tests import urls
-from tests.template_views import Counted
+from tests.support import urls
+from tests.support.template_views import Counted
 
 rf = RequestFactory()
 

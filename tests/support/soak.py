@@ -1,10 +1,11 @@
 """A soak against a real server: many streamed requests of mixed kinds, some
 disconnected at a random point, then a look for anything left behind.
 
-The server runs ``tests.soak_settings`` (views in ``tests.soak_views``, whose
-docstring says how each kind proves its clean-up ran). Each request carries
-an ``X-Soak-Token`` header and must leave a marker file of that name reading
-``closed`` (or ``closed early``, when it was cut off mid-source). Every body,
+The server runs ``tests.support.soak_settings`` (views in
+``tests.support.soak_views``, whose docstring says how each kind proves its
+clean-up ran). Each request carries an ``X-Soak-Token`` header and must leave
+a marker file of that name reading ``closed`` (or ``closed early``, when it
+was cut off mid-source). Every body,
 whole or cut off, must match the reference body byte for byte. Afterwards
 the serving process's file descriptors and threads, and its sessions in
 ``pg_stat_activity``, are compared with the baseline taken after a warm-up;
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.servers import Server
+from tests.support.servers import Server
 
 # kind -> path; every kind's body is the same on every request.
 KINDS: dict[str, str] = {
@@ -40,7 +41,7 @@ KINDS: dict[str, str] = {
     "template-agen": "/soak/template/agen",
     "template-queryset": "/soak/template/queryset",
     # The registered export, mounted from django_streamkit.urls, filtered to
-    # the ids the other QuerySet kinds read (tests.soak_views.RECORDS).
+    # the ids the other QuerySet kinds read (tests.support.soak_views.RECORDS).
     "export": "/exports/soak-records.csv?id__lte=1000",
 }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from tests.settings import *  # noqa: F403
+from tests.support.settings import *  # noqa: F403
 
 LOGGING = {
     "version": 1,

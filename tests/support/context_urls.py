@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from tests import context_views as views
+from tests.support import context_views as views
 
 urlpatterns = [
     path("hello", views.hello),

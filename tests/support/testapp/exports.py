@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 from django.http import HttpRequest
 
 from django_streamkit.exports import CSVExport, register
-from tests.testapp.models import Customer, Order
+from tests.support.testapp.models import Customer, Order
 
 
 @register

@@ -3,11 +3,11 @@ each request gets its own language, time zone and context variable."""
 
 from __future__ import annotations
 
-from tests.server_settings import *  # noqa: F403
-from tests.server_settings import MIDDLEWARE
+from tests.support.server_settings import *  # noqa: F403
+from tests.support.server_settings import MIDDLEWARE
 
 MIDDLEWARE = [
     "django_streamkit.middleware.RequestContextMiddleware",
     *MIDDLEWARE,
-    "tests.context_views.RequestStateMiddleware",
+    "tests.support.context_views.RequestStateMiddleware",
 ]

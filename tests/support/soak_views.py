@@ -1,4 +1,4 @@
-"""Sources for the soak (``tests.soak_urls``): deterministic bodies of every
+"""Sources for the soak (``tests.support.soak_urls``): deterministic bodies of every
 kind, each of which leaves evidence that its clean-up ran.
 
 The client names each request with an ``X-Soak-Token`` header, and every
@@ -56,9 +56,9 @@ from django_streamkit.views import (
     CSVStreamView,
     TemplateStreamView,
 )
-from tests.csv_views import RECORD_FIELDS
-from tests.testapp.models import Record
-from tests.views import ROW, _mark
+from tests.support.csv_views import RECORD_FIELDS
+from tests.support.testapp.models import Record
+from tests.support.views import ROW, _mark
 
 ROWS = 2000  # generator rows: 76 KB of core body, 30 KB of CSV
 RECORDS = 1000  # Record rows of the QuerySet kinds: 100 KB of CSV, 40 KB of HTML

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from django_streamkit.admin import StreamingCSVExportMixin
-from tests.testapp.models import Book, Order
+from tests.support.testapp.models import Book, Order
 
 
 @admin.register(Order)

@@ -1,6 +1,6 @@
-"""The soak's URLs (``tests.soak_settings``); one path per kind of stream.
+"""The soak's URLs (``tests.support.soak_settings``); one path per kind of stream.
 
-Kept out of ``tests.urls`` because importing the soak's views registers its
+Kept out of ``tests.support.urls`` because importing the soak's views registers its
 export, which the in-process tests of the export index must not see.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from tests import soak_views, views
+from tests.support import soak_views, views
 
 urlpatterns = [
     path("healthz", views.healthz),

@@ -4,7 +4,7 @@ One ``INSERT ... SELECT`` over a generated series (``generate_series`` on
 PostgreSQL, a recursive CTE on SQLite) writes a million rows in seconds,
 inside the database, with the same values on both.
 
-    python -m tests.seed --rows N      # with DJANGO_SETTINGS_MODULE set
+    python -m tests.support.seed --rows N      # with DJANGO_SETTINGS_MODULE set
 
 creates the table in the ``default`` database when it is missing and fills
 it unless it already holds exactly ids 1..N (so a reused PostgreSQL database
@@ -40,7 +40,7 @@ FROM series
 
 
 def record_line(i: int) -> bytes:
-    """Row ``i`` as the CSV export of tests.csv_views.RECORD_FIELDS writes it
+    """Row ``i`` as the CSV export of tests.support.csv_views.RECORD_FIELDS writes it
     (datetimes in the current time zone, UTC, in one shape)."""
     status = ("new", "paid", "shipped")[i % 3]
     created = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(
@@ -80,7 +80,7 @@ def create_database() -> None:
 def ensure_records(rows: int) -> None:
     from django.db import connection
 
-    from tests.testapp.models import Record
+    from tests.support.testapp.models import Record
 
     table = Record._meta.db_table
     wanted = [
@@ -118,7 +118,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, required=True)
     rows = parser.parse_args().rows
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.server_settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.support.server_settings")
     import django
     from django.conf import settings
 

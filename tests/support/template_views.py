@@ -18,8 +18,8 @@ from django.urls import path
 
 from django_streamkit import StreamingTemplateResponse
 from django_streamkit.views import AsyncTemplateStreamView, TemplateStreamView
-from tests.testapp.models import Row
-from tests.views import _mark
+from tests.support.testapp.models import Row
+from tests.support.views import _mark
 
 PAUSE = 3.0  # seconds a paused source sleeps, once
 

@@ -21,7 +21,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django_streamkit",
-    "tests.testapp",
+    "tests.support.testapp",
 ]
 
 MIDDLEWARE = [
@@ -32,8 +32,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
 ]
 
-ROOT_URLCONF = "tests.urls"
-LOGIN_URL = "admin:login"  # tests.urls has no accounts/ (see streamkit.W050)
+ROOT_URLCONF = "tests.support.urls"
+LOGIN_URL = "admin:login"  # tests.support.urls has no accounts/ (see streamkit.W050)
 
 DATABASES = {
     "default": {
@@ -56,7 +56,7 @@ TEMPLATES = [
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "jinja2"],
         "APP_DIRS": True,
-        "OPTIONS": {"context_processors": ["tests.context_processors.site"]},
+        "OPTIONS": {"context_processors": ["tests.support.context_processors.site"]},
     },
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -77,7 +77,7 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "jinja2"],
         "OPTIONS": {
             "enable_async": True,
-            "context_processors": ["tests.context_processors.site"],
+            "context_processors": ["tests.support.context_processors.site"],
         },
     },
 ]

@@ -1,4 +1,9 @@
-"""GZip compression of streamed bodies: early bytes on every supported Django."""
+"""django_streamkit.middleware: GZipMiddleware compresses streamed bodies with
+early bytes on every supported Django.
+
+RequestContextMiddleware is tested with the request scope it binds, in
+test_context.py.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from django.core import checks
 from django.test import Client, override_settings
 
 from django_streamkit.checks import check_gzip_middleware
-from tests.servers import Server, serve
+from tests.support.servers import Server, serve
 
 STREAMKIT_GZIP = "django_streamkit.middleware.GZipMiddleware"
 DJANGO_GZIP = "django.middleware.gzip.GZipMiddleware"

@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class TestappConfig(AppConfig):
-    name = "tests.testapp"
+    name = "tests.support.testapp"
     label = "testapp"

@@ -24,7 +24,7 @@ from django_streamkit import (
 )
 from django_streamkit.context import request_scope
 from django_streamkit.views import StreamingView
-from tests.views import _mark
+from tests.support.views import _mark
 
 TEMPLATE = "{% for row in rows %}{{ row[0] }},{{ row[1] }}\n{% endfor %}"
 

@@ -3,15 +3,15 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path
 
-from tests import views
+from tests.support import views
 
 urlpatterns = [
     path("healthz", views.healthz),
     path("core/<slug:scenario>", views.core),
-    path("templates/", include("tests.template_views")),
-    path("context/", include("tests.context_urls")),
-    path("csv/", include("tests.csv_views")),
-    path("paced/", include("tests.paced_views")),
+    path("templates/", include("tests.support.template_views")),
+    path("context/", include("tests.support.context_urls")),
+    path("csv/", include("tests.support.csv_views")),
+    path("paced/", include("tests.support.paced_views")),
     path("admin/", admin.site.urls),
     path("exports/", include("django_streamkit.urls")),
 ]

@@ -10,7 +10,7 @@ from django.urls import path
 
 from django_streamkit import StreamingCSVResponse
 from django_streamkit.views import CSVStreamView
-from tests.testapp.models import Book, Record
+from tests.support.testapp.models import Book, Record
 
 RECORD_FIELDS = [
     "id",

@@ -1,8 +1,9 @@
 """Real servers on 127.0.0.1 for the tests that only a server can answer.
 
-Each server is a subprocess (gunicorn or uvicorn) serving ``tests.wsgi`` or
-``tests.asgi`` with ``tests.server_settings``; startup and every wait are
-bounded, and the process is stopped when the ``with`` block ends.
+Each server is a subprocess (gunicorn or uvicorn) serving ``tests.support.wsgi``
+or ``tests.support.asgi`` with ``tests.support.server_settings``; startup and
+every wait are bounded, and the process is stopped when the ``with`` block
+ends.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 SERVERS = {
     "gunicorn": ["-m", "gunicorn", "--worker-class", "sync", "--workers", "1"],
@@ -104,8 +105,8 @@ class Server:
 def serve(
     kind: str,
     *,
-    project: str = "tests",
-    settings: str = "tests.server_settings",
+    project: str = "tests.support",
+    settings: str = "tests.support.server_settings",
     pythonpath: Path = ROOT,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[Server]:
@@ -146,7 +147,7 @@ def serve(
         )
     server = Server(kind, f"http://127.0.0.1:{port}", process, log, output, markers)
     try:
-        _wait_until_up(server, "/healthz" if project == "tests" else "/")
+        _wait_until_up(server, "/healthz" if project == "tests.support" else "/")
         yield server
     finally:
         process.send_signal(signal.SIGTERM)

@@ -1,9 +1,9 @@
 """The PostgreSQL side of the real-server tests: the seeded table and the
 server's sessions in ``pg_stat_activity``.
 
-A server started with ``tests.server_settings_pg`` (or settings built on it)
+A server started with ``tests.support.server_settings_pg`` (or settings built on it)
 reads the ``Record`` table of ``STREAMKIT_TEST_PGSERVERDB``, seeded once by
-``tests.seed`` and kept between runs, and names its connections with
+``tests.support.seed`` and kept between runs, and names its connections with
 ``STREAMKIT_TEST_PGAPP``. When PostgreSQL is unreachable, :func:`seed` fails
 (it raises; nothing here skips).
 """
@@ -17,16 +17,16 @@ import uuid
 
 import psycopg
 
-from tests.servers import ROOT
+from tests.support.servers import ROOT
 
 ROWS = 1_000_000
-SETTINGS = "tests.server_settings_pg"
+SETTINGS = "tests.support.server_settings_pg"
 
 
 def seed(settings: str = SETTINGS) -> None:
     """Create and fill the server's database unless it already holds ``ROWS``."""
     subprocess.run(
-        [sys.executable, "-m", "tests.seed", "--rows", str(ROWS)],
+        [sys.executable, "-m", "tests.support.seed", "--rows", str(ROWS)],
         cwd=ROOT,
         env={**os.environ, "DJANGO_SETTINGS_MODULE": settings, "PYTHONPATH": str(ROOT)},
         check=True,
