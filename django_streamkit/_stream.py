@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
-from typing import Any, Final, TypedDict
+from typing import Any, Final
 
 from django.db import connections
 
 from django_streamkit._core.feed import Feed
-from django_streamkit._core.gate import Weigh
+from django_streamkit._core.gate import Plan
 from django_streamkit._core.relay import arelay, relay
 from django_streamkit._core.scope import Scope, in_scope
 from django_streamkit.conf import conf
@@ -58,13 +58,6 @@ def _runner(scope: Scope) -> Callable[[Callable[[], None]], None]:
                 connection.dec_thread_sharing()
 
     return run
-
-
-class _RelayOptions(TypedDict):
-    limit: Callable[[], int]
-    latency: float
-    weigh: Weigh[Any] | None
-    fresh: bool
 
 
 class Stream:
@@ -150,14 +143,17 @@ class Stream:
             return head, b"", False
         return b"", head, False
 
-    def _options(self) -> _RelayOptions:
-        self._relayed = True
+    def _plan(self, head: bytes) -> Plan[Any]:
+        self._relayed = True  # from now on the relay closes the source
         feed = self.feed
-        return _RelayOptions(
-            limit=feed.limit,
-            latency=self.latency,
-            weigh=feed.weigh,
+        return Plan(
+            feed.render,
+            feed.limit,
+            self.latency,
+            feed.weigh,
             fresh=not self.primed,
+            head=head,
+            tail=feed.tail,
         )
 
     def _sync(self) -> Iterator[bytes]:
@@ -170,12 +166,9 @@ class Stream:
         feed = self.feed
         yield from relay(
             feed.source,  # type: ignore[arg-type]
-            feed.render,
+            self._plan(head),
             run=_runner(scope),
             close=feed.close,
-            head=head,
-            tail=feed.tail,
-            **self._options(),
         )
 
     def close(self) -> None:
@@ -215,12 +208,9 @@ class Stream:
         feed = self.feed
         async for chunk in arelay(
             feed.source,  # type: ignore[arg-type]
-            feed.render,
+            self._plan(head),
             spawn=spawn,
             aclose=feed.aclose,
-            head=head,
-            tail=feed.tail,
-            **self._options(),
         ):
             yield chunk
 

@@ -19,6 +19,7 @@ import pytest
 
 from django_streamkit import StreamingResponse, stream_csv, stream_template_string
 from django_streamkit._core.bridge import acall_all, call_all
+from django_streamkit._core.gate import Plan
 from django_streamkit._core.relay import arelay, relay
 from django_streamkit._core.scope import AsyncContextIterator, ContextIterator, Scope
 from django_streamkit._gzip import acompress_chunks, compress_chunks
@@ -86,25 +87,18 @@ def acollect(iterator: AsyncIterator[bytes], into: list[bytes]) -> list[bytes]:
 @pytest.mark.parametrize("case", CASES)
 def test_relay(case: str, fail: bool) -> None:
     items = CASES[case] * (3 if fail else 1)
-    options: dict[str, Any] = {
-        "limit": lambda: 65536,
-        "latency": 0.1,
-        "weigh": len,
-        "fresh": True,
-        "head": b"<",
-        "tail": lambda: b">",
-    }
+    plan: Plan[bytes] = Plan(
+        b"".join, lambda: 65536, 0.1, len, head=b"<", tail=lambda: b">"
+    )
     sync_log: list[str] = []
     sync_got: list[bytes] = []
     source = sync_source(items, sync_log, fail)
-    chunks = relay(source, b"".join, run=call, close=source.close, **options)
+    chunks = relay(source, plan, run=call, close=source.close)
     sync = outcome(lambda: collect(chunks, sync_got), sync_got)
     async_log: list[str] = []
     async_got: list[bytes] = []
     asource = async_source(items, async_log, fail)
-    achunks = arelay(
-        asource, b"".join, spawn=asyncio.ensure_future, aclose=asource.aclose, **options
-    )
+    achunks = arelay(asource, plan, spawn=asyncio.ensure_future, aclose=asource.aclose)
     asynced = outcome(lambda: acollect(achunks, async_got), async_got)
     assert sync == asynced
     assert sync[1] == (f"Boom({FAILS_AT})" if fail and len(items) > FAILS_AT else "ok")

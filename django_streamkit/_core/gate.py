@@ -13,15 +13,36 @@ import asyncio
 import threading
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from time import monotonic
-from typing import Generic, Literal, TypeAlias, TypeVar
+from typing import Any, Generic, Literal, TypeAlias, TypeVar
 
 T = TypeVar("T")
+G = TypeVar("G", bound="Gate[Any]")
 
 #: An item's weight towards a chunk (a piece's length); ``None``: 1 each.
 Weigh: TypeAlias = Callable[[T], int]
 #: A batch of items as one chunk's bytes.
 Render: TypeAlias = Callable[[list[T]], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Plan(Generic[T]):
+    """How a relay makes chunks, for both drivers: ``render`` a batch, at
+    most ``limit()`` of weight (read after each chunk), none waiting longer
+    than ``latency``; ``fresh``: nothing sent yet, so the first item leaves
+    alone; ``head`` before the first chunk, ``tail()`` after the last."""
+
+    render: Render[T]
+    limit: Callable[[], int]
+    latency: float
+    weigh: Weigh[T] | None = None
+    fresh: bool = True
+    head: bytes = b""
+    tail: Callable[[], bytes] = bytes
+
+    def gate(self, relay: type[G]) -> G:
+        return relay(self.limit(), self.latency, self.weigh, fresh=self.fresh)
 
 
 class Closed(Exception):

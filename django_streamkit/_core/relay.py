@@ -30,7 +30,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Generic, TypeVar
 
-from django_streamkit._core.gate import Closed, Render, TaskRelay, ThreadRelay, Weigh
+from django_streamkit._core.gate import Closed, Plan, TaskRelay, ThreadRelay
 
 T = TypeVar("T")
 
@@ -40,31 +40,22 @@ class _Output(Generic[T]):
     a chunk (the head before the first), the next limit read after it, and
     the tail at the end."""
 
-    __slots__ = ("gate", "head", "limit", "render", "tail")
+    __slots__ = ("gate", "head", "plan")
 
-    def __init__(
-        self,
-        gate: ThreadRelay[T] | TaskRelay[T],
-        render: Render[T],
-        limit: Callable[[], int],
-        head: bytes,
-        tail: Callable[[], bytes],
-    ) -> None:
+    def __init__(self, gate: ThreadRelay[T] | TaskRelay[T], plan: Plan[T]) -> None:
         self.gate = gate
-        self.render = render
-        self.limit = limit
-        self.head = head
-        self.tail = tail
+        self.plan = plan
+        self.head = plan.head
 
     def chunk(self, batch: list[T]) -> bytes:
-        chunk = self.render(batch)
+        chunk = self.plan.render(batch)
         if self.head:
             chunk, self.head = self.head + chunk, b""
-        self.gate.limit = self.limit()
+        self.gate.limit = self.plan.limit()
         return chunk
 
     def end(self) -> bytes:
-        return self.head + self.tail()
+        return self.head + self.plan.tail()
 
 
 # -- drivers ----------------------------------------------------------------
@@ -72,27 +63,19 @@ class _Output(Generic[T]):
 
 def relay(
     source: Iterator[T],
-    render: Render[T],
+    plan: Plan[T],
     *,
-    limit: Callable[[], int],
-    latency: float,
-    weigh: Weigh[T] | None,
-    fresh: bool,
     run: Callable[[Callable[[], None]], None],
     close: Callable[[], None],
-    head: bytes = b"",
-    tail: Callable[[], bytes] = bytes,
 ) -> Iterator[bytes]:
     """Chunks of ``source``, pulled on a helper thread and rendered here.
 
     ``run(body)`` runs the producer's body on the helper thread (inside the
     request's context, with its database connections); ``close()`` closes
     the source, on that thread after the last item, or here if the thread
-    never started. ``limit()`` is read after each chunk, so a renderer can
-    tune how many items make one. ``head`` goes before the first chunk and
-    ``tail()`` after the last.
+    never started. ``plan`` says how chunks are made (see :class:`Plan`).
     """
-    gate: ThreadRelay[T] = ThreadRelay(limit(), latency, weigh, fresh=fresh)
+    gate: ThreadRelay[T] = plan.gate(ThreadRelay)
 
     def body() -> None:
         error = None
@@ -115,7 +98,7 @@ def relay(
         target=run, args=(body,), name="streamkit-producer", daemon=True
     )
     thread.start()
-    output = _Output(gate, render, limit, head, tail)
+    output = _Output(gate, plan)
     try:
         while batch := gate.receive():
             yield output.chunk(batch)
@@ -128,20 +111,14 @@ def relay(
 
 async def arelay(
     source: AsyncIterator[T],
-    render: Render[T],
+    plan: Plan[T],
     *,
-    limit: Callable[[], int],
-    latency: float,
-    weigh: Weigh[T] | None,
-    fresh: bool,
     spawn: Callable[[Coroutine[None, None, None]], asyncio.Task[None]],
     aclose: Callable[[], Awaitable[object]],
-    head: bytes = b"",
-    tail: Callable[[], bytes] = bytes,
 ) -> AsyncIterator[bytes]:
     """The async twin of :func:`relay`: the producer is a task made by
     ``spawn(coroutine)`` (in the source's context); ``aclose()`` runs in it."""
-    gate: TaskRelay[T] = TaskRelay(limit(), latency, weigh, fresh=fresh)
+    gate: TaskRelay[T] = plan.gate(TaskRelay)
 
     started = False
 
@@ -165,7 +142,7 @@ async def arelay(
             gate.finish(error)
 
     task = spawn(body())
-    output = _Output(gate, render, limit, head, tail)
+    output = _Output(gate, plan)
     try:
         while batch := await gate.receive():
             yield output.chunk(batch)

@@ -17,6 +17,7 @@ from itertools import chain, islice
 from typing import Any, Final
 
 from django_streamkit._core.feed import Feed
+from django_streamkit._core.gate import Plan
 from django_streamkit._core.relay import arelay
 from django_streamkit._writers.csv_encoder import Encoder
 from django_streamkit._writers.csv_format import CSVFormat
@@ -148,15 +149,9 @@ class CSVFeed(Feed[Any]):
             raise TypeError("The rows are a sync iterable: use for.")
         # The same relay a response uses, so a slow or blocked async source
         # still gives its rows within ``max_latency``.
+        plan = Plan(self.render, self.limit, self.fmt.max_latency, self.weigh)
         self._async = arelay(
-            self.source,
-            self.render,
-            limit=self.limit,
-            latency=self.fmt.max_latency,
-            weigh=self.weigh,
-            fresh=True,
-            spawn=asyncio.ensure_future,
-            aclose=super().aclose,
+            self.source, plan, spawn=asyncio.ensure_future, aclose=super().aclose
         )
         head = self.head()
         try:
