@@ -18,8 +18,10 @@ PostgreSQL: ``CSVStreamView`` with defaults vs Django's pattern over
 ``ModelResource.export()``; time to first byte, total, peak RSS growth of the
 worker.
 
-Each total is the best of ``--repeat`` runs, each first byte and peak RSS
-growth the worst (django-import-export runs once).
+The variants run in turn, ``--repeat`` rounds (5), so load on the shared
+machine hits them alike; each total is the median, each first byte and peak
+RSS growth the worst, and the last column says how far the ratio to
+streamkit moved between rounds (django-import-export runs once).
 
     flock /tmp/streamkit-heavy.lock .venv/django52/bin/python -m bench.bench_csv
 """
@@ -29,6 +31,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import statistics
 import subprocess
 import sys
 from collections.abc import Callable
@@ -40,16 +43,48 @@ from tests.support.servers import ROOT, Server, serve
 CACHE = ROOT / ".bench"
 
 
-def best(run: Callable[[], Measure], repeat: int) -> Measure:
-    """The fastest total of ``repeat`` runs, with the worst first byte and RSS."""
-    results = [run() for _ in range(repeat)]
-    fastest = min(results, key=lambda m: m.total)
-    return Measure(
-        first_byte=max(m.first_byte for m in results),
-        total=fastest.total,
-        size=fastest.size,
-        rss_growth=max(m.rss_growth for m in results),
-    )
+def interleaved(
+    runs: dict[str, Callable[[], Measure]],
+    repeat: int,
+    *,
+    once: frozenset[str] | set[str] = frozenset(),
+) -> tuple[dict[str, Measure], dict[str, tuple[float, float]]]:
+    """Run the variants in turn, ``repeat`` rounds (those in ``once``: one),
+    so a burst of load on the shared machine hits every variant alike.
+
+    Returns each variant's median total (with its worst first byte and peak
+    RSS growth) and, per variant, the lowest and highest ratio of its total
+    to the first variant's in the same round: how much the ratio moved.
+    """
+    rounds: dict[str, list[Measure]] = {label: [] for label in runs}
+    for _ in range(repeat):
+        for label, run in runs.items():
+            if label in once and rounds[label]:
+                continue
+            rounds[label].append(run())
+            print(f"  {label}: {rounds[label][-1].total:.2f} s", file=sys.stderr)
+    first = next(iter(runs))
+    medians: dict[str, Measure] = {}
+    spread: dict[str, tuple[float, float]] = {}
+    for label, results in rounds.items():
+        middle = sorted(results, key=lambda m: m.total)[len(results) // 2]
+        medians[label] = Measure(
+            first_byte=max(m.first_byte for m in results),
+            total=statistics.median(m.total for m in results),
+            size=middle.size,
+            rss_growth=max(m.rss_growth for m in results),
+        )
+        ratios = [
+            m.total / ours.total
+            for m, ours in zip(results, rounds[first], strict=False)
+        ]
+        spread[label] = (min(ratios), max(ratios))
+    return medians, spread
+
+
+def moved(low_high: tuple[float, float]) -> str:
+    low, high = low_high
+    return f"{low:.2f}-{high:.2f}x"
 
 
 def seed(settings: str, rows: int, env: dict[str, str]) -> None:
@@ -77,26 +112,25 @@ def generator_table(rows: int, repeat: int) -> None:
         ("streamkit, a column to quote", "django", "/bench/gen/streamkit?quoted=1"),
         ("hand-chunked, a column to quote", "django", "/bench/gen/hand?quoted=1"),
     ]
-    results: dict[str, Measure] = {}
     with (
         serve("gunicorn", settings="bench.csv_settings") as django_server,
         serve("gunicorn", project="bench.csv_flask") as flask_server,
     ):
         servers: dict[str, Server] = {"django": django_server, "flask": flask_server}
+        runs: dict[str, Callable[[], Measure]] = {}
         for label, kind, url in variants:
-            server = servers[kind]
             query = f"{url}{'&' if '?' in url else '?'}n="
-            results[label] = best(
-                lambda s=server, q=query: measure(s, f"{q}{rows}", warmup=f"{q}1000"),
-                repeat,
+            runs[label] = lambda s=servers[kind], q=query: measure(
+                s, f"{q}{rows}", warmup=f"{q}1000"
             )
-            print(f"  {label}: {results[label].total:.2f} s", file=sys.stderr)
+        results, spread = interleaved(runs, repeat)
     ours = results[variants[0][0]]
     hand = results[variants[3][0]]
     assert ours.size == hand.size == results[variants[1][0]].size, "same bytes"
     print(
         f"\n{rows:,} rows of 8 text columns, gunicorn (1 sync worker), httpx "
-        f"reading to the end; best of {repeat}\n"
+        f"reading to the end; variants interleaved, median of {repeat} rounds; "
+        f"the last column is the lowest and highest ratio seen in a round\n"
     )
     print(
         table(
@@ -107,6 +141,7 @@ def generator_table(rows: int, repeat: int) -> None:
                 "MB/s",
                 "peak RSS growth",
                 "time vs streamkit",
+                "ratio in a round",
             ],
             [
                 [
@@ -116,6 +151,7 @@ def generator_table(rows: int, repeat: int) -> None:
                     f"{m.size / m.total / 1e6:.0f}",
                     mib(m.rss_growth),
                     f"{m.total / ours.total:.2f}x",
+                    moved(spread[label]),
                 ]
                 for label, m in results.items()
             ],
@@ -159,17 +195,15 @@ def queryset_table(rows: int, repeat: int, import_export: bool) -> None:
     summary = []
     for db, settings, env in databases:
         seed(settings, rows, env)
-        results: dict[str, Measure] = {}
         with serve("gunicorn", settings=settings, extra_env=env) as server:
-            for label, url in variants:
-                times = 1 if "import-export" in url else repeat
-                results[label] = best(
-                    lambda u=url: measure(
-                        server, f"{u}?n={rows}", warmup=f"{u}?n=1000"
-                    ),
-                    times,
+            runs: dict[str, Callable[[], Measure]] = {
+                label: lambda u=url: measure(
+                    server, f"{u}?n={rows}", warmup=f"{u}?n=1000"
                 )
-                print(f"  {db} {label}: {results[label].total:.2f} s", file=sys.stderr)
+                for label, url in variants
+            }
+            once = {label for label, url in variants if "import-export" in url}
+            results, spread = interleaved(runs, repeat, once=once)
         ours = results[variants[0][0]]
         for label, m in results.items():
             lines.append(
@@ -180,6 +214,7 @@ def queryset_table(rows: int, repeat: int, import_export: bool) -> None:
                     f"{m.total:.2f} s",
                     mib(m.rss_growth),
                     f"{m.total / ours.total:.2f}x",
+                    moved(spread[label]),
                 ]
             )
         django = results[variants[1][0]]
@@ -200,7 +235,8 @@ def queryset_table(rows: int, repeat: int, import_export: bool) -> None:
         summary.append(text)
     print(
         f"\nQuerySet of {rows:,} rows x 8 columns, gunicorn (1 sync worker), httpx "
-        f"reading to the end; best of {repeat} (import-export: 1 run)\n"
+        f"reading to the end; variants interleaved, median of {repeat} rounds "
+        f"(import-export: 1 run)\n"
     )
     print(
         table(
@@ -211,6 +247,7 @@ def queryset_table(rows: int, repeat: int, import_export: bool) -> None:
                 "total",
                 "peak RSS growth",
                 "time vs streamkit",
+                "ratio in a round",
             ],
             lines,
         )
@@ -224,7 +261,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--only", choices=["generator", "queryset"])
     parser.add_argument("--skip-import-export", action="store_true")
     args = parser.parse_args()
