@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
@@ -68,6 +68,9 @@ class StreamingCSVExportMixin(_ModelAdmin):
     csv_export_bom: bool | None = None
     #: False writes "+44 20..." as it is; None is the view's (the setting).
     csv_export_escape_formulas: bool | None = None
+    #: Columns (``list_display`` entries, or ``csv_export_fields``) written as
+    #: they are even with escaping on, such as a phone number.
+    csv_export_verbatim: Collection[str] = ()
     csv_export_view_class: type[CSVStreamView] = CSVStreamView
     # Extends the template Django would have used (see changelist_view()).
     change_list_template = "admin/streamkit/change_list.html"
@@ -123,6 +126,8 @@ class StreamingCSVExportMixin(_ModelAdmin):
         }
         if self.csv_export_escape_formulas is not None:
             options["escape_formulas"] = self.csv_export_escape_formulas
+        if self.csv_export_verbatim:
+            options["verbatim_fields"] = self.csv_export_verbatim
         if self.csv_export_is_raw():
             return csv_view_response(
                 self.csv_export_view_class,

@@ -134,6 +134,7 @@ class CSVExport(CSVDeclaration):
             "labels": self.labels,
             "filename": self.filename,
             "choices_as_labels": self.choices_as_labels,
+            "verbatim_fields": self.verbatim_fields,
             "bom": export_bom(self.bom, self.view_class),
         }
         if self.escape_formulas is not None:  # else the view_class's own

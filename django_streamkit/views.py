@@ -190,8 +190,8 @@ class CSVStreamView(CSVDeclaration, View):
     choice field's display label instead of its stored value.
     """
 
-    # model, queryset, fields, labels, choices_as_labels, filename and
-    # escape_formulas: see CSVDeclaration.
+    # model, queryset, fields, labels, choices_as_labels, filename,
+    # escape_formulas and verbatim_fields: see CSVDeclaration.
     include_header: bool = True
     response_class: ClassVar[type[StreamingCSVResponse]] = StreamingCSVResponse
     # Passed to StreamingCSVResponse; None means the STREAMKIT_* setting.
@@ -276,10 +276,26 @@ class CSVStreamView(CSVDeclaration, View):
         opts = self.object_list.model._meta
         return f"{slugify(str(opts.verbose_name_plural), allow_unicode=True)}.csv"
 
+    def get_verbatim(self, columns: Sequence[CSVColumn]) -> list[int]:
+        """The positions of ``verbatim_fields``, never formula-escaped."""
+        names = [column.name for column in columns]
+        wanted = self.verbatim_fields
+        if isinstance(wanted, str):
+            wanted = [wanted]
+        for name in wanted:
+            if name not in names:
+                raise ImproperlyConfigured(
+                    f"{type(self).__name__}.verbatim_fields names {name!r}, "
+                    f"which is not one of the exported columns; choose from "
+                    f"{names}."
+                )
+        return [index for index, name in enumerate(names) if name in wanted]
+
     def get_response_kwargs(self) -> CSVOptions:
         return CSVOptions(
             dialect=self.dialect,
             escape_formulas=self.escape_formulas,
+            verbatim=self.get_verbatim(self.columns),
             encoding=self.encoding,
             bom=self.bom,
             chunk_size=self.chunk_size,

@@ -42,6 +42,9 @@ class CSVDeclaration:
     #: ``None``: the default (``STREAMKIT_CSV_ESCAPE_FORMULAS`` for a view,
     #: the view's for an export).
     escape_formulas: bool | None = None
+    #: Fields written as they are even with escaping on (text you trust,
+    #: such as phone numbers, whose "+" would otherwise get a "'").
+    verbatim_fields: Collection[str] = ()
 
 
 @dataclass(frozen=True)

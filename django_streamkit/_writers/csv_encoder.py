@@ -117,7 +117,8 @@ class Encoder:
             batch = self.fmt.datetimes.rows(batch)
             text = self._write(batch, self.writerows)
         if self.risky is not None and self.risky(text):
-            text = self._write([escape_row(row) for row in batch], self.writerows)
+            keep = self.fmt.verbatim
+            text = self._write([escape_row(row, keep) for row in batch], self.writerows)
         first = self.rows + 1
         self.rows += len(batch)
         try:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeAlias, TypedDict
 
@@ -46,6 +46,9 @@ class CSVOptions(CSVFormatParams, total=False):
     header: Iterable[object] | None
     dialect: Dialect
     escape_formulas: bool | None
+    #: Columns never escaped, even with escaping on (text you trust, such as
+    #: phone numbers): header names, or 0-based positions.
+    verbatim: Collection[str | int]
     encoding: str
     bom: bool
     chunk_size: int | None
@@ -107,6 +110,9 @@ class CSVFormat:
     #: (the dialect quotes minimally), so rows may be joined as text.
     joins_text: bool = False
     datetimes: DateTimeText = DEFAULT_DATETIMES
+    #: Columns written as they are with escaping on: positions, and for dict
+    #: rows their keys.
+    verbatim: frozenset[int | str] = frozenset()
     #: The encoding as a Content-Type names it (utf-8-sig's BOM is no charset).
     charset: str = "utf-8"
 
@@ -163,6 +169,7 @@ class CSVFormat:
             ) from None
         cells = None if header is None else list(header)
         check_header_encodes(cells, codec.name)
+        verbatim = _verbatim(options.get("verbatim", ()), cells)
         return cls(
             header=cells,
             dialect=dialect,
@@ -174,5 +181,43 @@ class CSVFormat:
             max_latency=max_latency,
             joins_text=PlainJoin(writer.dialect).usable,
             datetimes=datetimes or DEFAULT_DATETIMES,
+            verbatim=verbatim,
             charset="utf-8" if codec.name == "utf-8-sig" else encoding,
         )
+
+
+def _verbatim(
+    columns: Collection[str | int], header: list[object] | None
+) -> frozenset[int | str]:
+    """The positions (and header names, the keys of dict rows) of
+    ``verbatim`` columns; a name must be in ``header``."""
+    if isinstance(columns, str | bytes):
+        raise TypeError(
+            f"verbatim must be a list of columns, not the string {columns!r}; "
+            f"write verbatim=[{columns!r}]."
+        )
+    kept: set[int | str] = set()
+    for column in columns:
+        if isinstance(column, int) and not isinstance(column, bool) and column >= 0:
+            kept.add(column)
+            if header is not None and column < len(header):
+                kept.add(str(header[column]))
+        elif isinstance(column, str) and header is not None:
+            names = [str(cell) for cell in header]
+            if column not in names:
+                raise ValueError(
+                    f"verbatim names the column {column!r}, which is not in the "
+                    f"header; choose from {names} (or give 0-based positions)."
+                )
+            kept.update((names.index(column), column))
+        elif isinstance(column, str):
+            raise ValueError(
+                f"verbatim names the column {column!r}, but there is no header "
+                f"to find it in; pass header=[...] or its 0-based position."
+            )
+        else:
+            raise TypeError(
+                f"verbatim columns are header names or 0-based positions, not "
+                f"{column!r}."
+            )
+    return frozenset(kept)

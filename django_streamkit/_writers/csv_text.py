@@ -35,8 +35,14 @@ def escape_cell(value: object) -> object:
 _TRIGGER_SET = frozenset(TRIGGERS)
 
 
-def escape_row(row: Row | Iterator[object]) -> Row:
+def escape_row(
+    row: Row | Iterator[object], keep: frozenset[int | str] = frozenset()
+) -> Row:
+    """``row`` with every cell escaped, but those at the positions (or, in a
+    dict row, under the keys) in ``keep``."""
     if isinstance(row, Mapping):
+        if keep:
+            return {k: v if k in keep else escape_cell(v) for k, v in row.items()}
         return {key: escape_cell(value) for key, value in row.items()}
     if iter(row) is row:
         raise TypeError(
@@ -44,6 +50,8 @@ def escape_row(row: Row | Iterator[object]) -> Row:
             f"iterators such as {type(row).__name__}; formula escaping may need "
             f"to read a row twice. Yield list(row) instead."
         )
+    if keep:
+        return [v if i in keep else escape_cell(v) for i, v in enumerate(row)]
     return [escape_cell(value) for value in row]
 
 
