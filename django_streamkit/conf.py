@@ -64,5 +64,20 @@ class Settings:
     def TEMPLATE_BUFFER_SIZE(self) -> int:
         return int(self._get("TEMPLATE_BUFFER_SIZE"))
 
+    def chunk_size(self, chunk_size: object) -> int:
+        """A ``chunk_size`` argument, checked; ``None`` is the setting."""
+        if chunk_size is None:
+            return self.CHUNK_SIZE
+        if (
+            not isinstance(chunk_size, int)
+            or isinstance(chunk_size, bool)
+            or chunk_size < 1
+        ):
+            raise ValueError(
+                f"chunk_size must be a positive number of bytes, not {chunk_size!r}; "
+                "pass None to use the STREAMKIT_CHUNK_SIZE setting."
+            )
+        return chunk_size
+
 
 conf = Settings()

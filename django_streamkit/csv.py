@@ -19,7 +19,6 @@ from django.utils.functional import Promise
 from django_streamkit._core.types import AsyncChunks, SyncChunks
 from django_streamkit._db.queryset import Labels, QuerySetRows, must_wait
 from django_streamkit._http import content_disposition
-from django_streamkit._stream import check_chunk_size
 from django_streamkit._writers.csv import CSVFeed, aiter_csv, iter_csv
 from django_streamkit._writers.csv_format import CSVFormat, CSVOptions, Row
 from django_streamkit._writers.datetimes import DateTimeText
@@ -80,7 +79,7 @@ def _feed(rows: Rows, options: CSVOptions) -> CSVFeed:
         escape_formulas=(
             conf.CSV_ESCAPE_FORMULAS if escape_formulas is None else escape_formulas
         ),
-        chunk_size=check_chunk_size(options.get("chunk_size")),
+        chunk_size=conf.chunk_size(options.get("chunk_size")),
         max_latency=conf.MAX_LATENCY,
         # Taken now, in the view, as the header's language is.
         datetimes=DateTimeText(

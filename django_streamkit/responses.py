@@ -15,18 +15,44 @@ from collections.abc import (
 from typing import cast
 
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 from django_streamkit._core.bridge import DONE, AsyncDriver, in_event_loop, next_or_done
 from django_streamkit._core.feed import Feed, PieceFeed, apassthrough, passthrough
-from django_streamkit._core.scope import AsyncContextIterator, ContextIterator
+from django_streamkit._core.scope import AsyncContextIterator, ContextIterator, Scope
+from django_streamkit._core.stream import Stream
 from django_streamkit._core.types import Piece
 from django_streamkit._core.types import Stream as Content
-from django_streamkit._stream import Stream, check_chunk_size
 from django_streamkit.conf import conf
 
 logger = logging.getLogger("django_streamkit")
+
+
+def _borrow_connections(scope: Scope) -> Callable[[Callable[[], None]], None]:
+    """How a sync source's producer runs its body on its helper thread: in
+    ``scope``, with the database connections of the thread that calls this,
+    the one that iterates the response (the request's thread under WSGI, its
+    thread-sensitive worker under ASGI), so the source keeps the request's
+    connection and transaction, SQLite's locking and the test database's
+    isolation."""
+    shared = [(alias, connections[alias]) for alias in connections]
+
+    def run(body: Callable[[], None]) -> None:
+        for alias, connection in shared:
+            # The iterating thread waits while the producer works, so the
+            # connection is used by one thread at a time, as Django's live
+            # server tests share theirs.
+            connection.inc_thread_sharing()
+            connections[alias] = connection
+        try:
+            scope.run(body)
+        finally:
+            for _, connection in shared:
+                connection.dec_thread_sharing()
+
+    return run
 
 
 class StreamingResponse(StreamingHttpResponse):
@@ -62,7 +88,7 @@ class StreamingResponse(StreamingHttpResponse):
         headers: Mapping[str, str] | None = None,
         chunk_size: int | None = None,
     ) -> None:
-        self.chunk_size = check_chunk_size(chunk_size)
+        self.chunk_size = conf.chunk_size(chunk_size)
         self.max_latency = conf.MAX_LATENCY
         super().__init__(
             content, content_type=content_type, status=status, headers=headers
@@ -122,7 +148,7 @@ class StreamingResponse(StreamingHttpResponse):
                 )
             value = PieceFeed(cast("Content", value), encoding, self.chunk_size)
         self.is_async = value.is_async
-        self._stream = Stream(value, scope, self.max_latency)
+        self._stream = Stream(value, scope, self.max_latency, _borrow_connections)
         self._wrapped = None
         if not self.is_async:
             self._resource_closers.append(self._stream.close)

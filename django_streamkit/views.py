@@ -18,6 +18,7 @@ from django_streamkit._db.columns import (
     CSVColumn,
     CSVDeclaration,
     expand_fields,
+    positions,
     resolve_columns,
 )
 from django_streamkit._db.queryset import Labels
@@ -278,18 +279,7 @@ class CSVStreamView(CSVDeclaration, View):
 
     def get_verbatim(self, columns: Sequence[CSVColumn]) -> list[int]:
         """The positions of ``verbatim_fields``, never formula-escaped."""
-        names = [column.name for column in columns]
-        wanted = self.verbatim_fields
-        if isinstance(wanted, str):
-            wanted = [wanted]
-        for name in wanted:
-            if name not in names:
-                raise ImproperlyConfigured(
-                    f"{type(self).__name__}.verbatim_fields names {name!r}, "
-                    f"which is not one of the exported columns; choose from "
-                    f"{names}."
-                )
-        return [index for index, name in enumerate(names) if name in wanted]
+        return positions(columns, self.verbatim_fields, type(self).__name__)
 
     def get_response_kwargs(self) -> CSVOptions:
         return CSVOptions(

@@ -20,8 +20,8 @@ import pytest
 from django_streamkit import StreamingResponse, stream_csv, stream_template_string
 from django_streamkit._core.bridge import acall_all, call_all
 from django_streamkit._core.gate import Plan
-from django_streamkit._core.relay import arelay, relay
 from django_streamkit._core.scope import AsyncContextIterator, ContextIterator, Scope
+from django_streamkit._core.stream import arelay, relay
 from django_streamkit._gzip import acompress_chunks, compress_chunks
 
 CASES: dict[str, list[Any]] = {

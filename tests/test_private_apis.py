@@ -560,7 +560,7 @@ def test_admin_changelist_instance_and_page_var() -> None:
 
 
 def test_a_connection_can_be_lent_to_a_producer_thread() -> None:
-    """``_stream._runner``: a sync source's producer thread works with the
+    """``responses._borrow_connections``: a sync source's producer thread works with the
     iterating thread's connection (its transaction, the test database), by
     ``BaseDatabaseWrapper.inc_thread_sharing()`` and ``connections[alias] =``,
     as Django's live server tests share theirs."""

@@ -5,7 +5,7 @@ A :class:`Feed` is the one object a streamed format hands to
 :class:`~django_streamkit.responses.StreamingResponse`: the plain piece
 stream here, CSV rows in :mod:`django_streamkit._writers.csv`. The response primes it
 (``head()`` and the first item, in the view), then relays the rest (see
-:mod:`django_streamkit._core.relay`) and ends with ``tail()``.
+:mod:`django_streamkit._core.stream`) and ends with ``tail()``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,23 @@
 """The relay's shared state: what is pending between a producer and a
-consumer, and when to take it (see :mod:`django_streamkit._core.relay`).
+consumer, and when to take it (the drivers are in
+:mod:`django_streamkit._core.stream`).
+
+A producer (a helper thread for a sync source, a task for an async one) pulls
+the source's items and puts them here; the consumer (whatever iterates the
+response) takes them in batches and renders each batch into one chunk: pieces
+joined, CSV rows written. A batch is taken
+
+- at once, for the first item of a stream that has sent nothing yet;
+- when the pending items weigh a chunk's worth (``limit``);
+- when the oldest pending item has waited ``latency`` seconds, measured by the
+  consumer's own clock, so items made before the source blocks (a slow query,
+  a ``time.sleep``, a long ``await``) go out during the block, not after it;
+- when the source has ended.
+
+The producer waits while a chunk's worth is pending, so memory stays bounded
+by about one chunk whatever the speeds. Rendering happens on the consumer's
+side, in batches, which keeps a CSV writer's one-call-per-batch speed while
+the rows of a slow source still flow.
 
 Only the producer appends items and adds to ``put``; only the consumer pops
 them and adds to ``taken``; the lock (or event) is touched when the pending
@@ -237,3 +255,26 @@ class TaskRelay(Gate[T]):
     def close(self) -> None:
         self.closed = True
         self._producer.set()
+
+
+class Output(Generic[T]):
+    """The consumer's side, shared by both drivers: each batch rendered into
+    a chunk (the head before the first), the next limit read after it, and
+    the tail at the end."""
+
+    __slots__ = ("gate", "head", "plan")
+
+    def __init__(self, gate: ThreadRelay[T] | TaskRelay[T], plan: Plan[T]) -> None:
+        self.gate = gate
+        self.plan = plan
+        self.head = plan.head
+
+    def chunk(self, batch: list[T]) -> bytes:
+        chunk = self.plan.render(batch)
+        if self.head:
+            chunk, self.head = self.head + chunk, b""
+        self.gate.limit = self.plan.limit()
+        return chunk
+
+    def end(self) -> bytes:
+        return self.head + self.plan.tail()

@@ -161,3 +161,18 @@ def resolve_field(
         else:  # a reverse relation
             path.append(field.related_model._meta.verbose_name)
     return field, path
+
+
+def positions(
+    columns: Sequence[CSVColumn], names: Collection[str] | str, owner: str
+) -> list[int]:
+    """The positions of the columns ``names`` (``verbatim_fields``)."""
+    exported = [column.name for column in columns]
+    wanted = [names] if isinstance(names, str) else list(names)
+    for name in wanted:
+        if name not in exported:
+            raise ImproperlyConfigured(
+                f"{owner}.verbatim_fields names {name!r}, which is not one of "
+                f"the exported columns; choose from {exported}."
+            )
+    return [index for index, name in enumerate(exported) if name in wanted]

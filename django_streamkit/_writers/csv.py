@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from django_streamkit._core.feed import Feed
 from django_streamkit._core.gate import Plan
-from django_streamkit._core.relay import arelay
+from django_streamkit._core.stream import arelay
 from django_streamkit._writers.csv_encoder import Encoder
 from django_streamkit._writers.csv_format import CSVFormat
 from django_streamkit._writers.csv_text import Row
