@@ -17,6 +17,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
+from dataclasses import dataclass
 from typing import Any, TypeAlias, cast
 
 import jinja2
@@ -121,23 +122,14 @@ def render(
     return AsyncDriver(pieces, pieces.aclose)
 
 
+@dataclass(slots=True)
 class Page:
     """What both drivers share while one template renders."""
 
-    __slots__ = ("closables", "first", "relayed", "watch")
-
-    def __init__(
-        self,
-        first: FirstPiece,
-        watch: AfterHeaders,
-        closables: list[object],
-        *,
-        relayed: bool,
-    ) -> None:
-        self.first = first
-        self.watch = watch
-        self.closables = closables
-        self.relayed = relayed
+    first: FirstPiece
+    watch: AfterHeaders
+    closables: list[object]
+    relayed: bool
 
     def resumed(self) -> None:
         """Resumed for the second piece: the headers (and the session) are
