@@ -48,24 +48,36 @@ class _Compressor:
         self._gzip.close()
         return self._buffer.take()
 
+    def close(self) -> None:
+        """Let go of the stream cut off early (the client left), so nothing
+        is left for the garbage collector to flush into a closed buffer."""
+        if not self._gzip.closed:
+            self._gzip.close()
+
 
 def compress_chunks(
     chunks: Iterable[bytes], *, max_random_bytes: int | None = None
 ) -> Iterator[bytes]:
     gzip = _Compressor(max_random_bytes)
-    yield gzip.start()
-    for chunk in chunks:
-        if data := gzip.push(chunk):
-            yield data
-    yield gzip.end()
+    try:
+        yield gzip.start()
+        for chunk in chunks:
+            if data := gzip.push(chunk):
+                yield data
+        yield gzip.end()
+    finally:
+        gzip.close()
 
 
 async def acompress_chunks(
     chunks: AsyncIterable[bytes], *, max_random_bytes: int | None = None
 ) -> AsyncIterator[bytes]:
     gzip = _Compressor(max_random_bytes)
-    yield gzip.start()
-    async for chunk in chunks:
-        if data := gzip.push(chunk):
-            yield data
-    yield gzip.end()
+    try:
+        yield gzip.start()
+        async for chunk in chunks:
+            if data := gzip.push(chunk):
+                yield data
+        yield gzip.end()
+    finally:
+        gzip.close()

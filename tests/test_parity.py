@@ -249,3 +249,29 @@ def test_clean_up_helpers() -> None:
         asyncio.run(acall_all(calls(async_log)))
     assert sync_log == async_log == ["a", "b", "c", "d"]
     assert str(sync_error.value) == str(async_error.value) == "b"
+
+
+def test_gzip_cut_off_early_leaves_nothing_to_flush() -> None:
+    # A client that leaves closes the compressor mid-stream; nothing may be
+    # left for the garbage collector to write into a closed buffer (warnings
+    # are errors here, so an "Exception ignored" would fail the test).
+    import gc
+
+    chunks = compress_chunks(iter([b"a" * 1000, b"b" * 1000]))
+    next(chunks)
+    next(chunks)
+    chunks.close()
+
+    async def cut() -> None:
+        async def source() -> AsyncIterator[bytes]:
+            yield b"a" * 1000
+            yield b"b" * 1000
+
+        achunks = acompress_chunks(source())
+        await achunks.__anext__()
+        await achunks.__anext__()
+        await achunks.aclose()
+
+    asyncio.run(cut())
+    del chunks
+    gc.collect()
