@@ -19,7 +19,7 @@ from django.utils.functional import Promise
 from django_streamkit._core.types import AsyncChunks, SyncChunks
 from django_streamkit._db.queryset import Labels, QuerySetRows, must_wait
 from django_streamkit._http import content_disposition
-from django_streamkit._writers.csv import CSVFeed, aiter_csv, iter_csv
+from django_streamkit._writers.csv import CSVFeed, aiter_csv, chunks_of, iter_csv
 from django_streamkit._writers.csv_format import CSVFormat, CSVOptions, Row
 from django_streamkit._writers.datetimes import DateTimeText
 from django_streamkit.conf import conf
@@ -67,7 +67,7 @@ def stream_csv(rows: Rows, **options: Unpack[CSVOptions]) -> SyncChunks | AsyncC
     raise here, at call time, not when the stream is first read. The options
     and their defaults: :class:`~django_streamkit._writers.csv_format.CSVOptions`.
     """
-    return _feed(rows, options)
+    return chunks_of(_feed(rows, options))
 
 
 def _feed(rows: Rows, options: CSVOptions) -> CSVFeed:

@@ -12,7 +12,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from typing import cast
+from typing import Any, cast
 
 from asgiref.sync import sync_to_async
 from django.db import connections
@@ -20,7 +20,14 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 
 from django_streamkit._core.bridge import DONE, AsyncDriver, in_event_loop, next_or_done
-from django_streamkit._core.feed import Feed, PieceFeed, apassthrough, passthrough
+from django_streamkit._core.feed import (
+    AsyncFeedChunks,
+    Feed,
+    FeedChunks,
+    PieceFeed,
+    apassthrough,
+    passthrough,
+)
 from django_streamkit._core.scope import AsyncContextIterator, ContextIterator, Scope
 from django_streamkit._core.stream import Stream
 from django_streamkit._core.types import Piece
@@ -41,9 +48,10 @@ def _borrow_connections(scope: Scope) -> Callable[[Callable[[], None]], None]:
 
     def run(body: Callable[[], None]) -> None:
         for alias, connection in shared:
-            # The iterating thread waits while the producer works, so the
-            # connection is used by one thread at a time, as Django's live
-            # server tests share theirs.
+            # Shared as Django's live server tests share theirs. The source
+            # (its queries) runs on the producer; the iterating thread only
+            # renders what it made, so cells must be plain values, not model
+            # instances whose str() would query on this connection meanwhile.
             connection.inc_thread_sharing()
             connections[alias] = connection
         try:
@@ -81,7 +89,7 @@ class StreamingResponse(StreamingHttpResponse):
 
     def __init__(
         self,
-        content: Content = (),
+        content: Content | Feed[Any] = (),
         *,
         content_type: str | None = None,
         status: int = 200,
@@ -91,7 +99,11 @@ class StreamingResponse(StreamingHttpResponse):
         self.chunk_size = conf.chunk_size(chunk_size)
         self.max_latency = conf.MAX_LATENCY
         super().__init__(
-            content, content_type=content_type, status=status, headers=headers
+            # A Feed reaches _set_streaming_content, which relays it.
+            cast("Content", content),
+            content_type=content_type,
+            status=status,
+            headers=headers,
         )
         # Tell nginx not to buffer this response, so chunks pass straight through.
         self.headers.setdefault("X-Accel-Buffering", "no")
@@ -133,6 +145,8 @@ class StreamingResponse(StreamingHttpResponse):
         scope = None
         if isinstance(value, ContextIterator | AsyncContextIterator):
             scope, value = value.scope, value.source
+        if isinstance(value, FeedChunks | AsyncFeedChunks):
+            value = value.feed  # stream_csv() and the like: relay the feed
         if isinstance(value, QuerySet):
             # A QuerySet has __aiter__ too, which would fetch every row at
             # once; read it in chunks, never through its result cache.

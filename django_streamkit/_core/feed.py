@@ -121,3 +121,48 @@ async def apassthrough(
 ) -> AsyncIterator[bytes]:
     async for data in _apieces(source, bytes_of(encoding)):
         yield data
+
+
+class FeedChunks(Generic[T]):
+    """A sync feed's chunks for code that iterates them directly (Django's own
+    ``StreamingHttpResponse``, a file): only ``__iter__``, so nothing mistakes
+    it for an async iterable. A ``StreamingResponse`` given one relays its
+    :attr:`feed` instead."""
+
+    __slots__ = ("_chunks", "feed")
+
+    def __init__(self, feed: Feed[T], chunks: Iterator[bytes]) -> None:
+        self.feed = feed
+        self._chunks = chunks
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        if (close := getattr(self._chunks, "close", None)) is not None:
+            close()
+        self.feed.close()
+
+
+class AsyncFeedChunks(Generic[T]):
+    """The async twin of :class:`FeedChunks`: only ``__aiter__``."""
+
+    __slots__ = ("_chunks", "feed")
+
+    def __init__(self, feed: Feed[T], chunks: AsyncIterator[bytes]) -> None:
+        self.feed = feed
+        self._chunks = chunks
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await self._chunks.__anext__()
+
+    async def aclose(self) -> None:
+        if (aclose := getattr(self._chunks, "aclose", None)) is not None:
+            await aclose()
+        await self.feed.aclose()

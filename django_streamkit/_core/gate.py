@@ -91,7 +91,7 @@ class Gate(Generic[T]):
         self.put = 0  # weight put so far; written by the producer only
         self.taken = 0  # weight taken so far; written by the consumer only
         self.since = 0.0  # when the pending weight last went up from nothing
-        self.limit = limit
+        self.limit = max(1, limit)  # a limit of 0 would never let go
         self.latency = latency
         self.weigh = weigh  # None: every item weighs 1
         self.fresh = fresh  # nothing sent yet: the first item leaves alone
@@ -101,12 +101,15 @@ class Gate(Generic[T]):
 
     def add(self, item: T) -> tuple[bool, bool]:
         """Append ``item``: (pending was empty, pending is now full)."""
-        was_empty = self.put == self.taken
-        if was_empty:
+        before = self.put
+        if before == self.taken:
             self.since = monotonic()
         self.items.append(item)
-        self.put += 1 if self.weigh is None else self.weigh(item)
-        return was_empty, self.put - self.taken >= self.limit
+        self.put = before + (1 if self.weigh is None else self.weigh(item))
+        # Read ``taken`` again: a consumer that took everything meanwhile is
+        # about to wait, and must be woken (a stale ``since`` only makes it
+        # take this item sooner, never later).
+        return self.taken == before, self.put - self.taken >= self.limit
 
     def full(self) -> bool:
         return self.put - self.taken >= self.limit and not self.closed
@@ -201,6 +204,11 @@ class ThreadRelay(Gate[T]):
             self._cond.notify()  # the producer may wait for room
         return batch
 
+    def set_limit(self, limit: int) -> None:
+        with self._cond:
+            self.limit = max(1, limit)
+            self._cond.notify_all()  # a producer waiting for room may have it
+
     def close(self) -> None:
         with self._cond:
             self.closed = True
@@ -252,6 +260,10 @@ class TaskRelay(Gate[T]):
         self._producer.set()
         return batch
 
+    def set_limit(self, limit: int) -> None:
+        self.limit = max(1, limit)
+        self._producer.set()  # a producer waiting for room may have it
+
     def close(self) -> None:
         self.closed = True
         self._producer.set()
@@ -273,7 +285,7 @@ class Output(Generic[T]):
         chunk = self.plan.render(batch)
         if self.head:
             chunk, self.head = self.head + chunk, b""
-        self.gate.limit = self.plan.limit()
+        self.gate.set_limit(self.plan.limit())
         return chunk
 
     def end(self) -> bytes:

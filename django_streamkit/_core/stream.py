@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from contextlib import suppress
 from typing import Any, Final, TypeAlias, TypeVar
 
 from django_streamkit._core.feed import Feed
@@ -48,8 +49,11 @@ def relay(
     never started. ``plan`` says how chunks are made (see :class:`Plan`).
     """
     gate: ThreadRelay[T] = plan.gate(ThreadRelay)
+    started = False
 
     def body() -> None:
+        nonlocal started
+        started = True
         error = None
         try:
             send = gate.send
@@ -66,9 +70,18 @@ def relay(
                 error = error or exc
             gate.finish(error)
 
-    thread = threading.Thread(
-        target=run, args=(body,), name="streamkit-producer", daemon=True
-    )
+    def target() -> None:
+        try:
+            run(body)
+        except BaseException as exc:
+            # run() failed around body (borrowing a connection, entering the
+            # scope): end the stream with that error rather than hang.
+            if not started:
+                with suppress(BaseException):
+                    close()
+                gate.finish(exc)
+
+    thread = threading.Thread(target=target, name="streamkit-producer", daemon=True)
     thread.start()
     output = Output(gate, plan)
     try:
@@ -104,14 +117,15 @@ async def arelay(
                 await send(item)
         except Closed:
             pass
+        except GeneratorExit:
+            raise  # destroyed unawaited: nothing may be awaited any more
         except BaseException as exc:  # cancellation included: the end
             error = exc
-        finally:
-            try:
-                await aclose()
-            except BaseException as exc:
-                error = error or exc
-            gate.finish(error)
+        try:
+            await aclose()
+        except BaseException as exc:
+            error = error or exc
+        gate.finish(error)
 
     task = spawn(body())
     output = Output(gate, plan)
@@ -284,13 +298,19 @@ class Stream:
             return loop.create_task(coroutine, context=context)
 
         feed = self.feed
-        async for chunk in arelay(
+        chunks = arelay(
             feed.source,  # type: ignore[arg-type]
             self._plan(head),
             spawn=spawn,
             aclose=feed.aclose,
-        ):
-            yield chunk
+        )
+        try:
+            async for chunk in chunks:
+                yield chunk
+        finally:
+            # ``async for`` does not close what it iterates: the relay (and
+            # its producer) must end now, not when the collector finds it.
+            await chunks.aclose()  # type: ignore[attr-defined]
 
     async def aclose(self) -> None:
         if self._closed:

@@ -10,15 +10,12 @@ generator's ``finally`` runs) when the chunks end, fail or are closed early.
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from itertools import chain, islice
-from typing import Any, Final
+from typing import Any, Final, cast
 
-from django_streamkit._core.feed import Feed
-from django_streamkit._core.gate import Plan
-from django_streamkit._core.stream import arelay
+from django_streamkit._core.feed import AsyncFeedChunks, Feed, FeedChunks
 from django_streamkit._writers.csv_encoder import Encoder
 from django_streamkit._writers.csv_format import CSVFormat
 from django_streamkit._writers.csv_text import Row
@@ -61,9 +58,6 @@ class CSVFeed(Feed[Any]):
         self._copy: Callable[[Iterable[object]], Row] | None = None
         self._rows = self._bytes = 0
         self._mark = (0.0, 0)
-        self._sync: Generator[bytes, None, None] | None = None
-        self._async: AsyncIterator[bytes] | None = None
-        self._ended = False  # closed while iterated directly
 
     # -- Feed ----------------------------------------------------------------
 
@@ -72,11 +66,13 @@ class CSVFeed(Feed[Any]):
         return self._encoder.encode(self._encoder.start())
 
     def render(self, items: list[Any]) -> bytes:
-        # Rows as the source gives them: bind() checks the first one.
-        rows: list[Row] = list(chain.from_iterable(items)) if self._batched else items
+        # Rows as the source gives them (fetched batches of rows, flattened).
+        return self._write(list(chain.from_iterable(items)) if self._batched else items)
+
+    def _write(self, rows: list[Row]) -> bytes:
         if not rows:
             return b""
-        if not self._bound:
+        if not self._bound:  # bind() checks the first row
             self._copy, self._bound = self._encoder.bind(rows[0]), True
         if (copy := self._copy) is not None:
             rows = [copy(row) for row in rows]
@@ -105,22 +101,14 @@ class CSVFeed(Feed[Any]):
             n = min(n, int((rows - before) * self.fmt.max_latency / elapsed))
         return max(1, n)
 
-    # -- direct iteration ------------------------------------------------------
+    # -- direct iteration (no relay) --------------------------------------------
 
-    def __iter__(self) -> Iterator[bytes]:
-        return self
-
-    def __next__(self) -> bytes:
-        if self._ended:
-            raise StopIteration
-        if self._sync is None:
-            self._sync = self._chunks()
-        return next(self._sync)
-
-    def _chunks(self) -> Generator[bytes, None, None]:
-        rows = self.source
-        if not isinstance(rows, Iterator):
-            raise TypeError("The rows are an async iterable: use async for.")
+    def chunks(self) -> Iterator[bytes]:
+        """The chunks, for code that iterates them itself."""
+        source = self.source
+        if not isinstance(source, Iterator):
+            raise TypeError("The rows are an async iterable: use achunks().")
+        rows: Iterator[Row] = chain.from_iterable(source) if self._batched else source
         try:
             head = self.head()
             if self.head_alone and head:
@@ -131,49 +119,33 @@ class CSVFeed(Feed[Any]):
                 if head:
                     yield head
                 return
-            yield head + self.render([first])
+            yield head + self._write([cast("Row", first)])
             while batch := list(islice(rows, self.limit())):
-                yield self.render(batch)
+                yield self._write(batch)
         finally:
-            Feed.close(self)
+            self.close()
 
-    def __aiter__(self) -> AsyncIterator[bytes]:
-        return self
-
-    async def __anext__(self) -> bytes:
-        if self._ended:
-            raise StopAsyncIteration
-        if self._async is not None:
-            return await self._async.__anext__()
-        if not isinstance(self.source, AsyncIterator):
-            raise TypeError("The rows are a sync iterable: use for.")
-        # The same relay a response uses, so a slow or blocked async source
-        # still gives its rows within ``max_latency``.
-        plan = Plan(self.render, self.limit, self.fmt.max_latency, self.weigh)
-        self._async = arelay(
-            self.source, plan, spawn=asyncio.ensure_future, aclose=super().aclose
-        )
-        head = self.head()
+    async def achunks(self) -> AsyncIterator[bytes]:
+        """The async twin of :meth:`chunks`: a batch ends when it holds
+        ``limit()`` rows or ``max_latency`` has passed since it began, so a
+        slow source's rows still flow."""
+        source = self.source
+        if not isinstance(source, AsyncIterator):
+            raise TypeError("The rows are a sync iterable: use chunks().")
+        latency = self.fmt.max_latency
+        head, batch, n = self.head(), [], 1
+        began = time.monotonic()
         try:
-            chunk = await self._async.__anext__()
-        except StopAsyncIteration:
-            if head:
-                return head
-            raise
-        return head + chunk
-
-    def close(self) -> None:
-        if self._sync is not None:
-            self._ended = True
-            self._sync.close()
-        super().close()
-
-    async def aclose(self) -> None:
-        if self._async is not None:
-            self._ended = True
-            if (aclose := getattr(self._async, "aclose", None)) is not None:
-                await aclose()
-        await super().aclose()
+            async for row in source:
+                batch.append(row)
+                if len(batch) >= n or time.monotonic() - began >= latency:
+                    chunk, head, batch = head + self._write(batch), b"", []
+                    yield chunk
+                    n, began = self.limit(), time.monotonic()
+            if batch or head:
+                yield head + self._write(batch)
+        finally:
+            await self.aclose()
 
 
 def iter_csv(
@@ -183,10 +155,17 @@ def iter_csv(
     header_apart: bool = False,
     batched: bool = False,
 ) -> CSVFeed:
-    """Encoded CSV chunks of ``rows`` (see :class:`CSVFeed`)."""
+    """The feed of ``rows`` (see :class:`CSVFeed`)."""
     return CSVFeed(rows, fmt, header_apart=header_apart, batched=batched)
 
 
 def aiter_csv(rows: AsyncIterator[object], fmt: CSVFormat) -> CSVFeed:
     """The async twin of :func:`iter_csv`."""
     return CSVFeed(rows, fmt)
+
+
+def chunks_of(feed: CSVFeed) -> FeedChunks[Any] | AsyncFeedChunks[Any]:
+    """``feed``'s chunks, to iterate directly: sync or async, never both."""
+    if feed.is_async:
+        return AsyncFeedChunks(feed, feed.achunks())
+    return FeedChunks(feed, feed.chunks())
