@@ -11,7 +11,7 @@ stream here, CSV rows in :mod:`django_streamkit._writers.csv`. The response prim
 from __future__ import annotations
 
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from django_streamkit._core.gate import Weigh
 from django_streamkit._core.types import Piece, Stream
@@ -123,17 +123,22 @@ async def apassthrough(
         yield data
 
 
-class FeedChunks(Generic[T]):
+class _Chunks(Generic[T]):
+    __slots__ = ("_chunks", "feed")
+
+    def __init__(self, feed: Feed[T], chunks: Any) -> None:
+        self.feed = feed
+        self._chunks = chunks
+
+
+class FeedChunks(_Chunks[T]):
     """A sync feed's chunks for code that iterates them directly (Django's own
     ``StreamingHttpResponse``, a file): only ``__iter__``, so nothing mistakes
     it for an async iterable. A ``StreamingResponse`` given one relays its
     :attr:`feed` instead."""
 
-    __slots__ = ("_chunks", "feed")
-
-    def __init__(self, feed: Feed[T], chunks: Iterator[bytes]) -> None:
-        self.feed = feed
-        self._chunks = chunks
+    __slots__ = ()
+    _chunks: Iterator[bytes]
 
     def __iter__(self) -> Iterator[bytes]:
         return self
@@ -147,14 +152,11 @@ class FeedChunks(Generic[T]):
         self.feed.close()
 
 
-class AsyncFeedChunks(Generic[T]):
+class AsyncFeedChunks(_Chunks[T]):
     """The async twin of :class:`FeedChunks`: only ``__aiter__``."""
 
-    __slots__ = ("_chunks", "feed")
-
-    def __init__(self, feed: Feed[T], chunks: AsyncIterator[bytes]) -> None:
-        self.feed = feed
-        self._chunks = chunks
+    __slots__ = ()
+    _chunks: AsyncIterator[bytes]
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self
