@@ -19,7 +19,7 @@ import pytest
 
 from tests.support.servers import Server, serve
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.matrix]
 
 LAYERS = ["core", "csv", "template"]
 KINDS = ["sync", "async"]

@@ -11,7 +11,7 @@ import pytest
 
 from tests.support.servers import Server, nginx_in_front, serve
 
-pytestmark = pytest.mark.server
+pytestmark = [pytest.mark.server, pytest.mark.matrix]
 
 
 @pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])

@@ -18,7 +18,7 @@ from tests.support.servers import serve
 from tests.support.soak import KINDS, soak
 from tests.support.views import ROW
 
-pytestmark = [pytest.mark.server, pytest.mark.postgres]
+pytestmark = [pytest.mark.server, pytest.mark.postgres, pytest.mark.matrix]
 
 REQUESTS = 30 * len(KINDS)
 # Peak RSS of the serving process over the run, above its warmed-up RSS: 50
