@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from time import monotonic
 from typing import Any, Generic, Literal, TypeAlias, TypeVar
@@ -182,6 +182,26 @@ class ThreadRelay(Gate[T]):
             if self.closed:
                 raise Closed
 
+    def fill(self, source: Iterator[T]) -> None:
+        """:meth:`send` every item of ``source``, the loop inlined: this is
+        all the relay adds to each item of a sync source."""
+        append, weigh, cond = self.items.append, self.weigh, self._cond
+        for item in source:
+            if self.closed:  # the client left: stop at the next item
+                raise Closed
+            before = self.put
+            if before == self.taken:
+                self.since = monotonic()
+            append(item)
+            self.put = put = before + (1 if weigh is None else weigh(item))
+            if self.taken == before or put - self.taken >= self.limit:
+                with cond:
+                    cond.notify()
+                    while self.full():
+                        cond.wait()
+                if self.closed:
+                    raise Closed
+
     def finish(self, error: BaseException | None = None) -> None:
         with self._cond:
             self.error = error
@@ -201,7 +221,8 @@ class ThreadRelay(Gate[T]):
                 else:
                     self._cond.wait(wait)
             batch = self.take()
-            self._cond.notify()  # the producer may wait for room
+        # The producer is woken when the batch is rendered (set_limit), not
+        # now: rendering and producing would only take turns with the GIL.
         return batch
 
     def set_limit(self, limit: int) -> None:
@@ -256,8 +277,7 @@ class TaskRelay(Gate[T]):
             except TimeoutError:
                 if wait is None:
                     return False
-        batch = self.take()
-        self._producer.set()
+        batch = self.take()  # the producer is woken by set_limit()
         return batch
 
     def set_limit(self, limit: int) -> None:

@@ -56,9 +56,7 @@ def relay(
         started = True
         error = None
         try:
-            send = gate.send
-            for item in source:
-                send(item)
+            gate.fill(source)
         except Closed:
             pass
         except BaseException as exc:
