@@ -170,21 +170,10 @@ class ThreadRelay(Gate[T]):
 
     # -- producer ----------------------------------------------------------
 
-    def send(self, item: T) -> None:
-        if self.closed:
-            raise Closed
-        was_empty, full = self.add(item)
-        if was_empty or full:
-            with self._cond:
-                self._cond.notify()
-                while self.full():
-                    self._cond.wait()
-            if self.closed:
-                raise Closed
-
     def fill(self, source: Iterator[T]) -> None:
-        """:meth:`send` every item of ``source``, the loop inlined: this is
-        all the relay adds to each item of a sync source."""
+        """Put every item of ``source``: :meth:`Gate.add` and the wait for
+        room, inlined, as this loop is all the relay adds to each item of a
+        sync source."""
         append, weigh, cond = self.items.append, self.weigh, self._cond
         for item in source:
             if self.closed:  # the client left: stop at the next item
