@@ -9,6 +9,7 @@ from django_streamkit.context import (
 )
 from django_streamkit.csv import StreamingCSVResponse, stream_csv
 from django_streamkit.responses import StreamingResponse
+from django_streamkit.sse import ServerSentEvent
 from django_streamkit.templating import (
     StreamingTemplateResponse,
     stream_template,
@@ -16,6 +17,7 @@ from django_streamkit.templating import (
 )
 
 __all__ = [
+    "ServerSentEvent",
     "StreamingCSVResponse",
     "StreamingResponse",
     "StreamingTemplateResponse",
