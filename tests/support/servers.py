@@ -192,7 +192,7 @@ http {{
     gzip {gzip};
     gzip_proxied any;
     gzip_min_length 0;
-    gzip_types text/plain text/csv text/html;
+    gzip_types text/plain text/csv text/html text/event-stream;
     server {{
         listen 127.0.0.1:{port};
         location / {{
