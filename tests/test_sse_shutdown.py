@@ -50,7 +50,7 @@ def test_open_streams_end_at_sigterm(kind: str) -> None:
                             data.append(event.data)
                             opened.wait()
                 results[source] = (data, time.monotonic(), "")
-            except Exception as exc:  # noqa: BLE001 - reported by the test
+            except Exception as exc:
                 results[source] = (data, None, repr(exc))
 
         tokens = {source: uuid.uuid4().hex for source in sources}
