@@ -209,3 +209,22 @@ def test_sse_ping_check() -> None:
     assert "STREAMKIT_SSE_PING is 0" in error.msg
     with override_settings(STREAMKIT_SSE_PING=2.5):
         assert check_sse_settings() == []
+
+
+def test_the_readme_example_resumes_after_last_event_id() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (source,) = [
+        block
+        for block in re.findall(r"^```python\n(.*?)^```", readme, flags=re.S | re.M)
+        if "def progress(request)" in block
+    ]
+    namespace: dict[str, object] = {}
+    exec(source, namespace)
+    request = RequestFactory().get("/progress", HTTP_LAST_EVENT_ID="98")
+    response = namespace["progress"](request)  # type: ignore[operator]
+    assert parse(b"".join(response)) == [
+        ("progress", '{"done": 99}', "99"),
+        ("progress", '{"done": 100}', "100"),
+    ]
