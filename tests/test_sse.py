@@ -228,3 +228,38 @@ def test_the_readme_example_resumes_after_last_event_id() -> None:
         ("progress", '{"done": 99}', "99"),
         ("progress", '{"done": 100}', "100"),
     ]
+
+
+def test_event_stream_view_sync_and_async() -> None:
+    import inspect as inspect_module
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_streamkit import current_request
+    from django_streamkit.views import EventStreamView
+
+    class Sync(EventStreamView):
+        ping = 5
+        retry = 1500
+
+        def get_events(self, last_event_id: str | None) -> Iterator[str]:
+            yield f"after {last_event_id} for {current_request.path}"
+
+    class Async(EventStreamView):
+        async def get_events(self, last_event_id: str | None) -> AsyncIterator[str]:
+            yield f"after {last_event_id}"
+
+    class Missing(EventStreamView):
+        pass
+
+    request = RequestFactory().get("/events", HTTP_LAST_EVENT_ID="4")
+    response = Sync.as_view()(request)
+    assert isinstance(response, EventStreamResponse)
+    assert response._feed.ping == 5
+    assert b"".join(response) == b"retry: 1500\n\ndata: after 4 for /events\n\n"
+    assert inspect_module.iscoroutinefunction(Async.get)
+    assert not inspect_module.iscoroutinefunction(Sync.get)
+    response = asyncio.run(Async.as_view()(request))
+    assert b"".join(response) == b":\n\ndata: after 4\n\n"
+    with pytest.raises(ImproperlyConfigured, match="must define get_events"):
+        Missing.as_view()(request)
