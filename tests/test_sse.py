@@ -263,3 +263,25 @@ def test_event_stream_view_sync_and_async() -> None:
     assert b"".join(response) == b":\n\ndata: after 4\n\n"
     with pytest.raises(ImproperlyConfigured, match="must define get_events"):
         Missing.as_view()(request)
+
+
+def test_sync_and_async_sources_send_the_same_bytes() -> None:
+    items: list[object] = [
+        ServerSentEvent("a\nb", event="e", id=3, retry=10, comment="c"),
+        "plain",
+        {"k": [1, 2]},
+        None,
+        7,
+    ]
+
+    def sync() -> Iterator[object]:
+        yield from items
+
+    async def asynchronous() -> AsyncIterator[object]:
+        for item in items:
+            yield item
+
+    sync_body = b"".join(EventStreamResponse(sync(), retry=5))
+    async_body = b"".join(EventStreamResponse(asynchronous(), retry=5))
+    assert sync_body == async_body
+    assert sync_body.startswith(b"retry: 5\n\n: c\nevent: e\nid: 3\nretry: 10\n")
