@@ -1,7 +1,7 @@
 """Server-Sent Events: django-streamkit's ``EventStreamResponse`` against
 Starlette with sse-starlette's ``EventSourceResponse``, each on one uvicorn
 worker, with async generators doing the same work (bench/sse_views.py and
-bench/sse_starlette/asgi.py):
+bench.sse_rival/asgi.py):
 
 - events per second to one client, 20,000 small (16-byte) events read to
   the end (target: at least 0.7x sse-starlette's);
@@ -41,7 +41,7 @@ from tests.support.servers import Server, serve
 EVENTS = 20_000
 VARIANTS = {
     "django-streamkit": {"project": "tests.support", "settings": "bench.sse_settings"},
-    "Starlette + sse-starlette": {"project": "bench.sse_starlette"},
+    "Starlette + sse-starlette": {"project": "bench.sse_rival"},
 }
 
 

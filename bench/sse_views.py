@@ -1,5 +1,5 @@
 """django-streamkit's side of the event-stream benchmark: the same endpoints
-as :mod:`bench.sse_starlette.asgi`, with ``EventStreamResponse``."""
+as :mod:`bench.sse_rival.asgi`, with ``EventStreamResponse``."""
 
 from __future__ import annotations
 
