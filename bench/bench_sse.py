@@ -19,7 +19,7 @@ Then gunicorn gthread: RSS and threads per open idle stream, 100 streams,
 for a sync source (it polls: one request thread and one producer thread
 each) and an async one (driven on the request's thread).
 
-    PYTHONPATH=$PWD .venv/django52/bin/python bench/bench_sse.py
+    .venv/django52/bin/python -m bench.bench_sse
 """
 
 from __future__ import annotations
