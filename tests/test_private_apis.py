@@ -14,7 +14,7 @@ import datetime
 import decimal
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import asgiref.local
@@ -585,3 +585,17 @@ def test_a_connection_can_be_lent_to_a_producer_thread() -> None:
     thread.join()
     assert seen == [connection]
     assert not connection.allow_thread_sharing
+
+
+def test_a_streaming_response_keeps_its_source_iterator() -> None:
+    """``_servers/middleware.py``: ``StreamingHttpResponse._iterator`` is the
+    iterator ``_set_streaming_content`` made of the content (before
+    ``make_bytes``); the ASGI stepping and the WSGI collection read it so that
+    closing it runs the source's own ``close()``."""
+
+    def source() -> Iterator[str]:
+        yield "a"
+
+    generator = source()
+    response = StreamingHttpResponse(generator)
+    assert response._iterator is generator  # type: ignore[attr-defined]

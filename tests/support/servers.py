@@ -1,9 +1,11 @@
 """Real servers on 127.0.0.1 for the tests that only a server can answer.
 
-Each server is a subprocess (gunicorn or uvicorn) serving ``tests.support.wsgi``
-or ``tests.support.asgi`` with ``tests.support.server_settings``; startup and
+Each server is a subprocess serving ``tests.support.wsgi`` or
+``tests.support.asgi`` with ``tests.support.server_settings``; startup and
 every wait are bounded, and the process is stopped when the ``with`` block
-ends.
+ends. The kinds beyond gunicorn, gthread, uvicorn and runserver (the server
+matrix: :data:`MATRIX`) are installed on the Django 5.2 venv only (the
+``servers`` extra).
 """
 
 from __future__ import annotations
@@ -40,7 +42,104 @@ SERVERS = {
     "uvicorn": ["-m", "uvicorn", "--no-access-log", "--lifespan", "off"],
     # Django's development server, as the demo and new projects run it.
     "runserver": ["-m", "django", "runserver", "--noreload", "--skip-checks"],
+    "gunicorn-uvicorn": [
+        "-m",
+        "gunicorn",
+        "--worker-class",
+        "uvicorn_worker.UvicornWorker",
+        "--workers",
+        "1",
+    ],
+    # One process serves both HTTP/1.1 (h11) and cleartext HTTP/2 (h2c, with
+    # prior knowledge): the client picks (see Server.client).
+    "hypercorn": ["-m", "hypercorn", "--workers", "1"],
+    "hypercorn-h2c": ["-m", "hypercorn", "--workers", "1"],
+    "granian-asgi": ["-m", "granian", "--interface", "asgi", "--workers", "1"],
+    "granian-wsgi": [
+        "-m",
+        "granian",
+        "--interface",
+        "wsgi",
+        "--workers",
+        "1",
+        "--blocking-threads",
+        "24",
+    ],
+    # 24 threads, so 20 slow clients at once are served at once.
+    "waitress": ["-m", "waitress", "--threads=24"],
+    "daphne": ["-m", "daphne"],
+    # uWSGI's own binary (SERVER_BINARIES), one process, threads for the
+    # 20 concurrent clients; --enable-threads is on by default since 2.0.
+    "uwsgi": ["--threads", "24", "--die-on-term", "--disable-logging"],
+    "uwsgi-chunked": [
+        "--threads",
+        "24",
+        "--die-on-term",
+        "--disable-logging",
+        "--http-auto-chunked",
+        "--http-keepalive",
+    ],
 }
+
+#: The kinds the server matrix runs, in the order it runs them.
+MATRIX = [
+    "gunicorn",
+    "gthread",
+    "gunicorn-uvicorn",
+    "uvicorn",
+    "hypercorn",
+    "hypercorn-h2c",
+    "granian-asgi",
+    "granian-wsgi",
+    "waitress",
+    "daphne",
+    "uwsgi",
+    "uwsgi-chunked",
+    "runserver",
+]
+ASGI_KINDS = {
+    "uvicorn",
+    "gunicorn-uvicorn",
+    "hypercorn",
+    "hypercorn-h2c",
+    "granian-asgi",
+    "daphne",
+}
+#: Kinds whose serving process is a child of the one started.
+FORKING_KINDS = {
+    "gunicorn",
+    "gthread",
+    "gunicorn-uvicorn",
+    "granian-asgi",
+    "granian-wsgi",
+}
+
+
+def _address(kind: str, port: int) -> list[str]:
+    host = "127.0.0.1"
+    if kind == "uvicorn":
+        return ["--host", host, "--port", str(port)]
+    if kind == "runserver":
+        return [f"{host}:{port}"]
+    if kind.startswith("gunicorn") or kind == "gthread":
+        return ["--bind", f"{host}:{port}", "--timeout", "300"]
+    if kind.startswith("hypercorn"):
+        return ["--bind", f"{host}:{port}"]
+    if kind.startswith("granian"):
+        return ["--host", host, "--port", str(port)]
+    if kind == "waitress":
+        return [f"--listen={host}:{port}"]
+    if kind == "daphne":
+        return ["-b", host, "-p", str(port)]
+    return ["--http-socket", f"{host}:{port}"]  # uwsgi
+
+
+def _command(kind: str, app: str, port: int) -> list[str]:
+    if kind.startswith("uwsgi"):
+        binary = str(Path(sys.executable).with_name("uwsgi"))
+        return [binary, *SERVERS[kind], *_address(kind, port), "--module", app]
+    tail = [] if kind == "runserver" else [app]
+    return [sys.executable, *SERVERS[kind], *_address(kind, port), *tail]
 
 
 def free_port() -> int:
@@ -61,7 +160,7 @@ class Server:
     @property
     def serving_pid(self) -> int:
         """The process that runs the app: gunicorn's worker, or the server itself."""
-        if self.kind in ("uvicorn", "runserver"):
+        if self.kind not in FORKING_KINDS:
             return self.process.pid
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
@@ -71,7 +170,7 @@ class Server:
             if children.split():
                 return int(children.split()[0])
             time.sleep(0.05)
-        raise RuntimeError(f"gunicorn {self.process.pid} has no worker")
+        raise RuntimeError(f"{self.kind} {self.process.pid} has no worker")
 
     def reset_peak_rss(self) -> int:
         """Reset the kernel's peak RSS mark; return the current RSS in bytes."""
@@ -119,15 +218,9 @@ def serve(
     output = workdir / "server.out"
     app = (
         f"{project}.asgi:application"
-        if kind == "uvicorn"
+        if kind in ASGI_KINDS
         else f"{project}.wsgi:application"
     )
-    if kind == "uvicorn":
-        address = ["--host", "127.0.0.1", "--port", str(port)]
-    elif kind == "runserver":
-        address = [f"127.0.0.1:{port}"]
-    else:
-        address = ["--bind", f"127.0.0.1:{port}", "--timeout", "300"]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": settings,
@@ -138,8 +231,7 @@ def serve(
     }
     with output.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, *SERVERS[kind], *address]
-            + ([] if kind == "runserver" else [app]),
+            _command(kind, app, port),
             cwd=pythonpath,
             env=env,
             stdout=out,
@@ -255,3 +347,11 @@ def nginx_in_front(upstream: Server, *, gzip: bool = False) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+def client(server: Server, **options: object) -> httpx.Client:
+    """An HTTP client for ``server``: HTTP/2 with prior knowledge for
+    ``hypercorn-h2c``, HTTP/1.1 otherwise."""
+    if server.kind == "hypercorn-h2c":
+        return httpx.Client(http1=False, http2=True, **options)  # type: ignore[arg-type]
+    return httpx.Client(**options)  # type: ignore[arg-type]
