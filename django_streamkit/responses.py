@@ -32,6 +32,7 @@ from django_streamkit._core.scope import AsyncContextIterator, ContextIterator, 
 from django_streamkit._core.stream import Stream
 from django_streamkit._core.types import Piece
 from django_streamkit._core.types import Stream as Content
+from django_streamkit._servers.abort import abort_connection
 from django_streamkit.conf import conf
 
 logger = logging.getLogger("django_streamkit")
@@ -251,6 +252,7 @@ class StreamingResponse(StreamingHttpResponse):
             yield from chunks
         except Exception:
             self._log_abort()
+            abort_connection()
             raise
 
     # -- ASGI --------------------------------------------------------------

@@ -18,7 +18,7 @@ from django.urls import path
 from django.utils import translation
 
 from django_streamkit import StreamingResponse, current_request, stream_with_context
-from tests.support.views import ROW, _mark, async_rows, sync_endless, sync_rows
+from tests.support.views import ROW, async_rows, sync_endless, sync_rows
 
 TAG: ContextVar[str] = ContextVar("tests.matrix.tag", default="unset")
 BLOCK = b"x" * 8191 + b"\n"
@@ -67,7 +67,32 @@ def made_then_fail(request: HttpRequest) -> StreamingResponse:
             yield ROW.format(i)
         raise RuntimeError(f"boom after {n} rows")
 
-    return StreamingResponse(rows(), content_type="text/plain")
+    async def arows() -> AsyncIterator[str]:
+        for i in range(n):
+            yield ROW.format(i)
+        raise RuntimeError(f"boom after {n} rows")
+
+    source = arows() if request.GET.get("kind") == "async" else rows()
+    return StreamingResponse(source, content_type="text/plain")
+
+
+def pause(request: HttpRequest) -> StreamingResponse:
+    """Five rows, a one-second pause, five more: the first must not wait."""
+
+    def rows() -> Iterator[str]:
+        for i in range(10):
+            if i == 5:
+                time.sleep(1)
+            yield ROW.format(i)
+
+    async def arows() -> AsyncIterator[str]:
+        for i in range(10):
+            if i == 5:
+                await asyncio.sleep(1)
+            yield ROW.format(i)
+
+    source = arows() if request.GET.get("kind") == "async" else rows()
+    return StreamingResponse(source, content_type="text/plain")
 
 
 def context(request: HttpRequest) -> StreamingResponse:
@@ -75,33 +100,29 @@ def context(request: HttpRequest) -> StreamingResponse:
     translation.activate(request.GET.get("lang", "en"))
     TAG.set(request.GET.get("tag", ""))
 
+    def line(step: int) -> str:
+        return (
+            f"{step} name={current_request.GET['name']} "
+            f"lang={translation.get_language()} tag={TAG.get()}\n"
+        )
+
     @stream_with_context
     def generate() -> Iterator[str]:
         for step in range(3):
             time.sleep(0.05)  # the view has long returned
-            yield (
-                f"{step} name={current_request.GET['name']} "
-                f"lang={translation.get_language()} tag={TAG.get()}\n"
-            )
+            yield line(step)
 
+    @stream_with_context
+    async def agenerate() -> AsyncIterator[str]:
+        for step in range(3):
+            await asyncio.sleep(0.05)
+            yield line(step)
+
+    source = agenerate() if request.GET.get("kind") == "async" else generate()
     try:
-        return StreamingResponse(generate(), content_type="text/plain")
+        return StreamingResponse(source, content_type="text/plain")
     finally:
         translation.deactivate()
-
-
-async def aendless(request: HttpRequest) -> StreamingResponse:
-    token = request.GET.get("token", "")
-
-    async def rows() -> AsyncIterator[str]:
-        try:
-            for i in range(2400):
-                yield ROW.format(i)
-                await asyncio.sleep(0.05)
-        finally:
-            _mark(token)
-
-    return StreamingResponse(rows(), content_type="text/plain")
 
 
 urlpatterns = [
@@ -110,6 +131,6 @@ urlpatterns = [
     path("plain-async", plain_async),
     path("blocks", blocks),
     path("made-then-fail", made_then_fail),
+    path("pause", pause),
     path("context", context),
-    path("aendless", aendless),
 ]

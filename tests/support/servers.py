@@ -53,7 +53,9 @@ SERVERS = {
     # One process serves both HTTP/1.1 (h11) and cleartext HTTP/2 (h2c, with
     # prior knowledge): the client picks (see Server.client).
     "hypercorn": ["-m", "hypercorn", "--workers", "1"],
-    "hypercorn-h2c": ["-m", "hypercorn", "--workers", "1"],
+    # A failed HTTP/2 stream ends only when the idle connection is closed
+    # (--keep-alive, 5 s by default): 2 s keeps the matrix quick.
+    "hypercorn-h2c": ["-m", "hypercorn", "--workers", "1", "--keep-alive", "2"],
     "granian-asgi": ["-m", "granian", "--interface", "asgi", "--workers", "1"],
     "granian-wsgi": [
         "-m",
@@ -67,6 +69,13 @@ SERVERS = {
     ],
     # 24 threads, so 20 slow clients at once are served at once.
     "waitress": ["-m", "waitress", "--threads=24"],
+    # waitress with its output buffer's high-water mark lowered from 16 MiB.
+    "waitress-lowwater": [
+        "-m",
+        "waitress",
+        "--threads=24",
+        "--outbuf-high-watermark=262144",
+    ],
     "daphne": ["-m", "daphne"],
     # uWSGI's own binary (SERVER_BINARIES), one process, threads for the
     # 20 concurrent clients; --enable-threads is on by default since 2.0.
@@ -107,6 +116,8 @@ ASGI_KINDS = {
 }
 #: Kinds whose serving process is a child of the one started.
 FORKING_KINDS = {
+    "hypercorn",
+    "hypercorn-h2c",
     "gunicorn",
     "gthread",
     "gunicorn-uvicorn",
@@ -127,7 +138,7 @@ def _address(kind: str, port: int) -> list[str]:
         return ["--bind", f"{host}:{port}"]
     if kind.startswith("granian"):
         return ["--host", host, "--port", str(port)]
-    if kind == "waitress":
+    if kind.startswith("waitress"):
         return [f"--listen={host}:{port}"]
     if kind == "daphne":
         return ["-b", host, "-p", str(port)]
@@ -167,8 +178,11 @@ class Server:
             children = Path(
                 f"/proc/{self.process.pid}/task/{self.process.pid}/children"
             ).read_text()
-            if children.split():
-                return int(children.split()[0])
+            for child in children.split():
+                # Not multiprocessing's resource tracker (hypercorn's spawn).
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                if b"resource_tracker" not in cmdline:
+                    return int(child)
             time.sleep(0.05)
         raise RuntimeError(f"{self.kind} {self.process.pid} has no worker")
 
