@@ -231,3 +231,17 @@ def test_waitress_with_a_lower_high_water_mark_stays_flat() -> None:
         growth = waitress.peak_rss() - before
     assert results == [20 * MIB] * 20
     assert growth < 30 * MIB, f"grew {growth / MIB:.0f} MiB"
+
+
+def test_uwsgi_runs_the_relay_thread_without_enable_threads() -> None:
+    """A sync source's producer is a helper thread: uWSGI runs it without
+    ``--enable-threads`` or ``--threads`` (docs/deployment.md)."""
+    with serve("uwsgi-bare", settings=SETTINGS) as uwsgi:
+        body, end = _read(uwsgi, "/matrix/pause")
+        failed, failed_end = _read(uwsgi, "/matrix/made-then-fail?n=500")
+        output = uwsgi.output.read_text()
+    assert "python threads support enabled" in output
+    assert "--enable-threads" not in output
+    assert (body.count(b"\n"), end) == (10, "complete")
+    assert failed.count(b"\n") == 500
+    assert failed_end == "ReadError"

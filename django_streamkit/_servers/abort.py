@@ -2,22 +2,25 @@
 
 uWSGI ends a response whose iteration raised as if it were complete: with
 ``--http-socket`` the body is delimited by the connection's close, which then
-looks like the end, and with ``--http-auto-chunked`` it still writes the last
-chunk (``uwsgi_response_write_body_do`` / ``uwsgi_close_request`` in
-``core/writer.c`` and ``core/utils.c``). So before the error is re-raised to
-it, the request's socket is set to close with a reset (``SO_LINGER`` 0), once
-what was already written has left the send buffer: the client reads every
-byte made before the error, then sees ``ECONNRESET``, an incomplete transfer.
+looks like the end, and its HTTP router (``--http`` with
+``--http-auto-chunked``) writes the closing chunk after the worker gave up.
+So before the error is re-raised to it, the request's socket is set to close
+with a reset (``SO_LINGER`` 0), once what was already written has left the
+send buffer: the client reads every byte made before the error, then sees an
+incomplete transfer (a reset; through the router, a body without its closing
+chunk).
 """
 
 from __future__ import annotations
 
 import fcntl
+import importlib
 import os
 import socket
 import struct
 import termios
 import time
+from typing import Any
 
 #: How long to wait for the written bytes to leave before resetting anyway.
 DRAIN_TIMEOUT = 5.0
@@ -28,7 +31,8 @@ def abort_connection() -> bool:
     the server is known to end a failed response cleanly (uWSGI); whether it
     did."""
     try:
-        import uwsgi  # type: ignore[import-not-found]  # only inside uWSGI
+        # The embedded module exists only inside a uWSGI worker.
+        uwsgi: Any = importlib.import_module("uwsgi")
     except ImportError:
         return False
     fd = uwsgi.connection_fd()

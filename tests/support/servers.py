@@ -77,14 +77,18 @@ SERVERS = {
         "--outbuf-high-watermark=262144",
     ],
     "daphne": ["-m", "daphne"],
-    # uWSGI's own binary (SERVER_BINARIES), one process, threads for the
-    # 20 concurrent clients; --enable-threads is on by default since 2.0.
+    # uWSGI's own binary, one process, threads for the 20 concurrent clients.
     "uwsgi": ["--threads", "24", "--die-on-term", "--disable-logging"],
+    # No --threads, no --enable-threads: the relay's helper thread still runs
+    # (uWSGI 2.0.31 enables Python threads by default).
+    "uwsgi-bare": ["--die-on-term", "--disable-logging"],
     "uwsgi-chunked": [
         "--threads",
         "24",
         "--die-on-term",
         "--disable-logging",
+        "--master",
+        "--auto-procname",
         "--http-auto-chunked",
         "--http-keepalive",
     ],
@@ -123,6 +127,7 @@ FORKING_KINDS = {
     "gunicorn-uvicorn",
     "granian-asgi",
     "granian-wsgi",
+    "uwsgi-chunked",
 }
 
 
@@ -142,6 +147,10 @@ def _address(kind: str, port: int) -> list[str]:
         return [f"--listen={host}:{port}"]
     if kind == "daphne":
         return ["-b", host, "-p", str(port)]
+    if kind == "uwsgi-chunked":
+        # uWSGI's HTTP router in front of its worker, as most deployments
+        # run it (--http-auto-chunked applies to the router).
+        return ["--http", f"{host}:{port}"]
     return ["--http-socket", f"{host}:{port}"]  # uwsgi
 
 
@@ -181,8 +190,12 @@ class Server:
             for child in children.split():
                 # Not multiprocessing's resource tracker (hypercorn's spawn).
                 cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-                if b"resource_tracker" not in cmdline:
-                    return int(child)
+                if b"resource_tracker" in cmdline:
+                    continue
+                # uWSGI's master has its HTTP router and its worker as children.
+                if self.kind.startswith("uwsgi") and b"worker" not in cmdline:
+                    continue
+                return int(child)
             time.sleep(0.05)
         raise RuntimeError(f"{self.kind} {self.process.pid} has no worker")
 
