@@ -32,6 +32,10 @@ streamkit.E049  Exports are registered (the URLs not mounted) without
                 django.contrib.auth and django.contrib.contenttypes.
 streamkit.W050  django_streamkit.urls is mounted and LOGIN_URL is no URL of
                 the site: anonymous users go to the admin's login, or a 404.
+streamkit.W060  A registered export's database has DISABLE_SERVER_SIDE_CURSORS
+                (PgBouncer) and its QuerySet can't be read in keyset pages
+                (grouped, distinct, sliced, a union, ordered at random or by
+                an ordered relation): it is read whole into memory.
 """
 
 from __future__ import annotations
@@ -290,6 +294,14 @@ def _is_subclass(path: str, cls: type) -> bool:
     return isinstance(imported, type) and issubclass(imported, cls)
 
 
+def check_keyset_pages(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[checks.CheckMessage]:
+    from django_streamkit._servers.checks import check_keyset_pages
+
+    return check_keyset_pages()
+
+
 def register() -> None:
     checks.register(check_settings)
     checks.register(check_gzip_middleware)
@@ -298,3 +310,4 @@ def register() -> None:
     checks.register(check_template_views, checks.Tags.urls, checks.Tags.templates)
     checks.register(check_csv_views, checks.Tags.urls, checks.Tags.models)
     checks.register(check_request_context_middleware)
+    checks.register(check_keyset_pages, checks.Tags.models)

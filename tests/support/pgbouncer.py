@@ -83,13 +83,36 @@ class Bouncer:
             "DISABLE_SERVER_SIDE_CURSORS": True,
         }
 
-    def server_pids(self) -> set[int]:
+    def release(self, dbname: str, timeout: float = 10) -> None:
+        """Close the bouncer's connections to ``dbname`` and wait until
+        PostgreSQL has ended them (so the test database can be dropped)."""
+        pids = self.server_pids(dbname)
+        with psycopg.connect(self.dsn("pgbouncer"), autocommit=True) as conn:
+            conn.execute(f"KILL {dbname}")
+            conn.execute(f"RESUME {dbname}")
+        deadline = time.monotonic() + timeout
+        with psycopg.connect(
+            host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+        ) as conn:
+            while pids and time.monotonic() < deadline:
+                rows = conn.execute(
+                    "SELECT pid FROM pg_stat_activity WHERE pid = ANY(%s)", [list(pids)]
+                ).fetchall()
+                if not rows:
+                    return
+                time.sleep(0.05)
+
+    def server_pids(self, dbname: str | None = None) -> set[int]:
         """The PostgreSQL backends the bouncer holds (``SHOW SERVERS``)."""
         with psycopg.connect(self.dsn("pgbouncer"), autocommit=True) as conn:
             cursor = conn.cursor()
             cursor.execute("SHOW SERVERS")
             names = [column.name for column in cursor.description or ()]
-            return {int(row[names.index("remote_pid")]) for row in cursor}
+            return {
+                int(row[names.index("remote_pid")])
+                for row in cursor
+                if dbname is None or row[names.index("database")] == dbname
+            }
 
 
 def _binary() -> str:
@@ -136,7 +159,7 @@ def run_pgbouncer(
         _wait_until_up(bouncer, process)
         yield bouncer
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # immediate shutdown
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
