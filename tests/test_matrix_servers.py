@@ -20,7 +20,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.support.servers import MATRIX, Server, client, serve
+from tests.support.server_kinds import MATRIX
+from tests.support.servers import Server, client, serve
 
 pytestmark = [pytest.mark.server, pytest.mark.matrix]
 

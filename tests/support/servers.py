@@ -4,8 +4,8 @@ Each server is a subprocess serving ``tests.support.wsgi`` or
 ``tests.support.asgi`` with ``tests.support.server_settings``; startup and
 every wait are bounded, and the process is stopped when the ``with`` block
 ends. The kinds beyond gunicorn, gthread, uvicorn and runserver (the server
-matrix: :data:`MATRIX`) are installed on the Django 5.2 venv only (the
-``servers`` extra).
+matrix, :data:`MATRIX`, started as ``tests/support/server_kinds.py`` says)
+are installed on the Django 5.2 venv only (the ``servers`` extra).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,6 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.support.server_kinds import (
+    ASGI_KINDS,
+    FORKING_KINDS,
+    MATRIX_SERVERS,
+    command,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -42,124 +48,8 @@ SERVERS = {
     "uvicorn": ["-m", "uvicorn", "--no-access-log", "--lifespan", "off"],
     # Django's development server, as the demo and new projects run it.
     "runserver": ["-m", "django", "runserver", "--noreload", "--skip-checks"],
-    "gunicorn-uvicorn": [
-        "-m",
-        "gunicorn",
-        "--worker-class",
-        "uvicorn_worker.UvicornWorker",
-        "--workers",
-        "1",
-    ],
-    # One process serves both HTTP/1.1 (h11) and cleartext HTTP/2 (h2c, with
-    # prior knowledge): the client picks (see Server.client).
-    "hypercorn": ["-m", "hypercorn", "--workers", "1"],
-    # A failed HTTP/2 stream ends only when the idle connection is closed
-    # (--keep-alive, 5 s by default): 2 s keeps the matrix quick.
-    "hypercorn-h2c": ["-m", "hypercorn", "--workers", "1", "--keep-alive", "2"],
-    "granian-asgi": ["-m", "granian", "--interface", "asgi", "--workers", "1"],
-    "granian-wsgi": [
-        "-m",
-        "granian",
-        "--interface",
-        "wsgi",
-        "--workers",
-        "1",
-        "--blocking-threads",
-        "24",
-    ],
-    # 24 threads, so 20 slow clients at once are served at once.
-    "waitress": ["-m", "waitress", "--threads=24"],
-    # waitress with its output buffer's high-water mark lowered from 16 MiB.
-    "waitress-lowwater": [
-        "-m",
-        "waitress",
-        "--threads=24",
-        "--outbuf-high-watermark=262144",
-    ],
-    "daphne": ["-m", "daphne"],
-    # uWSGI's own binary, one process, threads for the 20 concurrent clients.
-    "uwsgi": ["--threads", "24", "--die-on-term", "--disable-logging"],
-    # No --threads, no --enable-threads: the relay's helper thread still runs
-    # (uWSGI 2.0.31 enables Python threads by default).
-    "uwsgi-bare": ["--die-on-term", "--disable-logging"],
-    "uwsgi-chunked": [
-        "--threads",
-        "24",
-        "--die-on-term",
-        "--disable-logging",
-        "--master",
-        "--auto-procname",
-        "--http-auto-chunked",
-        "--http-keepalive",
-    ],
+    **MATRIX_SERVERS,
 }
-
-#: The kinds the server matrix runs, in the order it runs them.
-MATRIX = [
-    "gunicorn",
-    "gthread",
-    "gunicorn-uvicorn",
-    "uvicorn",
-    "hypercorn",
-    "hypercorn-h2c",
-    "granian-asgi",
-    "granian-wsgi",
-    "waitress",
-    "daphne",
-    "uwsgi",
-    "uwsgi-chunked",
-    "runserver",
-]
-ASGI_KINDS = {
-    "uvicorn",
-    "gunicorn-uvicorn",
-    "hypercorn",
-    "hypercorn-h2c",
-    "granian-asgi",
-    "daphne",
-}
-#: Kinds whose serving process is a child of the one started.
-FORKING_KINDS = {
-    "hypercorn",
-    "hypercorn-h2c",
-    "gunicorn",
-    "gthread",
-    "gunicorn-uvicorn",
-    "granian-asgi",
-    "granian-wsgi",
-    "uwsgi-chunked",
-}
-
-
-def _address(kind: str, port: int) -> list[str]:
-    host = "127.0.0.1"
-    if kind == "uvicorn":
-        return ["--host", host, "--port", str(port)]
-    if kind == "runserver":
-        return [f"{host}:{port}"]
-    if kind.startswith("gunicorn") or kind == "gthread":
-        return ["--bind", f"{host}:{port}", "--timeout", "300"]
-    if kind.startswith("hypercorn"):
-        return ["--bind", f"{host}:{port}"]
-    if kind.startswith("granian"):
-        return ["--host", host, "--port", str(port)]
-    if kind.startswith("waitress"):
-        return [f"--listen={host}:{port}"]
-    if kind == "daphne":
-        return ["-b", host, "-p", str(port)]
-    if kind == "uwsgi-chunked":
-        # uWSGI's HTTP router in front of its worker, as most deployments
-        # run it (--http-auto-chunked applies to the router).
-        return ["--http", f"{host}:{port}"]
-    return ["--http-socket", f"{host}:{port}"]  # uwsgi
-
-
-def _command(kind: str, app: str, port: int) -> list[str]:
-    if kind.startswith("uwsgi"):
-        binary = str(Path(sys.executable).with_name("uwsgi"))
-        return [binary, *SERVERS[kind], *_address(kind, port), "--module", app]
-    tail = [] if kind == "runserver" else [app]
-    return [sys.executable, *SERVERS[kind], *_address(kind, port), *tail]
 
 
 def free_port() -> int:
@@ -258,7 +148,7 @@ def serve(
     }
     with output.open("wb") as out:
         process = subprocess.Popen(
-            _command(kind, app, port),
+            command(SERVERS, kind, app, port),
             cwd=pythonpath,
             env=env,
             stdout=out,
