@@ -12,11 +12,15 @@ promise, the check asserts what docs/deployment.md documents it does instead
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 
+import h2.config
+import h2.connection
+import h2.events
 import httpx
 import pytest
 
@@ -246,3 +250,37 @@ def test_uwsgi_runs_the_relay_thread_without_enable_threads() -> None:
     assert (body.count(b"\n"), end) == (10, "complete")
     assert failed.count(b"\n") == 500
     assert failed_end == "ReadError"
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+def test_an_http2_stream_reset_closes_the_source_on_hypercorn(kind: str) -> None:
+    """Leaving one HTTP/2 stream (``RST_STREAM``) while the connection stays
+    open: hypercorn cancels the request, and the source's ``finally`` runs."""
+    token = uuid.uuid4().hex
+    with serve("hypercorn-h2c", settings=SETTINGS) as hypercorn:
+        port = int(hypercorn.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            conn = h2.connection.H2Connection(
+                h2.config.H2Configuration(client_side=True)
+            )
+            conn.initiate_connection()
+            conn.send_headers(
+                1,
+                [
+                    (":method", "GET"),
+                    (":path", f"/core/endless?kind={kind}&token={token}"),
+                    (":scheme", "http"),
+                    (":authority", "127.0.0.1"),
+                ],
+                end_stream=True,
+            )
+            sock.sendall(conn.data_to_send())
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline and not any(
+                isinstance(event, h2.events.DataReceived)
+                for event in conn.receive_data(sock.recv(65536))
+            ):
+                pass
+            conn.reset_stream(1)
+            sock.sendall(conn.data_to_send())
+            assert hypercorn.wait_for_marker(token, 2), "no finally after the reset"
