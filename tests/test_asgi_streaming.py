@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -151,3 +152,30 @@ def test_under_asgi_a_file_response_becomes_async_and_keeps_its_bytes(
     response.close()
     assert body == path.read_bytes()
     assert response["Content-Length"] == str(len(body))
+
+
+@pytest.mark.server
+def test_a_file_response_left_mid_body_closes_its_file(uvicorn: Server) -> None:
+    _download(f"{uvicorn.url}/matrix/file/100")  # the file exists
+    path = "streamkit-big-100.bin"
+    with httpx.stream("GET", f"{uvicorn.url}/matrix/file/100", timeout=10) as r:
+        for chunk in r.iter_raw():
+            if chunk:
+                break
+        assert _open_files(uvicorn, path), "the file is open while it is sent"
+    deadline = time.monotonic() + 5
+    while _open_files(uvicorn, path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _open_files(uvicorn, path), "the file stayed open after the client left"
+
+
+def _open_files(server: Server, name: str) -> list[str]:
+    found = []
+    for fd in Path(f"/proc/{server.serving_pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed meanwhile
+        if target.endswith(name):
+            found.append(target)
+    return found

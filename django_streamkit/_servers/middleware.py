@@ -100,9 +100,25 @@ def _stepped(response: StreamingHttpResponse) -> AsyncIterator[bytes]:
     # the request's database connections), and each hop to the thread-
     # sensitive worker takes one coalesced chunk (a FileResponse's 4 KiB
     # blocks become chunks of STREAMKIT_CHUNK_SIZE).
-    relay = StreamingResponse(_source(response), content_type=response["Content-Type"])
+    relay = StreamingResponse(
+        _closing(_source(response), response), content_type=response["Content-Type"]
+    )
     relay.charset = response.charset
     return relay.__aiter__()
+
+
+def _closing(source: Any, response: StreamingHttpResponse) -> Iterator[Any]:
+    # Django closes a response's file only when the body was sent to the end
+    # (on a disconnect its ASGI handler skips response.close()): the relay
+    # closes this generator on its thread either way, and the file with it,
+    # rather than leaving it to the garbage collector.
+    try:
+        yield from source
+    finally:
+        if (close := getattr(source, "close", None)) is not None:
+            close()
+        if (filelike := getattr(response, "file_to_stream", None)) is not None:
+            filelike.close()
 
 
 def _collected(
