@@ -154,6 +154,32 @@ def test_under_asgi_a_file_response_becomes_async_and_keeps_its_bytes(
     assert response["Content-Length"] == str(len(body))
 
 
+def test_under_asgi_str_pieces_keep_the_responses_charset() -> None:
+    response = StreamingHttpResponse(iter(["café ", "déjà"]), charset="latin-1")
+
+    async def get_response(request: HttpRequest) -> StreamingHttpResponse:
+        return response
+
+    async def serve_it() -> bytes:
+        request = ASGIRequest(_scope(), io.BytesIO())
+        await ASGIStreamingMiddleware(get_response)(request)  # type: ignore[misc]
+        return b"".join([part async for part in response])
+
+    assert asyncio.run(serve_it()) == "café déjà".encode("latin-1")
+    assert response["Content-Type"] == "text/html; charset=latin-1"
+
+
+def _scope() -> dict[str, object]:
+    return {
+        "type": "http",
+        "method": "GET",
+        "path": "/",
+        "query_string": b"",
+        "headers": [],
+        "server": ("127.0.0.1", 80),
+    }
+
+
 @pytest.mark.server
 def test_a_file_response_left_mid_body_closes_its_file(uvicorn: Server) -> None:
     _download(f"{uvicorn.url}/matrix/file/100")  # the file exists

@@ -100,10 +100,12 @@ def _stepped(response: StreamingHttpResponse) -> AsyncIterator[bytes]:
     # the request's database connections), and each hop to the thread-
     # sensitive worker takes one coalesced chunk (a FileResponse's 4 KiB
     # blocks become chunks of STREAMKIT_CHUNK_SIZE).
+    # Only its body is used (the headers are the response's own); str pieces
+    # are encoded with the response's charset, as make_bytes() would.
     relay = StreamingResponse(
-        _closing(_source(response), response), content_type=response["Content-Type"]
+        _closing(_source(response), response),
+        content_type=f"application/octet-stream; charset={response.charset}",
     )
-    relay.charset = response.charset
     return relay.__aiter__()
 
 
