@@ -13,12 +13,10 @@ chunk).
 
 from __future__ import annotations
 
-import fcntl
 import importlib
 import os
 import socket
 import struct
-import termios
 import time
 from typing import Any
 
@@ -52,11 +50,19 @@ def abort_connection() -> bool:
 
 
 def _drain(sock: socket.socket) -> None:
+    """Wait, ``DRAIN_TIMEOUT`` at most, until the kernel has sent what was
+    written (``TIOCOUTQ`` on a socket, Linux); where that can't be asked,
+    don't wait."""
+    try:
+        import fcntl
+        import termios
+
+        request = termios.TIOCOUTQ
+    except (ImportError, AttributeError):
+        return  # not Linux: reset at once
     deadline = time.monotonic() + DRAIN_TIMEOUT
     while time.monotonic() < deadline:
-        unsent = struct.unpack(
-            "i", fcntl.ioctl(sock.fileno(), termios.TIOCOUTQ, b"\0\0\0\0")
-        )[0]
+        unsent = struct.unpack("i", fcntl.ioctl(sock.fileno(), request, b"\0" * 4))[0]
         if not unsent:
             return
         time.sleep(0.01)
