@@ -22,7 +22,7 @@ from django.db.models import Count, F, QuerySet
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from django_streamkit import stream_csv
+from django_streamkit import StreamingResponse, stream_csv
 from django_streamkit._db import keyset
 from django_streamkit._db.queryset import QuerySetRows
 from django_streamkit.exports import CSVExport, register, registry
@@ -229,3 +229,13 @@ def test_what_cant_be_paged_says_why(make: Any, reason: str) -> None:
     assert found is not None
     assert reason in found
     assert keyset.unpageable(Book.objects.order_by("author", "-price")) is None
+
+
+@DATABASES
+def test_a_streaming_response_over_a_queryset_is_paged(books: QuerySet[Book]) -> None:
+    queryset = books.order_by("-title", "pk").values_list("title", flat=True)
+    expected = "".join(queryset).encode()
+    with CaptureQueriesContext(connections["postgres"]) as queries:
+        body = b"".join(StreamingResponse(queryset))
+    assert body == expected
+    assert len(queries) >= 2 * (23 // PAGE)
