@@ -17,7 +17,16 @@ from typing import Any
 
 import pytest
 from django.db import connections
-from django.db.models import Case, CharField, F, IntegerField, Value, When
+from django.db.models import (
+    Case,
+    CharField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Value,
+    When,
+)
 from django.db.models.functions import Concat, Upper
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
@@ -211,7 +220,10 @@ def test_relations_annotations_and_filters_of_a_view(
 
     class Export(CSVStreamView):
         queryset = Book.objects.using(DB).filter(rating__gte=2).order_by("-pk")
-        fields = ["title", "author__name", "author__born", "genre", "rating", "price"]
+        fields = [
+            *("title", "author__name", "author__born", "genre", "rating", "price"),
+            "published__date",  # a truncation, whose converter changes nothing
+        ]
         choices_as_labels = True
         bom = True
 
@@ -270,6 +282,11 @@ def test_other_fallbacks_name_their_reason(copies: list[_copy.CopyFeed]) -> None
         ),
         "rows made by Python": _copy.QuerySetRows(samples, 10, row=lambda o: [o.pk]),
     }
+    # An expression whose output_field is not what PostgreSQL returns.
+    decimal_count = samples.annotate(
+        n=ExpressionWrapper(F("count") * 2, output_field=DecimalField())
+    )
+    cases["Django converts in Python"] = queryset_rows(decimal_count.values_list("n"))
     nonnumeric = _fmt({"quoting": csv.QUOTE_NONNUMERIC})
     for reason, rows in cases.items():
         why = _copy.inexact(rows, nonnumeric if reason == "labelled numbers" else fmt)

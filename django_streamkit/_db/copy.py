@@ -29,7 +29,13 @@ from django.db import connections
 from django.db.models.query import ValuesListIterable
 
 from django_streamkit._core.feed import Feed
-from django_streamkit._db.copy_sql import Column, Inexact, column, copy_statement
+from django_streamkit._db.copy_sql import (
+    INTEGERS,
+    Column,
+    Inexact,
+    column,
+    copy_statement,
+)
 from django_streamkit._db.queryset import QuerySetRows, must_wait
 from django_streamkit._writers.csv_encoder import Encoder
 from django_streamkit._writers.csv_format import CSVFormat
@@ -106,14 +112,20 @@ class CopyFeed(Feed[bytes]):
                     return
                 yield self._shape(bytes(first))  # at once: the first byte
                 parts: list[bytes] = []
+                append = parts.append
                 held = 0
                 began = time.monotonic()
                 while data := read():
-                    parts.append(bytes(data))
+                    append(bytes(data))
                     held += len(data)
-                    if held >= size or time.monotonic() - began >= latency:
+                    # The clock every 64 rows: a read that waits for the
+                    # server waits either way.
+                    if held >= size or (
+                        not len(parts) & 63 and time.monotonic() - began >= latency
+                    ):
                         yield self._shape(b"".join(parts))
-                        parts, held, began = [], 0, time.monotonic()
+                        parts.clear()
+                        held, began = 0, time.monotonic()
                 if parts:
                     yield self._shape(b"".join(parts))
 
@@ -181,7 +193,7 @@ def _build(
     fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
     if getattr(compiler, "has_composite_fields", lambda fields: False)(fields):
         raise Inexact("a composite primary key")
-    kinds, width = _kinds(connection, sql, params)
+    kinds, scales, width = _kinds(connection, sql, params)
     converters = compiler.get_converters(fields)
     for index, (convs, expression) in converters.items():
         _check_converters(convs, expression, kinds[index])
@@ -193,6 +205,7 @@ def _build(
             fmt.escape_formulas and index not in fmt.verbatim,
             dialect.quoting,
             len(fields) == 1,
+            scales[index],
         )
         for index, kind in enumerate(kinds[: len(fields)])
     ]
@@ -204,7 +217,9 @@ def _build(
     )
 
 
-def _kinds(connection: Any, sql: str, params: Any) -> tuple[list[str], int]:
+def _kinds(
+    connection: Any, sql: str, params: Any
+) -> tuple[list[str], list[int | None], int]:
     # The types PostgreSQL gives the query's columns: what each cell's text is.
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT * FROM ({sql}) AS _sk LIMIT 0", params)
@@ -214,20 +229,24 @@ def _kinds(connection: Any, sql: str, params: Any) -> tuple[list[str], int]:
     for item in description:
         info = types.get(item.type_code)
         kinds.append(info.name if info is not None else f"type {item.type_code}")
-    return kinds, len(kinds)
+    return kinds, [item.scale for item in description], len(kinds)
 
 
 def _check_converters(convs: list[Any], expression: Any, kind: str) -> None:
-    # An expression's own converter (int(), Decimal()) changes nothing when
-    # PostgreSQL already returns that type; anything else is Python's to run.
+    # An expression's own converter (int(), Decimal(); a truncation's date
+    # from a datetime) changes nothing when PostgreSQL already returns that
+    # type; anything else is Python's to run.
     internal = expression.output_field.get_internal_type()
     for conv in convs:
-        own = getattr(conv, "__qualname__", "").startswith(
-            "BaseExpression.convert_value"
-        )
-        if own and (
-            (internal.endswith("IntegerField") and kind in ("int2", "int4", "int8"))
+        name = getattr(conv, "__qualname__", "")
+        if name.startswith("BaseExpression.convert_value") and (
+            (internal.endswith("IntegerField") and kind in INTEGERS)
             or (internal == "DecimalField" and kind == "numeric")
+        ):
+            continue
+        if name == "TruncBase.convert_value" and (internal, kind) in (
+            ("DateField", "date"),
+            ("TimeField", "time"),
         ):
             continue
         raise Inexact(f"a column Django converts in Python ({expression!r})")

@@ -32,9 +32,8 @@ SHAPED = NUMBERS | TEXTS | {"date", "timestamptz", "timestamp", "time", "uuid"}
 QUOTINGS = (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC)
 
 _TIMESTAMP = "'YYYY-MM-DD\"T\"HH24:MI:SS.US'"
-_ESCAPED = ", ".join(
-    {"\t": "E'\\t'", "\r": "E'\\r'"}.get(t, f"'{t}'") for t in TRIGGERS
-)
+# The triggers' code points: ascii() of the first character, no string made.
+_ESCAPED = ", ".join(str(ord(t)) for t in TRIGGERS)
 
 
 class Inexact(Exception):
@@ -48,6 +47,8 @@ class Column:
     kind: str
     labels: Mapping[object, str] | None = None
     escape: bool = False
+    #: A numeric column's declared scale: at most 6, str() writes no exponent.
+    scale: int | None = None
 
 
 def writer_options(dialect: Any) -> tuple[str, str, int]:
@@ -77,6 +78,7 @@ def column(
     escape: bool,
     quoting: int,
     single: bool,
+    scale: int | None = None,
 ) -> Column:
     """How one column is written, or :class:`Inexact`."""
     if kind not in SHAPED:
@@ -91,13 +93,23 @@ def column(
             raise Inexact(f"choice labels keyed by values a {kind} column can't hold")
         if quoting == csv.QUOTE_NONNUMERIC and kind in NUMBERS:
             raise Inexact("labelled numbers: QUOTE_NONNUMERIC quotes labels only")
-    return Column(kind, labels, escape and (kind in TEXTS or bool(labels)))
+    return Column(kind, labels, escape and (kind in TEXTS or bool(labels)), scale)
 
 
-def cell(ref: str, col: Column, datetimes: DateTimeText, params: list[object]) -> str:
+def cell(
+    ref: str,
+    col: Column,
+    datetimes: DateTimeText,
+    params: list[object],
+    iso_dates: bool = False,
+) -> str:
     """The SQL of ``col``'s text (NULL for ``None``), adding its ``params``."""
     shaped: list[object] = []
-    value = _shaped(ref, col.kind, datetimes, shaped)
+    if col.kind == "numeric" and col.scale is not None and col.scale <= 6:
+        value = f"{ref}::text"  # never below 1e-6 but 0, never with an exponent
+    else:
+        kind = "date ISO" if col.kind == "date" and iso_dates else col.kind
+        value = _shaped(ref, kind, datetimes, shaped)
     if col.escape and col.kind in TEXTS:
         value = _escaped(value)
     if col.labels is None:
@@ -118,7 +130,7 @@ def cell(ref: str, col: Column, datetimes: DateTimeText, params: list[object]) -
 
 
 def _escaped(value: str) -> str:
-    first = f"left({value}, 1)"
+    first = f"ascii({value})"
     quote = "''''"  # SQL for one '
     return (
         f"(CASE WHEN {first} IN ({_ESCAPED}) THEN {quote} || {value} ELSE {value} END)"
@@ -132,6 +144,8 @@ def _shaped(ref: str, kind: str, datetimes: DateTimeText, params: list[object]) 
         return _decimal(ref)
     if kind == "date":
         return f"to_char({ref}, 'YYYY-MM-DD')"
+    if kind == "date ISO":  # a date's text where DateStyle is ISO
+        return f"{ref}::text"
     if kind == "time":
         return f"to_char({ref}::interval, 'HH24:MI:SS.US')"
     if kind == "timestamp":
@@ -176,16 +190,19 @@ def copy_statement(
     columns: Sequence[Column],
     dialect: Any,
     datetimes: DateTimeText,
+    *,
+    iso_dates: bool = False,
 ) -> tuple[str, list[object]]:
     """``COPY (...) TO STDOUT`` of the ``columns`` (the first of the query's
-    ``width`` columns) and its parameters, merged client-side by psycopg."""
+    ``width`` columns) and its parameters, merged client-side by psycopg.
+    ``iso_dates``: the session's DateStyle writes dates as ``YYYY-MM-DD``."""
     delimiter, quote, quoting = writer_options(dialect)
     params: list[object] = []
     cells = []
     forced = []
     single = len(columns) == 1
     for index, col in enumerate(columns):
-        sql = cell(f'_sk."c{index}"', col, datetimes, params)
+        sql = cell(f'_sk."c{index}"', col, datetimes, params, iso_dates)
         # csv.writer writes None as "" where it quotes every cell of the
         # column (and in a lone cell); COPY quotes an empty string, never NULL.
         quoted = quoting == csv.QUOTE_ALL or (
