@@ -209,7 +209,16 @@ def _build(
         )
         for index, kind in enumerate(kinds[: len(fields)])
     ]
-    statement, merged = copy_statement(sql, params, width, cols, dialect, fmt.datetimes)
+    date_style = connection.connection.info.parameter_status("DateStyle") or ""
+    statement, merged = copy_statement(
+        sql,
+        params,
+        width,
+        cols,
+        dialect,
+        fmt.datetimes,
+        iso_dates=date_style.startswith("ISO"),
+    )
     if probe_only:
         return None
     return CopyFeed(
