@@ -379,3 +379,18 @@ def test_zones_with_summer_time_match_python(copies: list[_copy.CopyFeed]) -> No
             copied, column, reference = three(queryset)
         assert copied == column == reference, zone
     assert len(copies) == 6
+
+
+def test_other_encodings_are_re_encoded_and_what_they_cannot_hold_is_an_error(
+    copies: list[_copy.CopyFeed],
+) -> None:
+    Sample.objects.using(DB).bulk_create(
+        [Sample(text="café, crème", count=1), Sample(text="東京", count=2)]
+    )
+    samples = Sample.objects.using(DB).order_by("pk")
+    latin = samples.values_list("count", "text").filter(count=1)
+    copied, column, reference = three(latin, encoding="cp1252", bom=False)
+    assert copied == column == reference == '1,"café, crème"\r\n'.encode("cp1252")
+    with pytest.raises(UnicodeEncodeError, match="pass encoding='utf-8'"):
+        b"".join(stream_csv(samples.values_list("count", "text"), encoding="cp1252"))
+    assert len(copies) == 2

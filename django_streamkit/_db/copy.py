@@ -141,7 +141,15 @@ class CopyFeed(Feed[bytes]):
                 parts[::2] = [part.replace(b"\n", terminator) for part in parts[::2]]
                 rows = self._quote.join(parts)
         if self._transcode:
-            return self._encoder.encode(rows.decode())
+            try:
+                return self._encoder.encode(rows.decode())
+            except UnicodeEncodeError as exc:
+                held = exc.object[exc.start : exc.end]
+                exc.reason = (
+                    f"{exc.reason}: a cell holds {held!r}, which {exc.encoding} "
+                    "can't hold; pass encoding='utf-8' (or 'utf-16')"
+                )
+                raise
         return rows
 
 
