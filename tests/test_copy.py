@@ -394,3 +394,43 @@ def test_other_encodings_are_re_encoded_and_what_they_cannot_hold_is_an_error(
     with pytest.raises(UnicodeEncodeError, match="pass encoding='utf-8'"):
         b"".join(stream_csv(samples.values_list("count", "text"), encoding="cp1252"))
     assert len(copies) == 2
+
+
+def test_the_admins_export_of_its_fields_is_a_copy(
+    copies: list[_copy.CopyFeed],
+) -> None:
+    from django.contrib import admin
+    from django.contrib.auth.models import User
+
+    from django_streamkit.admin import StreamingCSVExportMixin
+    from tests.support.testapp.models import Customer, Order
+
+    ann = Customer.objects.using(DB).create(name="=Ann, Jr.")
+    when = datetime.datetime(2024, 1, 2, 3, 4, 5, 600, tzinfo=datetime.UTC)
+    Order.objects.using(DB).bulk_create(
+        Order(
+            number=f"+{i}",
+            customer=ann,
+            status=("new", "paid", "shipped")[i % 3],
+            total=decimal.Decimal(i) / 4,
+            gift=i % 2 == 0,
+            created=when,
+            shipped=datetime.date(2024, 2, 1) if i % 2 else None,
+        )
+        for i in range(50)
+    )
+    cls = type(
+        "CopyAdmin",
+        (StreamingCSVExportMixin, admin.ModelAdmin),
+        {"list_display": ["number", "customer__name", "status", "total", "gift"]},
+    )
+    request = RequestFactory().get("/")
+    request.user = User(is_superuser=True, is_active=True)
+    queryset = Order.objects.using(DB).order_by("pk")
+    model_admin = cls(Order, admin.site)
+    body = b"".join(model_admin.csv_export_response(request, queryset))
+    assert len(copies) == 1
+    with override_settings(STREAMKIT_CSV_COPY=False):
+        python = b"".join(model_admin.csv_export_response(request, queryset))
+    assert body == python
+    assert b"'+1,\"'=Ann, Jr.\",Paid,0.25,False\r\n" in body
