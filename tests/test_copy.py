@@ -434,3 +434,22 @@ def test_the_admins_export_of_its_fields_is_a_copy(
         python = b"".join(model_admin.csv_export_response(request, queryset))
     assert body == python
     assert b"'+1,\"'=Ann, Jr.\",Paid,0.25,False\r\n" in body
+
+
+def test_distinct_rows_ordered_by_a_column_not_exported(
+    copies: list[_copy.CopyFeed],
+) -> None:
+    # DISTINCT selects the ordering column too: COPY writes only the exported.
+    Sample.objects.using(DB).bulk_create(
+        Sample(text=f"t{i % 4}", size="sl"[i % 2], count=i % 4) for i in range(20)
+    )
+    queryset = (
+        Sample.objects.using(DB)
+        .order_by("-count")
+        .values_list("text", "size")
+        .distinct()
+    )
+    copied, column, reference = three(queryset)
+    assert len(copies) == 1
+    assert copied == column == reference
+    assert copied.splitlines() == [b"t3,l", b"t2,s", b"t1,l", b"t0,s"]
