@@ -25,6 +25,9 @@ DEFAULTS: dict[str, Any] = {
     "EXPORT_BOM": True,
     # Rows fetched per database round trip when a QuerySet is streamed.
     "QUERYSET_CHUNK_SIZE": 2000,
+    # PostgreSQL writes QuerySet CSV exports itself (COPY ... TO STDOUT)
+    # wherever its bytes are the Python writer's; False: always Python.
+    "CSV_COPY": True,
     # Jinja2's ``enable_buffering(size)`` default for streamed templates.
     "TEMPLATE_BUFFER_SIZE": 5,
     # Seconds of silence after which an event stream sends a ": ping" comment.
@@ -61,6 +64,10 @@ class Settings:
     @property
     def QUERYSET_CHUNK_SIZE(self) -> int:
         return int(self._get("QUERYSET_CHUNK_SIZE"))
+
+    @property
+    def CSV_COPY(self) -> bool:
+        return bool(self._get("CSV_COPY"))
 
     @property
     def TEMPLATE_BUFFER_SIZE(self) -> int:

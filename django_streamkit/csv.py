@@ -16,7 +16,9 @@ from django.db.models.query import ModelIterable
 from django.utils import timezone
 from django.utils.functional import Promise
 
+from django_streamkit._core.feed import FeedChunks
 from django_streamkit._core.types import AsyncChunks, SyncChunks
+from django_streamkit._db.copy import CopyFeed, copy_feed
 from django_streamkit._db.queryset import Labels, QuerySetRows, must_wait
 from django_streamkit._http import content_disposition
 from django_streamkit._writers.csv import CSVFeed, aiter_csv, chunks_of, iter_csv
@@ -67,10 +69,13 @@ def stream_csv(rows: Rows, **options: Unpack[CSVOptions]) -> SyncChunks | AsyncC
     raise here, at call time, not when the stream is first read. The options
     and their defaults: :class:`~django_streamkit._writers.csv_format.CSVOptions`.
     """
-    return chunks_of(_feed(rows, options))
+    feed = _feed(rows, options)
+    if isinstance(feed, CopyFeed):
+        return FeedChunks(feed, feed.chunks())
+    return chunks_of(feed)
 
 
-def _feed(rows: Rows, options: CSVOptions) -> CSVFeed:
+def _feed(rows: Rows, options: CSVOptions) -> CSVFeed | CopyFeed:
     header = options.get("header")
     escape_formulas = options.get("escape_formulas")
     fmt = CSVFormat.build(
@@ -89,6 +94,8 @@ def _feed(rows: Rows, options: CSVOptions) -> CSVFeed:
     if isinstance(rows, QuerySet):
         rows = queryset_rows(rows)
     if isinstance(rows, QuerySetRows):
+        if (copied := copy_feed(rows, fmt)) is not None:
+            return copied  # PostgreSQL writes the rows (COPY ... TO STDOUT)
         wait = must_wait(rows)
         if (
             batches := rows.csv_batches(as_text=fmt.joins_text, datetimes=fmt.datetimes)

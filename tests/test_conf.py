@@ -22,6 +22,7 @@ OTHERS: dict[str, Any] = {
     "MAX_LATENCY": 0.25,
     "CSV_ESCAPE_FORMULAS": False,
     "CSV_DATETIME_FORMAT": "iso",
+    "CSV_COPY": False,
     "EXPORT_BOM": False,
     "QUERYSET_CHUNK_SIZE": 10,
     "TEMPLATE_BUFFER_SIZE": 1,

@@ -675,3 +675,55 @@ def test_a_querys_shape_tells_whether_it_can_be_paged() -> None:
         F("number"),
     )
     assert Order.objects.order_by().query.default_ordering is False
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_copy_compiles_and_describes_the_query() -> None:
+    """(_db/copy.py) ``SQLCompiler.as_sql()`` gives the values_list() query
+    with ``%s`` parameters and ``select[:col_count]`` its columns without
+    running it; psycopg's ``cursor.adapters.types`` names a column's type
+    by its OID, ``Column.scale`` is a numeric's declared scale, and
+    ``info.parameter_status("DateStyle")`` the session's date style. The
+    converters COPY accepts are Django's by ``__qualname__``:
+    ``BaseExpression.convert_value``'s lambdas and ``TruncBase.convert_value``;
+    renamed, every such column would fall back to Python."""
+    from django.db.models import DecimalField, ExpressionWrapper
+    from django.db.models.functions import TruncDate
+
+    queryset = (
+        Sample.objects.using("postgres")
+        .annotate(
+            twice=ExpressionWrapper(F("count") * 2, output_field=DecimalField()),
+            day_of=TruncDate("moment"),
+            n=Count("id"),
+        )
+        .values_list("price", "twice", "day_of", "n")
+    )
+    compiler = queryset.query.get_compiler("postgres")
+    sql, params = compiler.as_sql()
+    assert isinstance(sql, str)
+    assert sql.count("%s") == len(params)
+    assert compiler.col_count == 4
+    fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
+    converters = compiler.get_converters(fields)
+    names = {
+        index: [getattr(conv, "__qualname__", "") for conv in convs]
+        for index, (convs, _) in converters.items()
+    }
+    assert names[1][0].startswith("BaseExpression.convert_value")
+    assert names[2] == ["TruncBase.convert_value"]
+    connection = connections["postgres"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT * FROM ({sql}) AS q LIMIT 0", params)
+        types = cursor.cursor.adapters.types
+        described = [
+            (types.get(c.type_code).name, c.scale)  # type: ignore[union-attr]
+            for c in cursor.description
+        ]
+    assert described[0] == ("numeric", 2)
+    assert described[2][0] == "date"
+    assert described[3][0] == "int8"
+    style = connection.connection.info.parameter_status("DateStyle")
+    assert isinstance(style, str)
+    assert style.startswith("ISO")

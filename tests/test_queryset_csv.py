@@ -35,6 +35,14 @@ from tests.support.testapp.models import Sample
 FIELDS = [f.name for f in Sample._meta.concrete_fields]
 DATABASES = each_database()
 
+
+@pytest.fixture(autouse=True)
+def _column_reader(settings: Any) -> None:
+    # The column reader, here on PostgreSQL too; tests/test_copy.py holds
+    # COPY to the same strategies.
+    settings.STREAMKIT_CSV_COPY = False
+
+
 DIALECTS: list[dict[str, Any]] = [
     {},
     {"dialect": "excel-tab"},

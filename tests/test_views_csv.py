@@ -281,6 +281,7 @@ def _records(using: str, n: int) -> None:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+@override_settings(STREAMKIT_CSV_COPY=False)  # the server-side cursor's reader
 def test_postgres_reads_in_its_own_transaction_and_ends_it_on_close() -> None:
     _records("postgres", 5000)
     connection = connections["postgres"]

@@ -66,6 +66,11 @@ class QuerySetRows(Generator[Any, None, None]):
         # Not started yet, the generator raises it at once.
         return self._started().throw(*args)
 
+    @property
+    def started(self) -> bool:
+        """Whether the rows are being read (by iteration or as batches)."""
+        return self._rows is not None
+
     def close(self) -> None:
         if self._rows is not None:
             self._rows.close()

@@ -11,6 +11,7 @@ urlpatterns = [
     path("templates/", include("tests.support.template_views")),
     path("context/", include("tests.support.context_urls")),
     path("csv/", include("tests.support.csv_views")),
+    path("copy/", include("tests.support.copy_urls")),
     path("paced/", include("tests.support.paced_views")),
     path("sse/", include("tests.support.sse_views")),
     path("matrix/", include("tests.support.matrix_views")),

@@ -1,0 +1,7 @@
+"""COPY benchmark settings: PostgreSQL (STREAMKIT_TEST_PGSERVERDB)."""
+
+from __future__ import annotations
+
+from tests.support.server_settings_pg import *  # noqa: F403
+
+ROOT_URLCONF = "bench.copy_views"

@@ -1,0 +1,236 @@
+"""The SQL of a COPY export: each column shaped as the Python writer writes it.
+
+:func:`copy_statement` wraps a ``values_list()`` query, compiled by Django,
+in ``COPY (SELECT <cells> FROM (<query>) ...) TO STDOUT (FORMAT csv, ...)``,
+where every cell is the text ``csv.writer`` would write for Django's value:
+``True``/``False``, integers, decimals as ``str(Decimal)`` writes them
+(exponents below 1e-6 included), dates, datetimes and times in the one shape
+of :class:`~django_streamkit._writers.datetimes.DateTimeText`, UUIDs, choice
+labels as a ``CASE``, formula escaping as a ``CASE`` on the first character.
+NULL and the empty string are told apart as the writer's quoting rules tell
+``None`` and ``""`` apart. What can't be written exactly raises
+:class:`Inexact`, whose message says why; the export then takes the Python
+path. See ``docs/csv.md``, "PostgreSQL: COPY".
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django_streamkit._writers.csv_text import TRIGGERS, escape_cell
+from django_streamkit._writers.datetimes import ISO, DateTimeText
+
+INTEGERS = frozenset({"int2", "int4", "int8"})
+TEXTS = frozenset({"text", "varchar"})
+#: Types whose Python values csv.writer's QUOTE_NONNUMERIC sees as numbers
+#: (``PyNumber_Check``: a ``bool`` is an ``int``, a ``UUID`` has ``__int__``).
+NUMBERS = INTEGERS | {"numeric", "bool", "uuid"}
+SHAPED = NUMBERS | TEXTS | {"date", "timestamptz", "timestamp", "time", "uuid"}
+QUOTINGS = (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC)
+
+_TIMESTAMP = "'YYYY-MM-DD\"T\"HH24:MI:SS.US'"
+# The triggers' code points: ascii() of the first character, no string made.
+_ESCAPED = ", ".join(str(ord(t)) for t in TRIGGERS)
+
+
+class Inexact(Exception):
+    """COPY can't write this export byte for byte as the Python writer does."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One exported column: its PostgreSQL type and how it is written."""
+
+    kind: str
+    labels: Mapping[object, str] | None = None
+    escape: bool = False
+    #: A numeric column's declared scale: at most 6, str() writes no exponent.
+    scale: int | None = None
+
+
+def writer_options(dialect: Any) -> tuple[str, str, int]:
+    """The delimiter, quote character and quoting of a ``csv.writer``'s
+    dialect, where COPY writes the same; else :class:`Inexact`."""
+    delimiter, quote = dialect.delimiter, dialect.quotechar
+    if dialect.quoting not in QUOTINGS:
+        raise Inexact(f"quoting={dialect.quoting!r} has no COPY equivalent")
+    if quote is None or not dialect.doublequote or dialect.escapechar is not None:
+        raise Inexact("COPY doubles quote characters; no escapechar")
+    if dialect.skipinitialspace:
+        raise Inexact("skipinitialspace=True quotes cells COPY leaves bare")
+    for name, char in (("delimiter", delimiter), ("quotechar", quote)):
+        if not ((char.isascii() and char.isprintable()) or char == "\t"):
+            raise Inexact(f"{name}={char!r} is not one printable ASCII character")
+    if dialect.lineterminator not in ("\r\n", "\n", "\r"):
+        raise Inexact(
+            f"lineterminator={dialect.lineterminator!r}: COPY ends rows with "
+            "a line break, and quotes no other terminator's characters"
+        )
+    return delimiter, quote, dialect.quoting
+
+
+def column(
+    kind: str,
+    labels: Mapping[object, str] | None,
+    escape: bool,
+    quoting: int,
+    single: bool,
+    scale: int | None = None,
+) -> Column:
+    """How one column is written, or :class:`Inexact`."""
+    if kind not in SHAPED:
+        raise Inexact(f"a {kind} column (Django's value is written by Python)")
+    if single and (kind in TEXTS or labels):
+        raise Inexact("a lone text column: COPY quotes a cell \\. alone on a line")
+    if labels:
+        wanted = str if kind in TEXTS else int
+        if kind not in TEXTS | INTEGERS or not all(
+            type(key) is wanted or key is None for key in labels
+        ):
+            raise Inexact(f"choice labels keyed by values a {kind} column can't hold")
+        if quoting == csv.QUOTE_NONNUMERIC and kind in NUMBERS:
+            raise Inexact("labelled numbers: QUOTE_NONNUMERIC quotes labels only")
+    return Column(kind, labels, escape and (kind in TEXTS or bool(labels)), scale)
+
+
+def cell(
+    ref: str,
+    col: Column,
+    datetimes: DateTimeText,
+    params: list[object],
+    iso_dates: bool = False,
+) -> str:
+    """The SQL of ``col``'s text (NULL for ``None``), adding its ``params``."""
+    shaped: list[object] = []
+    if col.kind == "numeric" and col.scale is not None and col.scale <= 6:
+        value = f"{ref}::text"  # never below 1e-6 but 0, never with an exponent
+    else:
+        kind = "date ISO" if col.kind == "date" and iso_dates else col.kind
+        value = _shaped(ref, kind, datetimes, shaped)
+    if col.escape and col.kind in TEXTS:
+        value = _escaped(value)
+    if col.labels is None:
+        params.extend(shaped)
+        return value
+    # labels.get(value, value): a label where the value has one, else the value.
+    branches: list[str] = []
+    for key, label in col.labels.items():
+        text = str(escape_cell(label)) if col.escape else label
+        if key is None:
+            branches.insert(0, f"WHEN {ref} IS NULL THEN %s")
+            params.insert(len(params) - 2 * (len(branches) - 1), text)
+        else:
+            branches.append(f"WHEN {ref} = %s THEN %s")
+            params.extend((key, text))
+    params.extend(shaped)
+    return f"(CASE {' '.join(branches)} ELSE {value} END)"
+
+
+def _escaped(value: str) -> str:
+    first = f"ascii({value})"
+    quote = "''''"  # SQL for one '
+    return (
+        f"(CASE WHEN {first} IN ({_ESCAPED}) THEN {quote} || {value} ELSE {value} END)"
+    )
+
+
+def _shaped(ref: str, kind: str, datetimes: DateTimeText, params: list[object]) -> str:
+    if kind == "bool":
+        return f"(CASE WHEN {ref} THEN 'True' WHEN NOT {ref} THEN 'False' END)"
+    if kind == "numeric":
+        return _decimal(ref)
+    if kind == "date":
+        return f"to_char({ref}, 'YYYY-MM-DD')"
+    if kind == "date ISO":  # a date's text where DateStyle is ISO
+        return f"{ref}::text"
+    if kind == "time":
+        return f"to_char({ref}::interval, 'HH24:MI:SS.US')"
+    if kind == "timestamp":
+        return f"to_char({ref}, {_TIMESTAMP})"
+    if kind == "timestamptz":
+        zone = "UTC" if datetimes.style == ISO else _zone_name(datetimes)
+        params.append(zone)
+        text = f"to_char({ref} AT TIME ZONE %s, {_TIMESTAMP})"
+        return f"({text} || '{datetimes.offset}')" if datetimes.offset else text
+    return f"{ref}::text"  # integers, text, UUIDs: PostgreSQL's text is str()'s
+
+
+def _decimal(ref: str) -> str:
+    # str(Decimal) writes an exponent when it is below -6 ("1E-7",
+    # "1.20E-8", "0E-7"); PostgreSQL's text never does.
+    digits = f"ltrim(replace(abs({ref})::text, '.', ''), '0')"
+    return (
+        f"(CASE WHEN {ref} = 'NaN' OR abs({ref}) >= 0.000001"
+        f" OR ({ref} = 0 AND scale({ref}) <= 6) THEN {ref}::text"
+        f" WHEN {ref} = 0 THEN '0E-' || scale({ref})"
+        f" ELSE (CASE WHEN {ref} < 0 THEN '-' ELSE '' END) || left({digits}, 1)"
+        f" || (CASE WHEN length({digits}) > 1 THEN '.' || substr({digits}, 2)"
+        f" ELSE '' END) || 'E' || (length({digits}) - 1 - scale({ref}))::text END)"
+    )
+
+
+def _zone_name(datetimes: DateTimeText) -> str:
+    if datetimes.utc:
+        return "UTC"
+    key = getattr(datetimes.timezone, "key", None)
+    if not isinstance(key, str):
+        raise Inexact(
+            f"the time zone {datetimes.timezone!r} has no IANA name for PostgreSQL"
+        )
+    return key
+
+
+def copy_statement(
+    query_sql: str,
+    query_params: Sequence[object],
+    width: int,
+    columns: Sequence[Column],
+    dialect: Any,
+    datetimes: DateTimeText,
+    *,
+    iso_dates: bool = False,
+) -> tuple[str, list[object]]:
+    """``COPY (...) TO STDOUT`` of the ``columns`` (the first of the query's
+    ``width`` columns) and its parameters, merged client-side by psycopg.
+    ``iso_dates``: the session's DateStyle writes dates as ``YYYY-MM-DD``."""
+    delimiter, quote, quoting = writer_options(dialect)
+    params: list[object] = []
+    cells = []
+    forced = []
+    single = len(columns) == 1
+    for index, col in enumerate(columns):
+        sql = cell(f'_sk."c{index}"', col, datetimes, params, iso_dates)
+        # csv.writer writes None as "" where it quotes every cell of the
+        # column (and in a lone cell); COPY quotes an empty string, never NULL.
+        quoted = quoting == csv.QUOTE_ALL or (
+            quoting == csv.QUOTE_NONNUMERIC and col.kind not in NUMBERS
+        )
+        if quoted or single or quoting == csv.QUOTE_NONNUMERIC:
+            sql = f"COALESCE({sql}, '')"
+        elif col.kind in TEXTS or col.labels:
+            sql = f"NULLIF({sql}, '')"  # "" is written bare, as None is
+        if quoted:
+            forced.append(f'"c{index}"')
+        cells.append(f'{sql} AS "c{index}"')
+    names = ", ".join(f'"c{i}"' for i in range(width))
+    options = [
+        "FORMAT csv",
+        f"DELIMITER {_literal(delimiter)}",
+        f"QUOTE {_literal(quote)}",
+    ]
+    if forced:
+        options.append(f"FORCE_QUOTE ({', '.join(forced)})")
+    statement = (
+        f"COPY (SELECT {', '.join(cells)} FROM ({query_sql}) AS _sk ({names}))"
+        f" TO STDOUT ({', '.join(options)})"
+    )
+    return statement, [*params, *query_params]
+
+
+def _literal(char: str) -> str:
+    if char == "\t":
+        return "E'\\t'"
+    return "'" + char.replace("'", "''").replace("%", "%%") + "'"

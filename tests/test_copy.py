@@ -1,0 +1,455 @@
+"""PostgreSQL exports through COPY ... TO STDOUT write the Python writer's bytes.
+
+Each case is written twice: with ``STREAMKIT_CSV_COPY`` on (the COPY path,
+asserted to run) and off (today's column reader), and compared with the
+reference, the same QuerySet's ``.iterator()`` rows written by the Python
+writer. The fallbacks are asserted to fall back, with their reasons.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import decimal
+import zoneinfo
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.db import connections
+from django.db.models import (
+    Case,
+    CharField,
+    DecimalField,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Value,
+    When,
+)
+from django.db.models.functions import Concat, Upper
+from django.test import RequestFactory, override_settings
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from django_streamkit import stream_csv
+from django_streamkit._db import copy as _copy
+from django_streamkit.csv import queryset_rows
+from django_streamkit.views import CSVStreamView
+from tests.support.testapp.models import Author, Book, Sample
+from tests.test_queryset_csv import DIALECTS, VALUES, ZONES
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(databases=["default", "postgres"]),
+]
+
+DB = "postgres"
+# Every value type COPY writes exactly (a float is Python's to write).
+EXACT = [f.name for f in Sample._meta.concrete_fields if f.name != "ratio"]
+MORE_DIALECTS: list[dict[str, Any]] = [
+    *DIALECTS,
+    {"quoting": csv.QUOTE_NONNUMERIC, "lineterminator": "\r"},
+    {"delimiter": "|", "quotechar": "'"},
+]
+
+full = st.builds(Sample, **VALUES)
+sparse = st.builds(Sample, **{name: st.none() | s for name, s in VALUES.items()})
+
+
+@pytest.fixture
+def copies(monkeypatch: pytest.MonkeyPatch) -> list[_copy.CopyFeed]:
+    """Every COPY feed made, in order."""
+    made: list[_copy.CopyFeed] = []
+    build = _copy.copy_feed
+
+    def spy(*args: Any) -> Any:
+        feed = build(*args)
+        if feed is not None:
+            made.append(feed)
+        return feed
+
+    monkeypatch.setattr(_copy, "copy_feed", spy)
+    monkeypatch.setattr("django_streamkit.csv.copy_feed", spy)
+    return made
+
+
+def three(
+    queryset: Any, labels: Any = None, **options: Any
+) -> tuple[bytes, bytes, bytes]:
+    """COPY's bytes, the column reader's and the reference writer's."""
+    copied = b"".join(stream_csv(queryset_rows(queryset, labels), **options))
+    with override_settings(STREAMKIT_CSV_COPY=False):
+        column = b"".join(stream_csv(queryset_rows(queryset, labels), **options))
+    reference = b"".join(
+        stream_csv(iter(list(queryset_rows(queryset, labels))), **options)
+    )
+    return copied, column, reference
+
+
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    rows=st.lists(full, max_size=10) | st.lists(sparse, max_size=10),
+    options=st.sampled_from(MORE_DIALECTS),
+    escape=st.booleans(),
+    zone=st.sampled_from(ZONES),
+    style=st.sampled_from(["local", "iso"]),
+    verbatim=st.sets(st.sampled_from(EXACT), max_size=2),
+    header=st.booleans(),
+    bom=st.booleans(),
+    encoding=st.sampled_from(["utf-8", "utf-16", "utf-8-sig"]),
+)
+def test_every_value_type_and_dialect_writes_the_python_bytes(
+    copies: list[_copy.CopyFeed],
+    rows: list[Sample],
+    options: dict[str, Any],
+    escape: bool,
+    zone: str,
+    style: str,
+    verbatim: set[str],
+    header: bool,
+    bom: bool,
+    encoding: str,
+) -> None:
+    Sample.objects.using(DB).all().delete()
+    Sample.objects.using(DB).bulk_create(rows)
+    queryset = Sample.objects.using(DB).order_by("pk").values_list(*EXACT)
+    copies.clear()
+    with (
+        timezone.override(zone),
+        override_settings(STREAMKIT_CSV_DATETIME_FORMAT=style),
+    ):
+        copied, column, reference = three(
+            queryset,
+            escape_formulas=escape,
+            header=EXACT if header else None,
+            verbatim=[EXACT.index(name) for name in verbatim],
+            bom=bom,
+            encoding=encoding,
+            **options,
+        )
+    assert len(copies) == 1, "written by COPY"
+    assert copied == column == reference
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    texts=st.lists(VALUES["text"] | st.none(), min_size=1, max_size=8),
+    options=st.sampled_from(MORE_DIALECTS),
+)
+def test_any_text_with_labels_and_expressions(
+    texts: list[str | None], options: dict[str, Any]
+) -> None:
+    Sample.objects.using(DB).all().delete()
+    Sample.objects.using(DB).bulk_create(
+        Sample(text=text, size="sl"[i % 2] if i % 3 else None, count=i)
+        for i, text in enumerate(texts)
+    )
+    queryset = (
+        Sample.objects.using(DB)
+        .annotate(
+            shout=Upper("text"),
+            joined=Concat("size", Value("=,"), output_field=CharField()),
+            later=F("count") - 1,
+            kind=Case(When(count__gt=2, then=Value(1)), output_field=IntegerField()),
+        )
+        .order_by("pk")
+        .values_list("text", "size", "shout", "joined", "later", "kind", "count")
+    )
+    labels = {1: {"s": "Small", "l": "=Large", None: "none"}, 6: {1: "one", 2: ""}}
+    if options.get("quoting") == csv.QUOTE_NONNUMERIC:
+        del labels[6]  # labelled numbers: Python's (see the fallbacks below)
+    assert _copy.inexact(queryset_rows(queryset, labels), _fmt(options)) is None
+    copied, column, reference = three(queryset, labels, **options)
+    assert copied == column == reference
+
+
+def _fmt(options: dict[str, Any]) -> Any:
+    from django_streamkit.csv import _feed
+
+    return _feed(iter(()), options).fmt  # type: ignore[arg-type]
+
+
+def test_decimals_str_writes_with_an_exponent() -> None:
+    values = ["0.1", "1E-20", "12345", "-3.5", "1.50", "1.23456789E+18", "0E-7"]
+    values += ["0.000000", "-0.0000001", "0.00000100", "1.2300E-9"]
+    Sample.objects.using(DB).bulk_create(
+        Sample(loose=decimal.Decimal(value), fine=decimal.Decimal("0.000001"))
+        for value in values
+    )
+    # Values the ORM won't save, but a column may hold.
+    specials = ["NaN"]
+    loose = Sample._meta.get_field("loose")
+    if loose.max_digits is None and connections[DB].pg_version >= 140000:  # type: ignore[attr-defined]
+        specials += ["Infinity", "-Infinity"]  # only in a numeric of no precision
+    with connections[DB].cursor() as cursor:
+        for special in specials:
+            cursor.execute(
+                f"INSERT INTO {Sample._meta.db_table} (loose) VALUES (%s::numeric)",
+                [special],
+            )
+    queryset = Sample.objects.using(DB).order_by("pk").values_list("loose", "fine")
+    copied, column, reference = three(queryset)
+    assert copied == column == reference
+    assert b"1E-20,0.000001\r\n" in copied
+    assert copied.count(b"E-") >= 4  # str()'s exponents
+
+
+def test_relations_annotations_and_filters_of_a_view(
+    copies: list[_copy.CopyFeed],
+) -> None:
+    ann = Author.objects.using(DB).create(name="Ann", born=datetime.date(1970, 5, 6))
+    bob = Author.objects.using(DB).create(name="=Bob, Jr.")
+    moment = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    Book.objects.using(DB).bulk_create(
+        Book(
+            title=f'Title "{i}"\nline',
+            author=(ann, bob)[i % 2],
+            genre=("novel", "poetry")[i % 2],
+            rating=1 + i % 3,
+            price=decimal.Decimal(i) / 4 if i % 4 else None,
+            published=moment if i % 3 else None,
+        )
+        for i in range(30)
+    )
+
+    class Export(CSVStreamView):
+        queryset = Book.objects.using(DB).filter(rating__gte=2).order_by("-pk")
+        fields = [
+            *("title", "author__name", "author__born", "genre", "rating", "price"),
+            "published__date",  # a truncation, whose converter changes nothing
+        ]
+        choices_as_labels = True
+        bom = True
+
+    response = Export.as_view()(RequestFactory().get("/"))
+    body = b"".join(response)
+    assert len(copies) == 1
+    with override_settings(STREAMKIT_CSV_COPY=False):
+        python = b"".join(Export.as_view()(RequestFactory().get("/")))
+    assert body == python
+    assert body.startswith("\ufeffTitle,Author name,".encode())
+    assert all(cell in body for cell in (b"'=Bob, Jr.", b",Poetry,", b",great,"))
+
+
+# -- the fallbacks ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fields", "options", "reason"),
+    [
+        (["ratio", "count"], {}, "a float8 column"),
+        (["text"], {}, "a lone text column"),
+        (["count", "text"], {"lineterminator": ";\n"}, "lineterminator"),
+        (["count"], {"escapechar": "\\", "doublequote": False}, "escapechar"),
+        (["count"], {"quoting": csv.QUOTE_NONE, "escapechar": "\\"}, "quoting"),
+        (["count"], {"delimiter": "é"}, "delimiter"),
+    ],
+)
+def test_what_copy_cannot_write_exactly_falls_back(
+    copies: list[_copy.CopyFeed],
+    fields: list[str],
+    options: dict[str, Any],
+    reason: str,
+) -> None:
+    Sample.objects.using(DB).bulk_create(
+        Sample(ratio=i / 3, count=i, text=f"\\.{i}" if i else "\\.") for i in range(5)
+    )
+    queryset = Sample.objects.using(DB).order_by("pk").values_list(*fields)
+    why = _copy.inexact(queryset_rows(queryset), _fmt(options))
+    assert reason in (why or "")
+    copied, column, reference = three(queryset, **options)
+    assert copies == []
+    assert copied == column == reference
+
+
+def test_other_fallbacks_name_their_reason(copies: list[_copy.CopyFeed]) -> None:
+    Sample.objects.using(DB).bulk_create(Sample(count=i, size="s") for i in range(3))
+    samples = Sample.objects.using(DB).order_by("pk")
+    fmt = _fmt({})
+    cases = {
+        "not a values_list() QuerySet": queryset_rows(samples.values("count")),
+        "labelled numbers": queryset_rows(
+            samples.values_list("count", "size"), {0: {1: "one"}}
+        ),
+        "choice labels keyed": queryset_rows(
+            samples.values_list("count", "size"), {0: {"1": "one"}}
+        ),
+        "rows made by Python": _copy.QuerySetRows(samples, 10, row=lambda o: [o.pk]),
+    }
+    # An expression whose output_field is not what PostgreSQL returns.
+    decimal_count = samples.annotate(
+        n=ExpressionWrapper(F("count") * 2, output_field=DecimalField())
+    )
+    cases["Django converts in Python"] = queryset_rows(decimal_count.values_list("n"))
+    nonnumeric = _fmt({"quoting": csv.QUOTE_NONNUMERIC})
+    for reason, rows in cases.items():
+        why = _copy.inexact(rows, nonnumeric if reason == "labelled numbers" else fmt)
+        assert reason in (why or ""), (reason, why)
+    fixed = datetime.timezone(datetime.timedelta(hours=5))
+    with timezone.override(fixed):
+        rows = queryset_rows(samples.values_list("moment", "count"))
+        why = _copy.inexact(rows, _fmt({}))
+        assert "no IANA name" in (why or "")
+        copied, column, reference = three(samples.values_list("moment", "count"))
+        assert copied == column == reference
+    with override_settings(USE_TZ=False):
+        why = _copy.inexact(queryset_rows(samples.values_list("count")), fmt)
+        assert "USE_TZ" in (why or "")
+    assert copies == []
+
+
+# -- streaming -------------------------------------------------------------------
+
+
+def _activity(pid: int) -> tuple[str, bool, str]:
+    with connections["default"].cursor():
+        pass
+    import psycopg
+
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as conn:
+        row = conn.execute(
+            "SELECT state, xact_start IS NOT NULL, query FROM pg_stat_activity "
+            "WHERE pid = %s",
+            [pid],
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+def test_closing_early_cancels_the_copy_and_leaves_the_connection_clean(
+    copies: list[_copy.CopyFeed],
+) -> None:
+    Sample.objects.using(DB).bulk_create(
+        Sample(text="x" * 200, count=i) for i in range(20_000)
+    )
+    connection = connections[DB]
+    queryset = Sample.objects.using(DB).order_by("pk").values_list("count", "text")
+    chunks: Iterator[bytes] = iter(stream_csv(queryset, chunk_size=4096))
+    assert next(chunks).startswith(b"0,xxx")
+    assert len(next(chunks)) >= 4096
+    pid = connection.connection.info.backend_pid
+    state, _, query = _activity(pid)
+    assert query.startswith("COPY (SELECT")
+    chunks.close()  # type: ignore[attr-defined]
+    state, in_transaction, _ = _activity(pid)
+    assert (state, in_transaction) == ("idle", False)
+    assert Sample.objects.using(DB).count() == 20_000  # the connection works
+    assert len(copies) == 1
+
+
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+def test_an_error_after_the_first_rows_is_raised_while_streaming() -> None:
+    Sample.objects.using(DB).bulk_create(Sample(count=i) for i in range(5000))
+    first = Sample.objects.using(DB).order_by("pk").first()
+    assert first is not None
+    queryset = (
+        Sample.objects.using(DB)
+        .annotate(boom=Value(1) / (F("pk") - first.pk - 4000))
+        .order_by()  # no sort, which would compute every row before the first
+        .values_list("count", "boom")
+    )
+    chunks = iter(stream_csv(queryset, chunk_size=1024))
+    assert next(chunks) == b"0,0\r\n"
+    import psycopg
+
+    with pytest.raises(psycopg.errors.DivisionByZero):
+        for _ in chunks:
+            pass
+    assert Sample.objects.using(DB).count() == 5000
+
+
+def test_zones_with_summer_time_match_python(copies: list[_copy.CopyFeed]) -> None:
+    start = datetime.datetime(1900, 1, 1, tzinfo=datetime.UTC)
+    Sample.objects.using(DB).bulk_create(
+        Sample(moment=start + datetime.timedelta(hours=7919 * i + 0.37 * i))
+        for i in range(400)
+    )
+    queryset = Sample.objects.using(DB).order_by("pk").values_list("moment", "count")
+    for zone in [*ZONES, "America/New_York", "Australia/Lord_Howe"]:
+        with timezone.override(zoneinfo.ZoneInfo(zone)):
+            copied, column, reference = three(queryset)
+        assert copied == column == reference, zone
+    assert len(copies) == 6
+
+
+def test_other_encodings_are_re_encoded_and_what_they_cannot_hold_is_an_error(
+    copies: list[_copy.CopyFeed],
+) -> None:
+    Sample.objects.using(DB).bulk_create(
+        [Sample(text="café, crème", count=1), Sample(text="東京", count=2)]
+    )
+    samples = Sample.objects.using(DB).order_by("pk")
+    latin = samples.values_list("count", "text").filter(count=1)
+    copied, column, reference = three(latin, encoding="cp1252", bom=False)
+    assert copied == column == reference == '1,"café, crème"\r\n'.encode("cp1252")
+    with pytest.raises(UnicodeEncodeError, match="pass encoding='utf-8'"):
+        b"".join(stream_csv(samples.values_list("count", "text"), encoding="cp1252"))
+    assert len(copies) == 2
+
+
+def test_the_admins_export_of_its_fields_is_a_copy(
+    copies: list[_copy.CopyFeed],
+) -> None:
+    from django.contrib import admin
+    from django.contrib.auth.models import User
+
+    from django_streamkit.admin import StreamingCSVExportMixin
+    from tests.support.testapp.models import Customer, Order
+
+    ann = Customer.objects.using(DB).create(name="=Ann, Jr.")
+    when = datetime.datetime(2024, 1, 2, 3, 4, 5, 600, tzinfo=datetime.UTC)
+    Order.objects.using(DB).bulk_create(
+        Order(
+            number=f"+{i}",
+            customer=ann,
+            status=("new", "paid", "shipped")[i % 3],
+            total=decimal.Decimal(i) / 4,
+            gift=i % 2 == 0,
+            created=when,
+            shipped=datetime.date(2024, 2, 1) if i % 2 else None,
+        )
+        for i in range(50)
+    )
+    cls = type(
+        "CopyAdmin",
+        (StreamingCSVExportMixin, admin.ModelAdmin),
+        {"list_display": ["number", "customer__name", "status", "total", "gift"]},
+    )
+    request = RequestFactory().get("/")
+    request.user = User(is_superuser=True, is_active=True)
+    queryset = Order.objects.using(DB).order_by("pk")
+    model_admin = cls(Order, admin.site)
+    body = b"".join(model_admin.csv_export_response(request, queryset))
+    assert len(copies) == 1
+    with override_settings(STREAMKIT_CSV_COPY=False):
+        python = b"".join(model_admin.csv_export_response(request, queryset))
+    assert body == python
+    assert b"'+1,\"'=Ann, Jr.\",Paid,0.25,False\r\n" in body
+
+
+def test_distinct_rows_ordered_by_a_column_not_exported(
+    copies: list[_copy.CopyFeed],
+) -> None:
+    # DISTINCT selects the ordering column too: COPY writes only the exported.
+    Sample.objects.using(DB).bulk_create(
+        Sample(text=f"t{i % 4}", size="sl"[i % 2], count=i % 4) for i in range(20)
+    )
+    queryset = (
+        Sample.objects.using(DB)
+        .order_by("-count")
+        .values_list("text", "size")
+        .distinct()
+    )
+    copied, column, reference = three(queryset)
+    assert len(copies) == 1
+    assert copied == column == reference
+    assert copied.splitlines() == [b"t3,l", b"t2,s", b"t1,l", b"t0,s"]
