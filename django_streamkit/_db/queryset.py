@@ -18,7 +18,12 @@ from typing import Any, TypeAlias, cast
 
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
-from django.db.models.query import ValuesListIterable
+from django.db.models.query import (
+    FlatValuesListIterable,
+    NamedValuesListIterable,
+    ValuesIterable,
+    ValuesListIterable,
+)
 from django.db.models.sql import Query
 from django.db.models.sql.constants import MULTI
 
@@ -106,6 +111,42 @@ class QuerySetRows(Generator[Any, None, None]):
         self._rows = _in_transaction(self.queryset, plan.batches)
         return self._rows
 
+    def value_batches(
+        self, *, finish: Cells, datetimes: DateTimeText
+    ) -> Iterator[list[Any]] | None:
+        """The rows in fetched batches, for writers other than CSV: each
+        column Django's values (labels applied), then ``finish(column)``;
+        ``None`` when the rows have been started or are not ``values()`` or
+        ``values_list()`` rows (then iterate instead).
+
+        On SQLite, UTC datetimes are handed to ``finish`` as
+        ``datetimes.utc_texts()`` of their text, without Python parsing them.
+        """
+        if (
+            self._rows is not None
+            or self.row is not None
+            or self.queryset._iterable_class not in _VALUE_ROWS
+        ):
+            return None
+        plan = _ColumnPlan(
+            self.queryset,
+            self.chunk_size,
+            self.labels,
+            False,
+            datetimes,
+            finish=finish,
+        )
+        self._rows = _in_transaction(self.queryset, plan.batches)
+        return self._rows
+
+
+_VALUE_ROWS = (
+    ValuesIterable,
+    ValuesListIterable,
+    FlatValuesListIterable,
+    NamedValuesListIterable,
+)
+
 
 def _in_transaction(
     queryset: QuerySet[Model, object], rows: Callable[[], Iterator[Any]]
@@ -178,12 +219,18 @@ class _ColumnPlan:
         labels: Labels,
         as_text: bool,
         datetimes: DateTimeText,
+        *,
+        finish: Cells | None = None,
     ) -> None:
         self.queryset = queryset
         self.chunk_size = chunk_size
         self.labels = labels
         self.as_text = as_text
         self.datetimes = datetimes
+        # The last step of every column (another writer's cells); its
+        # datetimes come from SQLite as text, as CSV's do.
+        self.finish = finish
+        self.untyped = as_text or finish is not None
 
     def batches(self) -> Iterator[list[Any]]:
         queryset = self.queryset
@@ -204,7 +251,11 @@ class _ColumnPlan:
             )
             if self.labels:
                 rows = _with_labels(rows, self.labels)
-            return iter(lambda: list(islice(rows, self.chunk_size)), [])
+            batches = iter(lambda: list(islice(rows, self.chunk_size)), [])
+            if (finish := self.finish) is not None:
+                width = len(fields)
+                return (_convert(chunk, [finish] * width) for chunk in batches)
+            return batches
         converters = compiler.get_converters(fields)
         columns = [
             self._cells(
@@ -218,7 +269,7 @@ class _ColumnPlan:
 
     def _query(self, connection: Any) -> Query:
         query = self.queryset.query
-        if connection.vendor == "sqlite" and self.as_text:
+        if connection.vendor == "sqlite" and self.untyped:
             return untyped_query(query, skip=self.labels)
         return query
 
@@ -227,6 +278,8 @@ class _ColumnPlan:
     ) -> Cells | None:
         labels = self.labels.get(index)
         if text is not None and converters is None and labels is None:
+            if self.finish is not None:
+                return chained([text.cells, self.finish])
             return text.cells
         steps: list[Cells] = []
         if text is not None:
@@ -246,6 +299,8 @@ class _ColumnPlan:
             steps.append(labeller(labels))
         if self.as_text:
             steps.append(texts(self.datetimes))
+        if self.finish is not None:
+            steps.append(self.finish)
         if not steps:
             return None
         if len(steps) == 1:
