@@ -10,7 +10,7 @@ model instances or their result cache.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, TypeAlias
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -71,6 +71,8 @@ def json_feed(
         if batches is not None:
             row = _template(items.queryset, keys)
             return JSONFeed(batches, fmt, head_apart=wait, row=row)
+        if keys is not None:
+            return JSONFeed(_objects(items, keys), fmt, head_apart=wait)
         return JSONFeed(items, fmt, head_apart=wait)
     if isinstance(items, AsyncIterable):
         return JSONFeed(items.__aiter__(), fmt)
@@ -82,6 +84,20 @@ def json_feed(
             + (", or wrap one dict in a list." if isinstance(items, Mapping) else ".")
         )
     return JSONFeed(iter(items), fmt)
+
+
+def _objects(rows: QuerySetRows, keys: Sequence[str]) -> Iterator[dict[str, Any]]:
+    """Rows of cells as objects; a model instance (an admin column's related
+    object) as its ``str()``, as the changelist shows it, made here on the
+    thread that runs the queries."""
+    try:
+        for row in rows:
+            yield {
+                key: str(value) if isinstance(value, Model) else value
+                for key, value in zip(keys, row, strict=True)
+            }
+    finally:
+        rows.close()
 
 
 def json_rows(

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.text import slugify
 from django.views.generic.base import View
 
 from django_streamkit._db.columns import (
@@ -26,7 +27,7 @@ from django_streamkit.conf import conf
 from django_streamkit.json import StreamingJSONResponse, StreamingNDJSONResponse
 from django_streamkit.responses import StreamingResponse
 
-__all__ = ["JSONStreamView"]
+__all__ = ["JSONDownloadView", "JSONStreamView", "NDJSONDownloadView"]
 
 
 class JSONStreamView(CSVDeclaration, View):
@@ -56,6 +57,9 @@ class JSONStreamView(CSVDeclaration, View):
     encoder: type[json.JSONEncoder] | None = None
     #: Where ``get_envelope()`` puts the array.
     envelope_key: str = "results"
+    #: With no ``filename``, download as ``<verbose_name_plural>.<format>``
+    #: (exports do) instead of streaming inline.
+    as_attachment: bool = False
 
     http_method_names = ["get", "head", "options"]
 
@@ -127,7 +131,10 @@ class JSONStreamView(CSVDeclaration, View):
 
     def get_filename(self) -> str | None:
         """A download's name; ``None`` (the default) streams it inline."""
-        return self.filename
+        if self.filename is not None or not self.as_attachment:
+            return self.filename
+        plural = str(self.object_list.model._meta.verbose_name_plural)
+        return f"{slugify(plural, allow_unicode=True)}.{self.chosen_format}"
 
     def render_to_response(self) -> HttpResponse:
         lines = self.chosen_format == "ndjson"
@@ -145,3 +152,16 @@ class JSONStreamView(CSVDeclaration, View):
         if (filename := self.get_filename()) is not None:
             response.headers["Content-Disposition"] = content_disposition(filename)
         return response
+
+
+class JSONDownloadView(JSONStreamView):
+    """The ``"json"`` format of exports and the admin: a download."""
+
+    format = "json"
+    as_attachment = True
+
+
+class NDJSONDownloadView(JSONDownloadView):
+    """The ``"ndjson"`` format of exports and the admin: a JSON Lines download."""
+
+    format = "ndjson"

@@ -11,6 +11,7 @@ urlpatterns = [
     path("templates/", include("tests.support.template_views")),
     path("context/", include("tests.support.context_urls")),
     path("csv/", include("tests.support.csv_views")),
+    path("json/", include("tests.support.json_urls")),
     path("paced/", include("tests.support.paced_views")),
     path("admin/", admin.site.urls),
     path("exports/", include("django_streamkit.urls")),
