@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import path
@@ -101,6 +102,20 @@ def items(request: HttpRequest, kind: str) -> StreamingHttpResponse:
     return StreamingJSONResponse(source)
 
 
+async def async_items(request: HttpRequest) -> StreamingHttpResponse:
+    """``/json/async-view/items.json``: async items from an async view, primed
+    before it returns where the server's loop will send the rest (ASGI)."""
+    source = _aitems(request)
+    response: StreamingJSONResponse | StreamingNDJSONResponse
+    if request.GET.get("lines"):
+        response = StreamingNDJSONResponse(source)
+    else:
+        response = StreamingJSONResponse(source)
+    if isinstance(request, ASGIRequest):
+        await response.aprime()
+    return response
+
+
 def endless(request: HttpRequest, kind: str) -> StreamingHttpResponse:
     source = _aendless(request) if kind == "async" else _endless(request)
     if request.GET.get("lines"):
@@ -112,6 +127,7 @@ urlpatterns = [
     path("records.json", RecordJSON.as_view()),
     path("books.json", BookJSON.as_view()),
     path("counted-books.json", CountedBookJSON.as_view()),
+    path("async-view/items.json", async_items),
     path("<slug:kind>/items.json", items),
     path("<slug:kind>/endless.json", endless),
 ]
