@@ -186,13 +186,13 @@ def test_querysets_are_read_a_column_at_a_time(
 ) -> None:
     seed(db)
     chunks = []
-    convert = _queryset._convert
+    convert = _queryset._columns
 
     def spy(chunk: list[Any], columns: Any) -> Any:
         chunks.append(len(chunk))
         return convert(chunk, columns)
 
-    monkeypatch.setattr(_queryset, "_convert", spy)
+    monkeypatch.setattr(_queryset, "_columns", spy)
     books = Book.objects.using(db).order_by("pk")
     values = books.values("title", "price", "published")
     assert json.loads(body(StreamingJSONResponse(values))) == [

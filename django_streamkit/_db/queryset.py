@@ -112,15 +112,19 @@ class QuerySetRows(Generator[Any, None, None]):
         return self._rows
 
     def value_batches(
-        self, *, finish: Cells, datetimes: DateTimeText
+        self, *, finish: Callable[[int], Cells], datetimes: DateTimeText
     ) -> Iterator[list[Any]] | None:
-        """The rows in fetched batches, for writers other than CSV: each
-        column Django's values (labels applied), then ``finish(column)``;
+        """The rows in fetched batches of columns, for writers other than
+        CSV: each column Django's values (labels applied), then
+        ``finish(index)(column)`` (``index``: the column's position); a
+        batch is the list of its columns;
         ``None`` when the rows have been started or are not ``values()`` or
         ``values_list()`` rows (then iterate instead).
 
         On SQLite, UTC datetimes are handed to ``finish`` as
-        ``datetimes.utc_texts()`` of their text, without Python parsing them.
+        ``datetimes.utc_texts()`` of their text, without Python parsing them,
+        and decimals that are not negative as their text (``str()`` of the
+        value) where it has a fast shape.
         """
         if (
             self._rows is not None
@@ -220,7 +224,7 @@ class _ColumnPlan:
         as_text: bool,
         datetimes: DateTimeText,
         *,
-        finish: Cells | None = None,
+        finish: Callable[[int], Cells] | None = None,
     ) -> None:
         self.queryset = queryset
         self.chunk_size = chunk_size
@@ -254,7 +258,8 @@ class _ColumnPlan:
             batches = iter(lambda: list(islice(rows, self.chunk_size)), [])
             if (finish := self.finish) is not None:
                 width = len(fields)
-                return (_convert(chunk, [finish] * width) for chunk in batches)
+                last: list[Cells | None] = [finish(i) for i in range(width)]
+                return (_columns(chunk, last) for chunk in batches)
             return batches
         converters = compiler.get_converters(fields)
         columns = [
@@ -263,6 +268,8 @@ class _ColumnPlan:
             )
             for index in range(len(fields))
         ]
+        if self.finish is not None:
+            return (_columns(chunk, columns) for chunk in chunks)
         if all(cells is None for cells in columns):
             return iter(chunks)
         return (_convert(chunk, columns) for chunk in chunks)
@@ -279,7 +286,7 @@ class _ColumnPlan:
         labels = self.labels.get(index)
         if text is not None and converters is None and labels is None:
             if self.finish is not None:
-                return chained([text.cells, self.finish])
+                return chained([text.cells, self.finish(index)])
             return text.cells
         steps: list[Cells] = []
         if text is not None:
@@ -291,7 +298,8 @@ class _ColumnPlan:
                     convs,
                     expression,
                     connection,
-                    self.as_text and labels is None,
+                    # Another writer takes a decimal's text for the value.
+                    (self.as_text or self.finish is not None) and labels is None,
                     self.datetimes,
                 )
             )
@@ -300,7 +308,7 @@ class _ColumnPlan:
         if self.as_text:
             steps.append(texts(self.datetimes))
         if self.finish is not None:
-            steps.append(self.finish)
+            steps.append(self.finish(index))
         if not steps:
             return None
         if len(steps) == 1:
@@ -308,10 +316,13 @@ class _ColumnPlan:
         return chained(steps)
 
 
-def _convert(chunk: list[Any], columns: list[Cells | None]) -> list[tuple[Any, ...]]:
+def _columns(chunk: list[Any], columns: list[Cells | None]) -> list[Any]:
     cols = zip(*chunk, strict=True)
-    converted = [
+    return [
         col if cells is None else cells(col)
         for col, cells in zip(cols, columns, strict=True)
     ]
-    return list(zip(*converted, strict=True))
+
+
+def _convert(chunk: list[Any], columns: list[Cells | None]) -> list[tuple[Any, ...]]:
+    return list(zip(*_columns(chunk, columns), strict=True))

@@ -10,7 +10,13 @@ model instances or their result cache.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from typing import Any, TypeAlias
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -22,8 +28,8 @@ from django.db.models.query import (
 )
 
 from django_streamkit._db.queryset import QuerySetRows, must_wait
-from django_streamkit._writers.json import JSONFeed, JSONFormat, short_repr
-from django_streamkit._writers.json_cells import JSON_DATETIMES, fragments, template
+from django_streamkit._writers.json import JSONFeed, JSONFormat, RowWriter, short_repr
+from django_streamkit._writers.json_cells import JSON_DATETIMES, ColumnRows
 from django_streamkit.conf import conf
 
 #: What stream_json() encodes: items, sync or async (a QuerySet is one).
@@ -66,11 +72,10 @@ def json_feed(
         items = json_rows(items, caller=caller)
     if isinstance(items, QuerySetRows):
         wait = must_wait(items)
-        cells = fragments(fmt.encode, django_types=cls is DjangoJSONEncoder)
-        batches = items.value_batches(finish=cells, datetimes=JSON_DATETIMES)
+        rows = _row_writer(items.queryset, fmt, cls, keys)
+        batches = items.value_batches(finish=rows.column, datetimes=JSON_DATETIMES)
         if batches is not None:
-            row = _template(items.queryset, keys)
-            return JSONFeed(batches, fmt, head_apart=wait, row=row)
+            return JSONFeed(batches, fmt, head_apart=wait, rows=rows)
         if keys is not None:
             return JSONFeed(_objects(items, keys), fmt, head_apart=wait)
         return JSONFeed(items, fmt, head_apart=wait)
@@ -115,13 +120,23 @@ def json_rows(
     return QuerySetRows(queryset, conf.QUERYSET_CHUNK_SIZE)
 
 
-def _template(queryset: QuerySet[Model, Any], keys: Sequence[str] | None) -> str:
-    if queryset._iterable_class is FlatValuesListIterable:
-        return "%s"
+def _row_writer(
+    queryset: QuerySet[Model, Any],
+    fmt: JSONFormat,
+    cls: Encoder,
+    keys: Sequence[str] | None,
+) -> RowWriter:
     names = _names(queryset)
     if keys is None and queryset._iterable_class is ValuesIterable:
         keys = names
-    return template(keys, len(names))
+    flat = queryset._iterable_class is FlatValuesListIterable
+    return ColumnRows(
+        fmt.encode,
+        django_types=cls is DjangoJSONEncoder,
+        keys=keys,
+        width=0 if flat else len(names),
+        lines=fmt.lines,
+    )
 
 
 def _names(queryset: QuerySet[Model, Any]) -> list[str]:

@@ -16,19 +16,31 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator, Mapping
-from itertools import chain, islice
-from typing import Any, Final
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from itertools import islice
+from typing import Any, Final, Protocol
 
 from django_streamkit._core.feed import AsyncFeedChunks, Feed, FeedChunks
+from django_streamkit._writers.json_cells import as_bytes
 
-__all__ = ["JSONFeed", "JSONFormat", "chunks_of"]
+__all__ = ["JSONFeed", "JSONFormat", "RowWriter", "chunks_of"]
 
 _END: Final = object()
 
 
-def _bytes(text: str) -> bytes:
-    return text.encode("utf-8", "backslashreplace")
+class RowWriter(Protocol):
+    """How a QuerySet's rows become JSON (see ``json_cells.ColumnRows``)."""
+
+    def column(self, index: int) -> Callable[[Sequence[Any]], Sequence[Any]]: ...
+
+    def write(self, batches: list[Any]) -> bytes:
+        """Batches of columns as their rows, joined by ``","`` (or each
+        ended by a line end)."""
+        ...
+
+
+def _rows_in(batch: Sequence[Sequence[Any]]) -> int:
+    return len(batch[0]) if batch else 0
 
 
 def short_repr(value: object) -> str:
@@ -83,7 +95,7 @@ class JSONFormat:
         text = self.encode({**envelope, key: marker})
         before, found, after = text.partition(self.encode(marker))
         assert found, "the encoder wrote the marker"
-        return _bytes(before + "["), _bytes("]" + after)
+        return as_bytes(before + "["), as_bytes("]" + after)
 
     def items_text(self, items: list[Any], start: int) -> str:
         """``items`` as JSON text without the brackets or the line ends;
@@ -126,14 +138,14 @@ class JSONFeed(Feed[Any]):
         fmt: JSONFormat,
         *,
         head_apart: bool = False,
-        row: str | None = None,
+        rows: RowWriter | None = None,
     ) -> None:
         self.fmt = fmt
         self.source = items
         self.is_async = hasattr(items, "__anext__")
         self.head_alone = head_apart
-        self.weigh = None if row is None else len
-        self._row = row
+        self.weigh = None if rows is None else _rows_in
+        self._rows = rows
         self._items = self._bytes = 0
         self._mark = (0.0, 0)
 
@@ -147,20 +159,17 @@ class JSONFeed(Feed[Any]):
 
     def render(self, items: list[Any]) -> bytes:
         fmt = self.fmt
-        if self._row is not None:
-            rows = list(chain.from_iterable(items))
-            text = ("\n" if fmt.lines else ",").join(map(self._row.__mod__, rows))
-            count = len(rows)
+        if self._rows is not None:
+            count = sum(map(_rows_in, items))
+            data = self._rows.write(items) if count else b""
         else:
-            text = fmt.items_text(items, self._items)
             count = len(items)
+            text = fmt.items_text(items, self._items)
+            data = as_bytes(text + "\n" if fmt.lines and count else text)
         if not count:
             return b""
-        if fmt.lines:
-            text += "\n"
-        elif self._items:
-            text = "," + text
-        data = _bytes(text)
+        if self._items and not fmt.lines:
+            data = b"," + data
         self._items += count
         self._bytes += len(data)
         return data

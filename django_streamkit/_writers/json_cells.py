@@ -3,10 +3,12 @@
 A fetched chunk of rows is turned into JSON a column at a time: each value
 becomes its *fragment*, the exact text the encoder would write for it, with
 one C-level ``map`` per column where the column has one plain type (strings
-through the encoder's own string escaper, integers through ``int.__repr__``),
-and the encoder itself for any other value. Rows are then one ``%`` of a
-template each (``{"id":%s,"name":%s}``). The bytes are those of encoding the
-values one by one; ``tests/test_json_fuzz.py`` holds them to that.
+through the encoder's own string escaper, integers through ``"%d"``), and
+the encoder itself for any other value. Each fragment carries what comes
+before and after it in the document (``{"id":`` for the first column,
+``,"name":`` for the next, ``}`` and the separator after the last), so a
+batch of rows is one ``str.join`` of its fragments. The bytes are those of
+encoding the rows one by one; ``tests/test_json_fuzz.py`` holds them to that.
 
 With ``django_types`` (the encoder is Django's ``DjangoJSONEncoder``),
 decimals, UUIDs, dates and datetimes get their fragment here as that encoder
@@ -22,7 +24,9 @@ import math
 import re
 import uuid
 from collections.abc import Callable, Sequence
+from itertools import chain, repeat
 from json.encoder import encode_basestring
+from types import NoneType
 from typing import Any
 
 from django_streamkit._writers.datetimes import ISO, DateTimeText
@@ -30,9 +34,11 @@ from django_streamkit._writers.datetimes import ISO, DateTimeText
 Column = Sequence[Any]
 Fragments = Callable[[Column], list[str]]
 
-__all__ = ["JSON_DATETIMES", "JSONDateTimes", "fragments", "template"]
+__all__ = ["JSON_DATETIMES", "ColumnRows", "JSONDateTimes", "as_bytes", "fragments"]
 
 _QUOTED = '"%s"'.__mod__
+# What the encoder's string escaper (ensure_ascii=False) escapes.
+_ESCAPED = re.compile(r'[\x00-\x1f\\"]')
 
 
 def django_datetime(value: datetime.datetime) -> str:
@@ -66,6 +72,10 @@ class JSONDateTimes(DateTimeText):
     def utc_texts(self, texts: Any) -> list[str]:
         # "YYYY-MM-DD HH:MM:SS[.f]", a fraction of 1 to 6 digits: milliseconds
         # when there are microseconds, as DjangoJSONEncoder cuts them.
+        texts = list(texts)
+        joined = "\n".join(texts)
+        if len(joined) == 20 * len(texts) - 1:  # no fractions: C-level edits
+            return (joined.replace(" ", "T").replace("\n", "Z\n") + "Z").split("\n")
         out = []
         for text in texts:
             fraction = text[20:]
@@ -85,13 +95,13 @@ _UTC_ISO = re.compile(
 )
 
 
-def _utc_datetimes(column: Column) -> list[str] | None:
+def utc_datetimes(column: Column) -> list[str] | None:
+    """Aware UTC datetimes as ``DjangoJSONEncoder`` writes them (``None``
+    when any is not one), from their C-level ``isoformat()``."""
     texts = list(map(datetime.datetime.isoformat, column))
     if _UTC_ISO.fullmatch("\n".join(texts) + "\n") is None:
         return None
-    return [
-        f'"{text[:19]}Z"' if len(text) == 25 else f'"{text[:23]}Z"' for text in texts
-    ]
+    return [f"{text[:19]}Z" if len(text) == 25 else f"{text[:23]}Z" for text in texts]
 
 
 def fragments(encode: Callable[[Any], str], *, django_types: bool) -> Fragments:
@@ -115,8 +125,7 @@ def fragments(encode: Callable[[Any], str], *, django_types: bool) -> Fragments:
                 return f'"{django_datetime(value)}"'
         return encode(value)
 
-    def plain(column: Column) -> list[str] | None:
-        kinds = set(map(type, column))
+    def plain(column: Column, kinds: set[type]) -> list[str] | None:
         if len(kinds) != 1:
             return None
         (kind,) = kinds
@@ -129,28 +138,114 @@ def fragments(encode: Callable[[Any], str], *, django_types: bool) -> Fragments:
         if django_types:
             if kind in (decimal.Decimal, uuid.UUID, datetime.date):
                 return list(map(_QUOTED, column))
-            if kind is datetime.datetime:
-                return _utc_datetimes(column)
+            if kind is datetime.datetime and (texts := utc_datetimes(column)):
+                return list(map(_QUOTED, texts))
         return None
 
     def cells(column: Column) -> list[str]:
-        if None in column:
-            at = [i for i, value in enumerate(column) if value is not None]
-            done = ["null"] * len(column)
-            values = [column[i] for i in at]
-            for i, text in zip(at, plain(values) or map(one, values), strict=True):
-                done[i] = text
-            return done
-        texts = plain(column)
-        return list(map(one, column)) if texts is None else texts
+        # Types, not values, are compared: "None in column" would call
+        # Decimal.__eq__ on every value.
+        kinds = set(map(type, column))
+        if NoneType not in kinds:
+            found = plain(column, kinds)
+            return list(map(one, column)) if found is None else found
+        kinds.discard(NoneType)
+        at = [i for i, value in enumerate(column) if value is not None]
+        texts = ["null"] * len(column)
+        values = [column[i] for i in at]
+        for i, text in zip(at, plain(values, kinds) or map(one, values), strict=True):
+            texts[i] = text
+        return texts
 
     return cells
 
 
-def template(keys: Sequence[str] | None, width: int) -> str:
-    """The ``%`` template of a row of ``width`` fragments: an object with
-    ``keys``, else an array."""
-    if keys is None:
-        return "[" + ",".join(["%s"] * width) + "]"
-    members = (encode_basestring(key).replace("%", "%%") + ":%s" for key in keys)
-    return "{" + ",".join(members) + "}"
+class Quoted(list[str]):
+    """A column of strings that are their JSON text between quotes: the
+    quotes are written around them, not added to each."""
+
+    __slots__ = ()
+
+
+class ColumnRows:
+    """A QuerySet's rows, written a batch of columns at a time.
+
+    ``column(index)`` makes column ``index``'s fragments (or a
+    :class:`Quoted` column: strings with nothing to escape, decimals, UUIDs,
+    dates, UTC datetimes, without a pass over them); ``write(columns)``
+    interleaves the columns with what goes between them (``{"id":``,
+    ``,"name":"``...) in one ``str.join``. Rows of ``width`` values are
+    objects with ``keys``, else arrays; ``width`` 0: one value alone.
+    """
+
+    def __init__(
+        self,
+        encode: Callable[[Any], str],
+        *,
+        django_types: bool,
+        keys: Sequence[str] | None,
+        width: int,
+        lines: bool,
+    ) -> None:
+        self.keys = keys
+        self.width = width
+        self.lines = lines
+        self.django_types = django_types
+        self._fragments = fragments(encode, django_types=django_types)
+        self._quoted_kinds = (
+            {decimal.Decimal, uuid.UUID, datetime.date} if django_types else set()
+        )
+
+    def column(self, index: int) -> Fragments:
+        return self._cells
+
+    def _cells(self, column: Column) -> list[str]:
+        kinds = set(map(type, column))
+        if len(kinds) == 1:
+            (kind,) = kinds
+            if kind is str:
+                if _ESCAPED.search("".join(column)) is None:
+                    return Quoted(column)
+            elif kind is int:
+                return list(map(int.__repr__, column))
+            elif kind in self._quoted_kinds:
+                return Quoted(map(str, column))
+            elif (
+                kind is datetime.datetime
+                and self.django_types
+                and (texts := utc_datetimes(column))
+            ):
+                return Quoted(texts)
+        return self._fragments(column)
+
+    def write(self, batches: list[list[list[str]]]) -> bytes:
+        end = "\n" if self.lines else ","
+        texts = [self._rows(columns, end) for columns in batches]
+        text = "".join(texts)
+        return as_bytes(text if self.lines else text[:-1])  # the last ","
+
+    def _rows(self, columns: list[list[str]], end: str) -> str:
+        keys, width = self.keys, self.width
+        parts: list[Any] = []
+        after = ""  # what closes the previous column's value
+        for index, column in enumerate(columns):
+            quote = '"' if isinstance(column, Quoted) else ""
+            if width == 0:
+                before = quote
+            else:
+                before = after + ("," if index else "[" if keys is None else "{")
+                if keys is not None:
+                    before += encode_basestring(keys[index]) + ":"
+                before += quote
+            parts += [repeat(before), column]
+            after = quote
+        close = "" if width == 0 else "]" if keys is None else "}"
+        parts.append(repeat(after + close + end))
+        # The repeat()s end with the columns, which are all one length.
+        return "".join(chain.from_iterable(zip(*parts, strict=False)))
+
+
+def as_bytes(text: str) -> bytes:
+    """JSON text as UTF-8; a lone surrogate (UTF-8 has none) as ``\\udXXX``,
+    as an ASCII-only encoder would write it."""
+    return text.encode("utf-8", "backslashreplace")
