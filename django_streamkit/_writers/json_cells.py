@@ -24,7 +24,6 @@ import math
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from itertools import chain, repeat
 from json.encoder import encode_basestring
 from types import NoneType
 from typing import Any
@@ -200,17 +199,25 @@ class ColumnRows:
         return self._cells
 
     def _cells(self, column: Column) -> list[str]:
+        if column and type(column[0]) is str:
+            # Joined at once, which fails on anything but strings; a string
+            # with nothing to escape is its own JSON text, between quotes.
+            try:
+                joined = "".join(column)
+            except TypeError:
+                pass
+            else:
+                if _ESCAPED.search(joined) is None:
+                    return Quoted(column)
+            return self._fragments(column)
         kinds = set(map(type, column))
         if len(kinds) == 1:
             (kind,) = kinds
-            if kind is str:
-                if _ESCAPED.search("".join(column)) is None:
-                    return Quoted(column)
-            elif kind is int:
+            if kind is int:
                 return list(map(int.__repr__, column))
-            elif kind in self._quoted_kinds:
+            if kind in self._quoted_kinds:
                 return Quoted(map(str, column))
-            elif (
+            if (
                 kind is datetime.datetime
                 and self.django_types
                 and (texts := utc_datetimes(column))
@@ -225,8 +232,11 @@ class ColumnRows:
         return as_bytes(text if self.lines else text[:-1])  # the last ","
 
     def _rows(self, columns: list[list[str]], end: str) -> str:
+        # Each row's pieces in place in one list: the separators before each
+        # column's values, the values, and the row's end.
         keys, width = self.keys, self.width
-        parts: list[Any] = []
+        rows, step = len(columns[0]), 2 * len(columns) + 1
+        pieces = [""] * (rows * step)
         after = ""  # what closes the previous column's value
         for index, column in enumerate(columns):
             quote = '"' if isinstance(column, Quoted) else ""
@@ -237,12 +247,12 @@ class ColumnRows:
                 if keys is not None:
                     before += encode_basestring(keys[index]) + ":"
                 before += quote
-            parts += [repeat(before), column]
+            pieces[2 * index :: step] = [before] * rows
+            pieces[2 * index + 1 :: step] = column
             after = quote
         close = "" if width == 0 else "]" if keys is None else "}"
-        parts.append(repeat(after + close + end))
-        # The repeat()s end with the columns, which are all one length.
-        return "".join(chain.from_iterable(zip(*parts, strict=False)))
+        pieces[step - 1 :: step] = [after + close + end] * rows
+        return "".join(pieces)
 
 
 def as_bytes(text: str) -> bytes:
