@@ -210,3 +210,20 @@ def test_querysets_are_read_a_column_at_a_time(
         b'[{"name":"=Bob","n":1},{"name":"Ann","n":2}]'
     )
     assert chunks == [3, 3, 3, 2]
+
+
+@pytest.mark.parametrize("db", each_database())
+def test_a_querysets_values_go_through_a_custom_encoder(db: str) -> None:
+    class Numbers(DjangoJSONEncoder):
+        def default(self, o: Any) -> Any:
+            if isinstance(o, Decimal | datetime.datetime):
+                return f"<{o}>"
+            return super().default(o)
+
+    seed(db)
+    values = Book.objects.using(db).order_by("pk").values("title", "price", "published")
+    expected = json.dumps(
+        list(values), cls=Numbers, separators=(",", ":"), ensure_ascii=False
+    )
+    assert body(stream_json(values, encoder=Numbers)) == expected.encode()
+    assert b"<9.50>" in body(stream_json(values, encoder=Numbers))

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import decimal
 import json
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -70,15 +72,18 @@ values = st.recursive(
 item_lists = st.lists(values, max_size=12)
 
 
-def expected(items: list[Any]) -> bytes:
+def expected(items: Any, encoder: type[Any] | None = None) -> bytes:
     text = json.dumps(
-        items, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False
+        items,
+        cls=encoder or DjangoJSONEncoder,
+        separators=(",", ":"),
+        ensure_ascii=False,
     )
     return text.encode("utf-8", "backslashreplace")
 
 
-def expected_lines(items: list[Any]) -> bytes:
-    return b"".join(expected(item) + b"\n" for item in items)
+def expected_lines(items: list[Any], encoder: type[Any] | None = None) -> bytes:
+    return b"".join(expected(item, encoder) + b"\n" for item in items)
 
 
 def same_document(ours: bytes, items: list[Any]) -> None:
@@ -170,6 +175,15 @@ def test_any_items_give_one_stdlib_line_each(
 DATABASES = each_database()
 
 
+class Tagged(DjangoJSONEncoder):
+    """Another encoder: it must see the values, never their text."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, decimal.Decimal | datetime.date | datetime.time | uuid.UUID):
+            return f"<{type(o).__name__} {o}>"
+        return super().default(o)
+
+
 def reference(queryset: Any) -> list[Any]:
     return list(queryset)
 
@@ -185,9 +199,15 @@ def reference(queryset: Any) -> list[Any]:
     shape=st.sampled_from(["values", "values_list", "flat", "named", "annotated"]),
     lines=st.booleans(),
     chunk=st.sampled_from([1, 5, 2000]),
+    encoder=st.sampled_from([None, Tagged]),
 )
 def test_querysets_give_what_encoding_their_rows_gives(
-    db: str, rows: list[Sample], shape: str, lines: bool, chunk: int
+    db: str,
+    rows: list[Sample],
+    shape: str,
+    lines: bool,
+    chunk: int,
+    encoder: type[DjangoJSONEncoder] | None,
 ) -> None:
     Sample.objects.using(db).all().delete()
     Sample.objects.using(db).bulk_create(rows)
@@ -207,11 +227,11 @@ def test_querysets_give_what_encoding_their_rows_gives(
         ).values_list("twice", "key", "label", "moment")
     with override_settings(STREAMKIT_QUERYSET_CHUNK_SIZE=chunk):
         if lines:
-            body = b"".join(StreamingNDJSONResponse(queryset))
-            assert body == expected_lines(reference(queryset))
+            body = b"".join(StreamingNDJSONResponse(queryset, encoder=encoder))
+            assert body == expected_lines(reference(queryset), encoder)
         else:
-            body = b"".join(StreamingJSONResponse(queryset))
-            assert body == expected(reference(queryset))
+            body = b"".join(StreamingJSONResponse(queryset, encoder=encoder))
+            assert body == expected(reference(queryset), encoder)
 
 
 def test_a_lone_surrogate_is_escaped_as_the_stdlib_escapes_it() -> None:

@@ -112,7 +112,11 @@ class QuerySetRows(Generator[Any, None, None]):
         return self._rows
 
     def value_batches(
-        self, *, finish: Callable[[int], Cells], datetimes: DateTimeText
+        self,
+        *,
+        finish: Callable[[int], Cells],
+        datetimes: DateTimeText,
+        texts: bool = True,
     ) -> Iterator[list[Any]] | None:
         """The rows in fetched batches of columns, for writers other than
         CSV: each column Django's values (labels applied), then
@@ -121,10 +125,11 @@ class QuerySetRows(Generator[Any, None, None]):
         ``None`` when the rows have been started or are not ``values()`` or
         ``values_list()`` rows (then iterate instead).
 
-        On SQLite, UTC datetimes are handed to ``finish`` as
-        ``datetimes.utc_texts()`` of their text, without Python parsing them,
-        and decimals that are not negative as their text (``str()`` of the
-        value) where it has a fast shape.
+        With ``texts``, on SQLite, dates and UTC datetimes are handed to
+        ``finish`` as their text (``datetimes.utc_texts()`` for datetimes,
+        where ``datetimes.utc``), without Python parsing them, and decimals
+        that are not negative as ``str()`` of the value, where the values
+        have a fast shape; without it, as values.
         """
         if (
             self._rows is not None
@@ -139,6 +144,7 @@ class QuerySetRows(Generator[Any, None, None]):
             False,
             datetimes,
             finish=finish,
+            finish_texts=texts,
         )
         self._rows = _in_transaction(self.queryset, plan.batches)
         return self._rows
@@ -225,6 +231,7 @@ class _ColumnPlan:
         datetimes: DateTimeText,
         *,
         finish: Callable[[int], Cells] | None = None,
+        finish_texts: bool = False,
     ) -> None:
         self.queryset = queryset
         self.chunk_size = chunk_size
@@ -234,7 +241,7 @@ class _ColumnPlan:
         # The last step of every column (another writer's cells); its
         # datetimes come from SQLite as text, as CSV's do.
         self.finish = finish
-        self.untyped = as_text or finish is not None
+        self.texts = as_text or (finish is not None and finish_texts)
 
     def batches(self) -> Iterator[list[Any]]:
         queryset = self.queryset
@@ -276,7 +283,7 @@ class _ColumnPlan:
 
     def _query(self, connection: Any) -> Query:
         query = self.queryset.query
-        if connection.vendor == "sqlite" and self.untyped:
+        if connection.vendor == "sqlite" and self.texts:
             return untyped_query(query, skip=self.labels)
         return query
 
@@ -298,8 +305,8 @@ class _ColumnPlan:
                     convs,
                     expression,
                     connection,
-                    # Another writer takes a decimal's text for the value.
-                    (self.as_text or self.finish is not None) and labels is None,
+                    # Another writer may take a decimal's text for the value.
+                    self.texts and labels is None,
                     self.datetimes,
                 )
             )

@@ -29,7 +29,11 @@ from django.db.models.query import (
 
 from django_streamkit._db.queryset import QuerySetRows, must_wait
 from django_streamkit._writers.json import JSONFeed, JSONFormat, RowWriter, short_repr
-from django_streamkit._writers.json_cells import JSON_DATETIMES, ColumnRows
+from django_streamkit._writers.json_cells import (
+    JSON_DATETIMES,
+    VALUE_DATETIMES,
+    ColumnRows,
+)
 from django_streamkit.conf import conf
 
 #: What stream_json() encodes: items, sync or async (a QuerySet is one).
@@ -73,7 +77,14 @@ def json_feed(
     if isinstance(items, QuerySetRows):
         wait = must_wait(items)
         rows = _row_writer(items.queryset, fmt, cls, keys)
-        batches = items.value_batches(finish=rows.column, datetimes=JSON_DATETIMES)
+        # Values as their text only where it is the text Django's encoder
+        # writes; another encoder sees the values.
+        texts = cls is DjangoJSONEncoder
+        batches = items.value_batches(
+            finish=rows.column,
+            datetimes=JSON_DATETIMES if texts else VALUE_DATETIMES,
+            texts=texts,
+        )
         if batches is not None:
             return JSONFeed(batches, fmt, head_apart=wait, rows=rows)
         if keys is not None:

@@ -3,12 +3,14 @@
 A fetched chunk of rows is turned into JSON a column at a time: each value
 becomes its *fragment*, the exact text the encoder would write for it, with
 one C-level ``map`` per column where the column has one plain type (strings
-through the encoder's own string escaper, integers through ``"%d"``), and
-the encoder itself for any other value. Each fragment carries what comes
-before and after it in the document (``{"id":`` for the first column,
-``,"name":`` for the next, ``}`` and the separator after the last), so a
-batch of rows is one ``str.join`` of its fragments. The bytes are those of
-encoding the rows one by one; ``tests/test_json_fuzz.py`` holds them to that.
+through the encoder's own string escaper, integers through
+``int.__repr__``), and the encoder itself for any other value. A column of
+strings with nothing to escape (and decimals, UUIDs, dates and UTC
+datetimes, whose text never needs escaping) is not even mapped: its values
+go between quotes as they are. The chunk is then one ``str.join`` of the
+columns' values interleaved with what goes between them (``{"id":``,
+``,"name":"``, ``"},``). The bytes are those of encoding the rows one by
+one; ``tests/test_json_fuzz.py`` holds them to that.
 
 With ``django_types`` (the encoder is Django's ``DjangoJSONEncoder``),
 decimals, UUIDs, dates and datetimes get their fragment here as that encoder
@@ -57,8 +59,10 @@ class JSONDateTimes(DateTimeText):
 
     __slots__ = ()
 
-    def __init__(self) -> None:
+    def __init__(self, *, as_text: bool = True) -> None:
         super().__init__(ISO)  # "iso": aware datetimes as UTC, no conversion
+        # Without as_text, no datetime is handed over as its text.
+        self.utc = as_text
 
     def datetime(self, value: datetime.datetime) -> str:
         return django_datetime(value)
@@ -86,6 +90,8 @@ class JSONDateTimes(DateTimeText):
 
 
 JSON_DATETIMES = JSONDateTimes()
+#: For another encoder than Django's: datetimes stay values.
+VALUE_DATETIMES = JSONDateTimes(as_text=False)
 
 # isoformat() of aware datetimes in UTC, with or without microseconds.
 _UTC_ISO = re.compile(
