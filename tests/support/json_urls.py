@@ -14,8 +14,10 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db.models import QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.urls import path
+from rest_framework import generics, serializers
 
 from django_streamkit import StreamingJSONResponse, StreamingNDJSONResponse
+from django_streamkit.contrib.rest_framework import StreamingListMixin
 from django_streamkit.views import JSONStreamView
 from tests.support.csv_views import RECORD_FIELDS
 from tests.support.testapp.models import Book, Record
@@ -123,6 +125,26 @@ def endless(request: HttpRequest, kind: str) -> StreamingHttpResponse:
     return StreamingJSONResponse(source)
 
 
+class SlowRowSerializer(serializers.Serializer):  # type: ignore[misc]
+    """A row every 50 ms, stamped with when it was made."""
+
+    def to_representation(self, instance: int) -> dict[str, object]:
+        time.sleep(0.05)
+        return {"n": instance, "made": f"{time.time():.6f}"}
+
+
+class SlowDRFList(StreamingListMixin, generics.ListAPIView):  # type: ignore[misc]
+    """``/json/drf/slow``: 40 rows serialised slowly, streamed by DRF."""
+
+    serializer_class = SlowRowSerializer
+    authentication_classes: list[type] = []
+    permission_classes: list[type] = []
+    pagination_class = None
+
+    def get_queryset(self) -> range:
+        return range(40)
+
+
 urlpatterns = [
     path("records.json", RecordJSON.as_view()),
     path("books.json", BookJSON.as_view()),
@@ -130,4 +152,5 @@ urlpatterns = [
     path("async-view/items.json", async_items),
     path("<slug:kind>/items.json", items),
     path("<slug:kind>/endless.json", endless),
+    path("drf/slow", SlowDRFList.as_view()),
 ]
