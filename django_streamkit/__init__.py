@@ -15,7 +15,7 @@ from django_streamkit.json import (
     stream_ndjson,
 )
 from django_streamkit.responses import StreamingResponse
-from django_streamkit.sse import ServerSentEvent
+from django_streamkit.sse import EventStreamResponse, ServerSentEvent, last_event_id
 from django_streamkit.templating import (
     StreamingTemplateResponse,
     stream_template,
@@ -23,6 +23,7 @@ from django_streamkit.templating import (
 )
 
 __all__ = [
+    "EventStreamResponse",
     "ServerSentEvent",
     "StreamingCSVResponse",
     "StreamingJSONResponse",
@@ -31,6 +32,7 @@ __all__ = [
     "StreamingTemplateResponse",
     "current_request",
     "get_current_request",
+    "last_event_id",
     "stream_csv",
     "stream_json",
     "stream_ndjson",
