@@ -227,3 +227,19 @@ def test_a_querysets_values_go_through_a_custom_encoder(db: str) -> None:
     )
     assert body(stream_json(values, encoder=Numbers)) == expected.encode()
     assert b"<9.50>" in body(stream_json(values, encoder=Numbers))
+
+
+@pytest.mark.parametrize("db", each_database())
+@pytest.mark.parametrize("micro", [0, 500, 123456])
+def test_a_column_of_utc_datetimes(db: str, micro: int) -> None:
+    from tests.support.testapp.models import Sample
+
+    moments = [
+        datetime.datetime(2024, 1, 2, 3, 4, 5, micro, tzinfo=UTC),
+        datetime.datetime(1, 1, 2, tzinfo=UTC),
+        datetime.datetime(9999, 12, 30, 23, 59, 59, micro, tzinfo=UTC),
+    ]
+    Sample.objects.using(db).bulk_create(Sample(moment=m) for m in moments)
+    values = Sample.objects.using(db).order_by("pk").values("moment")
+    expected = json.dumps(list(values), cls=DjangoJSONEncoder, separators=(",", ":"))
+    assert body(stream_json(values)) == expected.encode()

@@ -104,8 +104,11 @@ def utc_datetimes(column: Column) -> list[str] | None:
     """Aware UTC datetimes as ``DjangoJSONEncoder`` writes them (``None``
     when any is not one), from their C-level ``isoformat()``."""
     texts = list(map(datetime.datetime.isoformat, column))
-    if _UTC_ISO.fullmatch("\n".join(texts) + "\n") is None:
+    joined = "\n".join(texts)
+    if _UTC_ISO.fullmatch(joined + "\n") is None:
         return None
+    if len(joined) == 26 * len(texts) - 1:  # no microseconds: C-level edits
+        return joined.replace("+00:00", "Z").split("\n")
     return [f"{text[:19]}Z" if len(text) == 25 else f"{text[:23]}Z" for text in texts]
 
 
