@@ -13,7 +13,7 @@ client:
   ``StreamingListMixin`` avoids by reusing one serializer (run once, on
   ``--per-row-rows`` rows, 20,000 by default).
 
-DRF serialises a row in Python, field by field, about 20x slower than the
+DRF serialises a row in Python, field by field, about 8x slower than the
 rest, so the DRF variants read ``--drf-rows`` rows (200,000 by default); the
 table gives every variant's time per row so they compare across row counts.
 
