@@ -23,6 +23,7 @@ from django_streamkit._db.columns import (
 )
 from django_streamkit._db.queryset import Labels
 from django_streamkit._events.views import EventStreamView
+from django_streamkit._json.view import JSONStreamView
 from django_streamkit._writers.csv_format import CSVOptions, Dialect
 from django_streamkit.context import request_scope, stream_with_context
 from django_streamkit.csv import StreamingCSVResponse, queryset_rows
@@ -34,6 +35,7 @@ __all__ = [
     "CSVColumn",
     "CSVStreamView",
     "EventStreamView",
+    "JSONStreamView",
     "StreamingView",
     "TemplateStreamView",
 ]

@@ -10,6 +10,7 @@ at most a page.
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
@@ -17,12 +18,13 @@ from typing import Any
 
 import pytest
 from django.core.checks import run_checks
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 from django.db.models import Count, F, QuerySet
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
-from django_streamkit import StreamingResponse, stream_csv
+from django_streamkit import StreamingResponse, stream_csv, stream_json
 from django_streamkit._db import keyset
 from django_streamkit._db.queryset import QuerySetRows
 from django_streamkit.exports import CSVExport, register, registry
@@ -127,6 +129,21 @@ def test_the_csv_of_a_paged_queryset_is_the_csv_of_its_rows(
     whole = b"".join(stream_csv(list(queryset)))  # type: ignore[arg-type]
     assert paged == whole
     assert paged.count(b"\r\n") == 23
+
+
+@DATABASES
+def test_json_of_a_paged_queryset_is_the_json_of_its_rows(
+    books: QuerySet[Book],
+) -> None:
+    queryset = books.order_by("-price", "title").values("title", "price")
+    with CaptureQueriesContext(connections["postgres"]) as queries:
+        paged = b"".join(stream_json(queryset))  # type: ignore[arg-type]
+    assert json.loads(paged) == json.loads(
+        json.dumps(list(queryset), cls=DjangoJSONEncoder)
+    )
+    assert len(json.loads(paged)) == 23
+    # Read page by page (its end key, its rows), never in one statement.
+    assert len(queries) >= 2 * (23 // PAGE)
 
 
 @DATABASES

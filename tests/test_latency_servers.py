@@ -1,5 +1,6 @@
 """The latency bound and the end of a stream, through every layer that can
-hold bytes back, on real servers (gunicorn's sync worker, uvicorn, runserver).
+hold bytes back (the core, CSV, templates, JSON), on real servers (gunicorn's
+sync worker, uvicorn, runserver).
 
 A row made slowly, or just before the source blocks, must reach the client
 within about ``STREAMKIT_MAX_LATENCY`` (0.1 s here), not when a chunk fills
@@ -21,9 +22,11 @@ from tests.support.servers import Server, serve
 
 pytestmark = [pytest.mark.server, pytest.mark.matrix]
 
-LAYERS = ["core", "csv", "template"]
+LAYERS = ["core", "csv", "template", "json"]
 KINDS = ["sync", "async"]
 ROW = re.compile(rb"^(\d+),(\d+\.\d+)\r?$")
+# An item of the JSON array [[0,"<made>"],[1,"<made>"], cut at each "]".
+JSON_ROW = re.compile(rb'^[\[,]?\[(\d+),"(\d+\.\d+)"$')
 # Generous for a loaded 2-core machine, and far below what a held chunk costs
 # (a row every 50 ms fills a 64 KiB chunk in minutes; the pause is 3 s).
 SLACK = 1.0
@@ -35,17 +38,22 @@ def server(request: pytest.FixtureRequest) -> Iterator[Server]:
         yield running
 
 
-def read_rows(url: str) -> list[tuple[int, float, float]]:
+def row_end(layer: str) -> bytes:
+    return b"]" if layer == "json" else b"\n"
+
+
+def read_rows(url: str, layer: str) -> list[tuple[int, float, float]]:
     """(row, when the server made it, when it arrived) for each row."""
     rows = []
+    end, pattern = row_end(layer), JSON_ROW if layer == "json" else ROW
     with httpx.stream("GET", url, timeout=30) as response:
         assert response.status_code == 200
         pending = b""
         for chunk in response.iter_raw():
             arrived = time.time()
-            *lines, pending = (pending + chunk).split(b"\n")
+            *lines, pending = (pending + chunk).split(end)
             for line in lines:
-                if match := ROW.match(line):
+                if match := pattern.match(line):
                     rows.append((int(match[1]), float(match[2]), arrived))
     return rows
 
@@ -55,7 +63,7 @@ def read_rows(url: str) -> list[tuple[int, float, float]]:
 def test_slow_rows_arrive_as_they_are_made(
     server: Server, layer: str, kind: str
 ) -> None:
-    rows = read_rows(f"{server.url}/paced/{layer}?kind={kind}&mode=slow")
+    rows = read_rows(f"{server.url}/paced/{layer}?kind={kind}&mode=slow", layer)
     assert [row for row, _, _ in rows] == list(range(40))
     waits = [arrived - made for _, made, arrived in rows]
     assert max(waits) < SLACK, f"a row waited {max(waits):.2f}s"
@@ -68,7 +76,7 @@ def test_slow_rows_arrive_as_they_are_made(
 def test_rows_made_before_a_pause_arrive_during_it(
     server: Server, layer: str, kind: str
 ) -> None:
-    rows = read_rows(f"{server.url}/paced/{layer}?kind={kind}&mode=pause")
+    rows = read_rows(f"{server.url}/paced/{layer}?kind={kind}&mode=pause", layer)
     assert [row for row, _, _ in rows] == list(range(8))
     before = [(made, arrived) for row, made, arrived in rows if row < 3]
     resumed = min(made for row, made, _ in rows if row >= 3)
@@ -89,7 +97,7 @@ def test_a_client_that_leaves_a_slow_stream_closes_the_source(
         seen = b""
         for chunk in response.iter_raw():
             seen += chunk
-            if seen.count(b"\n") >= 3:
+            if seen.count(row_end(layer)) >= 3:
                 break
     assert server.wait_for_marker(token, timeout=5), "the source still runs"
 

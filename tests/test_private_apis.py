@@ -91,6 +91,26 @@ def test_queryset_iterable_class() -> None:
 
 
 @pytest.mark.django_db
+def test_query_names_of_values_rows() -> None:
+    """``Query.selected`` (Django 5.2+), else ``extra_select``,
+    ``values_select`` and ``annotation_select`` (_json/feed.py): the keys of
+    a ``values()`` row, in the order of the fetched columns, as Django's
+    ``ValuesIterable`` names them, so JSON writes the rows a column at a
+    time with the keys Django would give them."""
+    from django_streamkit._json.feed import _names
+
+    queryset = Sample.objects.annotate(twice=F("count") * 2).values("twice", "text")
+    Sample.objects.create(count=2, text="a")
+    assert _names(queryset) == list(next(iter(queryset)))
+    query = queryset.query
+    selected = getattr(query, "selected", None)
+    if selected is not None:
+        assert list(selected) == ["twice", "text"]
+    else:
+        assert [*query.values_select, *query.annotation_select] == ["text", "twice"]
+
+
+@pytest.mark.django_db
 def test_queryset_result_cache(samples: list[Sample]) -> None:
     """``QuerySet._result_cache`` (_lazy.py): ``None`` until the QuerySet is
     evaluated, so a template's QuerySet is streamed in chunks unless the

@@ -176,3 +176,28 @@ def positions(
                 f"the exported columns; choose from {exported}."
             )
     return [index for index, name in enumerate(exported) if name in wanted]
+
+
+def choice_labels(
+    columns: Sequence[CSVColumn], wanted: bool | Collection[str], owner: str
+) -> dict[int, dict[object, str]]:
+    """Column index -> {stored value: display label} for the choice columns
+    ``wanted`` names (``True``: every one), resolved in the active language."""
+    if not wanted:
+        return {}
+    with_choices = [c.name for c in columns if getattr(c.field, "choices", None)]
+    if wanted is True:
+        wanted = with_choices
+    elif isinstance(wanted, str):
+        wanted = [wanted]
+    for name in wanted:
+        if name not in with_choices:
+            raise ImproperlyConfigured(
+                f"{owner}.choices_as_labels names {name!r}, which is not a "
+                f"field with choices in fields; choose from {with_choices}."
+            )
+    return {
+        index: {value: str(label) for value, label in column.field.flatchoices}
+        for index, column in enumerate(columns)
+        if column.name in wanted and isinstance(column.field, Field)
+    }

@@ -18,7 +18,12 @@ from typing import Any, TypeAlias, cast
 
 from django.db import connections, transaction
 from django.db.models import Model, QuerySet
-from django.db.models.query import ValuesListIterable
+from django.db.models.query import (
+    FlatValuesListIterable,
+    NamedValuesListIterable,
+    ValuesIterable,
+    ValuesListIterable,
+)
 from django.db.models.sql import Query
 from django.db.models.sql.constants import MULTI
 
@@ -121,6 +126,59 @@ class QuerySetRows(Generator[Any, None, None]):
         )
         return self._rows
 
+    def value_batches(
+        self,
+        *,
+        finish: Callable[[int], Cells],
+        datetimes: DateTimeText,
+        texts: bool = True,
+    ) -> Iterator[list[Any]] | None:
+        """The rows in fetched batches of columns, for writers other than
+        CSV: each column Django's values (labels applied), then
+        ``finish(index)(column)`` (``index``: the column's position); a
+        batch is the list of its columns;
+        ``None`` when the rows have been started or are not ``values()`` or
+        ``values_list()`` rows (then iterate instead).
+
+        With ``texts``, on SQLite, dates and UTC datetimes are handed to
+        ``finish`` as their text (``datetimes.utc_texts()`` for datetimes,
+        where ``datetimes.utc``), without Python parsing them, and decimals
+        that are not negative as ``str()`` of the value, where the values
+        have a fast shape; without it, as values.
+        """
+        if (
+            self._rows is not None
+            or self.row is not None
+            or self.queryset._iterable_class not in _VALUE_ROWS
+        ):
+            return None
+
+        def batches(queryset: QuerySet[Model, object]) -> Iterator[list[Any]]:
+            plan = _ColumnPlan(
+                queryset,
+                self.chunk_size,
+                self.labels,
+                False,
+                datetimes,
+                finish=finish,
+                finish_texts=texts,
+            )
+            return plan.batches()
+
+        # In keyset pages behind PgBouncer, as csv_batches() reads them.
+        self._rows = _in_transaction(
+            self.queryset, lambda: keyset.read(self.queryset, self.chunk_size, batches)
+        )
+        return self._rows
+
+
+_VALUE_ROWS = (
+    ValuesIterable,
+    ValuesListIterable,
+    FlatValuesListIterable,
+    NamedValuesListIterable,
+)
+
 
 def _in_transaction(
     queryset: QuerySet[Model, object], rows: Callable[[], Iterator[Any]]
@@ -193,12 +251,19 @@ class _ColumnPlan:
         labels: Labels,
         as_text: bool,
         datetimes: DateTimeText,
+        *,
+        finish: Callable[[int], Cells] | None = None,
+        finish_texts: bool = False,
     ) -> None:
         self.queryset = queryset
         self.chunk_size = chunk_size
         self.labels = labels
         self.as_text = as_text
         self.datetimes = datetimes
+        # The last step of every column (another writer's cells); its
+        # datetimes come from SQLite as text, as CSV's do.
+        self.finish = finish
+        self.texts = as_text or (finish is not None and finish_texts)
 
     def batches(self) -> Iterator[list[Any]]:
         queryset = self.queryset
@@ -219,7 +284,12 @@ class _ColumnPlan:
             )
             if self.labels:
                 rows = _with_labels(rows, self.labels)
-            return iter(lambda: list(islice(rows, self.chunk_size)), [])
+            batches = iter(lambda: list(islice(rows, self.chunk_size)), [])
+            if (finish := self.finish) is not None:
+                width = len(fields)
+                last: list[Cells | None] = [finish(i) for i in range(width)]
+                return (_columns(chunk, last) for chunk in batches)
+            return batches
         converters = compiler.get_converters(fields)
         columns = [
             self._cells(
@@ -227,13 +297,15 @@ class _ColumnPlan:
             )
             for index in range(len(fields))
         ]
+        if self.finish is not None:
+            return (_columns(chunk, columns) for chunk in chunks)
         if all(cells is None for cells in columns):
             return iter(chunks)
         return (_convert(chunk, columns) for chunk in chunks)
 
     def _query(self, connection: Any) -> Query:
         query = self.queryset.query
-        if connection.vendor == "sqlite" and self.as_text:
+        if connection.vendor == "sqlite" and self.texts:
             return untyped_query(query, skip=self.labels)
         return query
 
@@ -242,6 +314,8 @@ class _ColumnPlan:
     ) -> Cells | None:
         labels = self.labels.get(index)
         if text is not None and converters is None and labels is None:
+            if self.finish is not None:
+                return chained([text.cells, self.finish(index)])
             return text.cells
         steps: list[Cells] = []
         if text is not None:
@@ -253,7 +327,8 @@ class _ColumnPlan:
                     convs,
                     expression,
                     connection,
-                    self.as_text and labels is None,
+                    # Another writer may take a decimal's text for the value.
+                    self.texts and labels is None,
                     self.datetimes,
                 )
             )
@@ -261,6 +336,8 @@ class _ColumnPlan:
             steps.append(labeller(labels))
         if self.as_text:
             steps.append(texts(self.datetimes))
+        if self.finish is not None:
+            steps.append(self.finish(index))
         if not steps:
             return None
         if len(steps) == 1:
@@ -268,10 +345,13 @@ class _ColumnPlan:
         return chained(steps)
 
 
-def _convert(chunk: list[Any], columns: list[Cells | None]) -> list[tuple[Any, ...]]:
+def _columns(chunk: list[Any], columns: list[Cells | None]) -> list[Any]:
     cols = zip(*chunk, strict=True)
-    converted = [
+    return [
         col if cells is None else cells(col)
         for col, cells in zip(cols, columns, strict=True)
     ]
-    return list(zip(*converted, strict=True))
+
+
+def _convert(chunk: list[Any], columns: list[Cells | None]) -> list[tuple[Any, ...]]:
+    return list(zip(*_columns(chunk, columns), strict=True))

@@ -49,6 +49,12 @@ class ExportFormat:
 
 FORMATS: dict[str, ExportFormat] = {
     "csv": ExportFormat("csv", "CSV", "django_streamkit.views.CSVStreamView"),
+    "json": ExportFormat(
+        "json", "JSON", "django_streamkit._json.view.JSONDownloadView"
+    ),
+    "ndjson": ExportFormat(
+        "ndjson", "JSON Lines", "django_streamkit._json.view.NDJSONDownloadView"
+    ),
 }
 
 

@@ -18,6 +18,8 @@ from django.urls import path
 
 from django_streamkit import (
     StreamingCSVResponse,
+    StreamingJSONResponse,
+    StreamingNDJSONResponse,
     StreamingResponse,
     StreamingTemplateResponse,
     stream_with_context,
@@ -91,6 +93,10 @@ def paced(request: HttpRequest, layer: str) -> StreamingHttpResponse:
         return StreamingResponse(_as_lines(rows), content_type="text/plain")
     if layer == "csv":
         return StreamingCSVResponse(rows)
+    if layer == "json":
+        return StreamingJSONResponse(rows)
+    if layer == "ndjson":
+        return StreamingNDJSONResponse(rows)
     if layer == "template":
         return StreamingTemplateResponse(
             request, _template_name(request), {"rows": rows}

@@ -12,6 +12,7 @@ urlpatterns = [
     path("context/", include("tests.support.context_urls")),
     path("csv/", include("tests.support.csv_views")),
     path("copy/", include("tests.support.copy_urls")),
+    path("json/", include("tests.support.json_urls")),
     path("paced/", include("tests.support.paced_views")),
     path("sse/", include("tests.support.sse_views")),
     path("matrix/", include("tests.support.matrix_views")),

@@ -1,0 +1,7 @@
+"""Benchmark server settings on SQLite (the file in STREAMKIT_TEST_SQLITE)."""
+
+from __future__ import annotations
+
+from tests.support.server_settings import *  # noqa: F403
+
+ROOT_URLCONF = "bench.json_views"
