@@ -88,6 +88,10 @@ def test_a_client_that_leaves_during_silence_closes_the_source(
         for event in source.iter_sse():
             if event.data:  # httpx-sse dispatches the retry: block, browsers don't
                 assert event.data == "hello"
+                # Stay through a silent second, so the server is waiting for
+                # the source when the client goes (under ASGI a sync source's
+                # step is then in flight on the request's worker thread).
+                time.sleep(1)
                 break
     left = time.monotonic()
     assert server.wait_for_marker(token, timeout=5), "the source still runs"
