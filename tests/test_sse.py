@@ -302,3 +302,12 @@ def test_client_gone_sees_the_peer_close_without_reading() -> None:
         assert left.recv(100).startswith(b"GET /next")  # nothing was consumed
     assert not client_gone({})()
     assert not client_gone(None)()
+
+
+@override_settings(DEFAULT_CHARSET="iso-8859-1")
+def test_the_content_type_says_utf_8_whatever_the_default_charset() -> None:
+    # The body is always UTF-8 (the format allows nothing else); a header
+    # naming the project's charset makes non-browser clients decode mojibake.
+    response = EventStreamResponse(["é"])
+    assert response["Content-Type"] == "text/event-stream; charset=utf-8"
+    assert b"".join(response) == ":\n\ndata: é\n\n".encode()

@@ -59,7 +59,12 @@ class EventStreamResponse(StreamingResponse):
         self._feed = EventFeed(events, ping=conf.sse_ping(ping), retry=retry)
         self._left = False
         super().__init__(
-            self._feed, content_type="text/event-stream", status=status, headers=headers
+            self._feed,
+            # The format is UTF-8 only, and so is the body, whatever the
+            # project's DEFAULT_CHARSET.
+            content_type="text/event-stream; charset=utf-8",
+            status=status,
+            headers=headers,
         )
         if scope is not None:
             # Priming read only the head; the source runs in the scope.
