@@ -311,3 +311,12 @@ def test_the_content_type_says_utf_8_whatever_the_default_charset() -> None:
     response = EventStreamResponse(["é"])
     assert response["Content-Type"] == "text/event-stream; charset=utf-8"
     assert b"".join(response) == ":\n\ndata: é\n\n".encode()
+
+
+def test_headers_given_win_over_the_defaults() -> None:
+    response = EventStreamResponse(
+        [],
+        headers={"Cache-Control": "no-store, no-transform", "X-Accel-Buffering": "no"},
+    )
+    assert response["Cache-Control"] == "no-store, no-transform"
+    assert EventStreamResponse([])["Cache-Control"] == "no-cache"

@@ -69,7 +69,9 @@ class EventStreamResponse(StreamingResponse):
         if scope is not None:
             # Priming read only the head; the source runs in the scope.
             self._stream.scope = scope
-        self.headers["Cache-Control"] = "no-cache"
+        # Headers given win: a Cache-Control of the caller's ("no-store",
+        # "no-transform" for a proxy) is theirs to choose.
+        self.headers.setdefault("Cache-Control", "no-cache")
         # No compression middleware (Django's, ours, nginx's) touches a body
         # that already has an encoding: an event is never held in a
         # compressor's buffer, nor made to flush one per event.
