@@ -320,3 +320,40 @@ def test_headers_given_win_over_the_defaults() -> None:
     )
     assert response["Cache-Control"] == "no-store, no-transform"
     assert EventStreamResponse([])["Cache-Control"] == "no-cache"
+
+
+def test_head_sends_the_headers_without_running_get_events() -> None:
+    from django_streamkit.views import EventStreamView
+
+    called = []
+
+    class Endless(EventStreamView):
+        retry = 1000
+
+        def get_headers(self) -> dict[str, str]:
+            return {"X-Stream": "orders"}
+
+        def get_events(self, last_event_id: str | None) -> Iterator[str | None]:
+            called.append(last_event_id)
+            for _ in range(50):  # 5 s: far longer than the test allows
+                time.sleep(0.1)
+                yield None
+
+    class AsyncEndless(EventStreamView):
+        async def get_events(self, last_event_id: str | None) -> AsyncIterator[str]:
+            called.append(last_event_id)
+            await asyncio.sleep(5)
+            yield "late"
+
+    # Servers iterate a HEAD response's body to its end (and drop it): an
+    # event stream there would hold a worker for as long as the source runs.
+    request = RequestFactory().head("/events")
+    started = time.monotonic()
+    response = Endless.as_view()(request)
+    assert response["Content-Type"] == "text/event-stream; charset=utf-8"
+    assert response["X-Stream"] == "orders"
+    b"".join(response)
+    response = asyncio.run(AsyncEndless.as_view()(request))
+    b"".join(response)
+    assert time.monotonic() - started < 2
+    assert called == []

@@ -58,8 +58,15 @@ class EventStreamView(View):
         return {}
 
     def _respond(self, request: HttpRequest) -> EventStreamResponse:
-        with request_scope(request):
-            events = stream_with_context(self.get_events(last_event_id(request)))
+        events: Any
+        if request.method == "HEAD":
+            # The GET's headers and no events: servers iterate a HEAD body
+            # to its end before dropping it, so a stream would hold a worker
+            # for as long as its source runs.
+            events = ()
+        else:
+            with request_scope(request):
+                events = stream_with_context(self.get_events(last_event_id(request)))
         return self.response_class(
             events, ping=self.ping, retry=self.retry, headers=self.get_headers()
         )
