@@ -191,6 +191,9 @@ def test_a_value_that_is_not_json_fails_the_stream_naming_it() -> None:
         ({}, {"lastEventId": "7"}, "7"),
         ({}, {}, None),
         ({"HTTP_LAST_EVENT_ID": ""}, {}, None),
+        # An empty header is no id: the query parameter still counts.
+        ({"HTTP_LAST_EVENT_ID": ""}, {"lastEventId": "7"}, "7"),
+        ({}, {"lastEventId": ""}, None),
     ],
 )
 def test_last_event_id(

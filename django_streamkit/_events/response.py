@@ -121,7 +121,7 @@ def last_event_id(request: HttpRequest) -> str | None:
     """The ``Last-Event-ID`` header a reconnecting ``EventSource`` sends,
     else the ``lastEventId`` query parameter (EventSource polyfills, htmx),
     else ``None``."""
-    value = request.headers.get("Last-Event-ID")
-    if value is None:
-        value = request.GET.get("lastEventId")
-    return value or None
+    # An empty header is no id (a polyfill may send one beside the query).
+    return (
+        request.headers.get("Last-Event-ID") or request.GET.get("lastEventId") or None
+    )
