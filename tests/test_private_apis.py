@@ -14,6 +14,7 @@ import datetime
 import decimal
 import inspect
 import threading
+import types
 from collections.abc import Callable
 from typing import Any
 
@@ -637,5 +638,35 @@ def test_the_servers_sigterm_handlers_say_they_are_stopping() -> None:
         assert not server_stopping()
         worker.handle_exit(signal.SIGTERM, None)
         assert server_stopping()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_gunicorn_worker_is_found_and_notified_through_its_sigterm_handler() -> None:
+    """``_events/watch.worker_heartbeat``: the SIGTERM handler's owner is a
+    ``gunicorn.workers.base.Worker`` whose ``notify()`` (the documented hook
+    a worker calls at least every ``--timeout`` seconds) touches its
+    ``tmp`` file; nothing is called for another owner (uvicorn's server)."""
+    import signal
+
+    from gunicorn.workers.base import Worker
+    from gunicorn.workers.sync import SyncWorker
+    from uvicorn import Config, Server
+
+    from django_streamkit._events.watch import worker_heartbeat
+
+    assert "self.tmp.notify()" in inspect.getsource(Worker.notify)
+    worker = object.__new__(SyncWorker)
+    beats: list[int] = []
+    worker.tmp = types.SimpleNamespace(notify=lambda: beats.append(1))
+    previous = signal.signal(signal.SIGTERM, worker.handle_exit)
+    try:
+        beat = worker_heartbeat()
+        beat()
+        beat()  # within a second of the first: not again
+        assert beats == [1]
+        signal.signal(signal.SIGTERM, Server(Config(app=None)).handle_exit)
+        worker_heartbeat()()
+        assert beats == [1]
     finally:
         signal.signal(signal.SIGTERM, previous)

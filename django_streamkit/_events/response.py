@@ -9,7 +9,12 @@ from django.http import HttpRequest
 
 from django_streamkit._core.scope import AsyncContextIterator, ContextIterator
 from django_streamkit._events.feed import EventFeed
-from django_streamkit._events.watch import client_gone, current_environ, server_stopping
+from django_streamkit._events.watch import (
+    client_gone,
+    current_environ,
+    server_stopping,
+    worker_heartbeat,
+)
 from django_streamkit.conf import conf
 from django_streamkit.responses import StreamingResponse
 
@@ -82,12 +87,16 @@ class EventStreamResponse(StreamingResponse):
             self.max_latency = 0.0  # every event leaves at once
         super()._set_streaming_content(value)
 
-    def _ended(self, gone: Any) -> bool:
+    def _ended(self, gone: Any, beat: Any) -> bool:
+        # Asked on each idle tick and after each chunk: where a stream that
+        # goes on can also tell a gunicorn worker's arbiter so.
+        beat()
         return self._left or gone() or server_stopping()
 
     def _watch(self) -> None:
         gone = client_gone(current_environ())
-        self._feed.ended = lambda: self._ended(gone)
+        beat = worker_heartbeat()
+        self._feed.ended = lambda: self._ended(gone, beat)
 
     # A stream that is never silent is checked after each chunk too, so it
     # also ends when the server is told to stop, not when it is killed.
