@@ -360,3 +360,27 @@ def test_head_sends_the_headers_without_running_get_events() -> None:
     b"".join(response)
     assert time.monotonic() - started < 2
     assert called == []
+
+
+@pytest.mark.django_db
+def test_a_queryset_is_read_in_chunks_not_through_its_result_cache() -> None:
+    import datetime
+
+    from tests.support.testapp.models import Customer, Order
+
+    customer = Customer.objects.create(name="Ann")
+    for n in range(3):
+        Order.objects.create(
+            number=f"N-{n}",
+            customer=customer,
+            status="new",
+            total=n,
+            secret="s",
+            created=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
+        )
+    numbers = Order.objects.order_by("pk").values_list("number", flat=True)
+    response = EventStreamResponse(numbers)
+    # A QuerySet's __aiter__ fetches every row into its cache at once.
+    assert not response.is_async
+    assert b"".join(response) == b":\n\ndata: N-0\n\ndata: N-1\n\ndata: N-2\n\n"
+    assert numbers._result_cache is None

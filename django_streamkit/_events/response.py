@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from django_streamkit._core.scope import AsyncContextIterator, ContextIterator
@@ -61,6 +62,9 @@ class EventStreamResponse(StreamingResponse):
         scope = None
         if isinstance(events, ContextIterator | AsyncContextIterator):
             scope, events = events.scope, events.source
+        if isinstance(events, QuerySet):
+            # Its __aiter__ would fetch every row into its cache at once.
+            events = events.iterator(chunk_size=conf.QUERYSET_CHUNK_SIZE)
         self._feed = EventFeed(events, ping=conf.sse_ping(ping), retry=retry)
         self._left = False
         super().__init__(
