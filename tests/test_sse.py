@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from django.test import RequestFactory, override_settings
@@ -384,3 +385,32 @@ def test_a_queryset_is_read_in_chunks_not_through_its_result_cache() -> None:
     assert not response.is_async
     assert b"".join(response) == b":\n\ndata: N-0\n\ndata: N-1\n\ndata: N-2\n\n"
     assert numbers._result_cache is None
+
+
+@pytest.mark.django_db
+def test_a_view_whose_get_events_returns_a_queryset_reads_it_in_chunks() -> None:
+    import datetime
+
+    from django_streamkit.views import EventStreamView
+    from tests.support.testapp.models import Customer, Order
+
+    customer = Customer.objects.create(name="Ann")
+    Order.objects.create(
+        number="N-0",
+        customer=customer,
+        status="new",
+        total=1,
+        secret="s",
+        created=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
+    )
+    returned = []
+
+    class Numbers(EventStreamView):
+        def get_events(self, last_event_id: str | None) -> Any:
+            returned.append(Order.objects.values_list("number", flat=True))
+            return returned[0]
+
+    response = Numbers.as_view()(RequestFactory().get("/numbers"))
+    assert not response.is_async
+    assert b"".join(response) == b":\n\ndata: N-0\n\n"
+    assert returned[0]._result_cache is None

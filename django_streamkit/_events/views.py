@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.views.generic.base import View
 
 from django_streamkit._events.response import EventStreamResponse, last_event_id
+from django_streamkit.conf import conf
 from django_streamkit.context import request_scope, stream_with_context
 
 
@@ -66,7 +68,11 @@ class EventStreamView(View):
             events = ()
         else:
             with request_scope(request):
-                events = stream_with_context(self.get_events(last_event_id(request)))
+                events = self.get_events(last_event_id(request))
+                if isinstance(events, QuerySet):
+                    # Not its __aiter__, which fetches every row at once.
+                    events = events.iterator(chunk_size=conf.QUERYSET_CHUNK_SIZE)
+                events = stream_with_context(events)
         return self.response_class(
             events, ping=self.ping, retry=self.retry, headers=self.get_headers()
         )
