@@ -414,3 +414,34 @@ def test_a_view_whose_get_events_returns_a_queryset_reads_it_in_chunks() -> None
     assert not response.is_async
     assert b"".join(response) == b":\n\ndata: N-0\n\n"
     assert returned[0]._result_cache is None
+
+
+def test_a_view_that_overrides_get_calls_super_get_as_django_views_do() -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from django_streamkit.views import EventStreamView
+
+    class Async(EventStreamView):
+        async def get_events(self, last_event_id: str | None) -> AsyncIterator[str]:
+            yield "async"
+
+        async def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            if "deny" in request.GET:
+                raise PermissionDenied
+            return await super().get(request, *args, **kwargs)
+
+    class Sync(EventStreamView):
+        def get_events(self, last_event_id: str | None) -> Iterator[str]:
+            yield "sync"
+
+        def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            return super().get(request, *args, **kwargs)
+
+    factory = RequestFactory()
+    assert Async.view_is_async
+    response = asyncio.run(Async.as_view()(factory.get("/events")))
+    assert b"".join(response) == b":\n\ndata: async\n\n"
+    with pytest.raises(PermissionDenied):
+        asyncio.run(Async.as_view()(factory.get("/events", {"deny": "1"})))
+    assert not Sync.view_is_async
+    assert b"".join(Sync.as_view()(factory.get("/events"))) == b":\n\ndata: sync\n\n"

@@ -40,7 +40,7 @@ class EventStreamView(View):
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.get in (EventStreamView._sync_get, EventStreamView._async_get):
+        if cls.get in (EventStreamView._either_get, *_GETS):
             is_async = inspect.isasyncgenfunction(cls.get_events)
             cls.get = (
                 EventStreamView._async_get if is_async else EventStreamView._sync_get
@@ -87,4 +87,18 @@ class EventStreamView(View):
     ) -> EventStreamResponse:
         return self._respond(request)
 
-    get: Callable[..., EventStreamResponse | Awaitable[EventStreamResponse]] = _sync_get
+    def _either_get(
+        self, request: HttpRequest, *args: object, **kwargs: object
+    ) -> EventStreamResponse | Awaitable[EventStreamResponse]:
+        # What ``super().get()`` reaches from a subclass's own ``get``: a
+        # coroutine to await when get_events is an async generator.
+        if inspect.isasyncgenfunction(self.get_events):
+            return self._async_get(request, *args, **kwargs)
+        return self._sync_get(request, *args, **kwargs)
+
+    get: Callable[..., EventStreamResponse | Awaitable[EventStreamResponse]] = (
+        _either_get
+    )
+
+
+_GETS = (EventStreamView._sync_get, EventStreamView._async_get)
