@@ -445,3 +445,21 @@ def test_a_view_that_overrides_get_calls_super_get_as_django_views_do() -> None:
         asyncio.run(Async.as_view()(factory.get("/events", {"deny": "1"})))
     assert not Sync.view_is_async
     assert b"".join(Sync.as_view()(factory.get("/events"))) == b":\n\ndata: sync\n\n"
+
+
+def test_checks_before_the_generator_starts_answer_as_django_does() -> None:
+    from django.http import Http404
+
+    from django_streamkit.views import EventStreamView
+
+    class Checked(EventStreamView):
+        def get_events(self, last_event_id: str | None) -> Iterator[str]:
+            if last_event_id is None:
+                raise Http404("no such stream")
+            return iter([f"after {last_event_id}"])
+
+    view = Checked.as_view()
+    with pytest.raises(Http404):
+        view(RequestFactory().get("/events"))
+    response = view(RequestFactory().get("/events", HTTP_LAST_EVENT_ID="3"))
+    assert b"".join(response) == b":\n\ndata: after 3\n\n"
