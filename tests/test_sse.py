@@ -232,6 +232,10 @@ def test_the_readme_example_resumes_after_last_event_id() -> None:
         ("progress", '{"done": 99}', "99"),
         ("progress", '{"done": 100}', "100"),
     ]
+    # Reconnecting after the last step: told to stop, not sent an empty
+    # stream to reconnect to every 3 s for ever.
+    request = RequestFactory().get("/progress", HTTP_LAST_EVENT_ID="100")
+    assert namespace["progress"](request).status_code == 204  # type: ignore[operator]
 
 
 def test_event_stream_view_sync_and_async() -> None:
