@@ -467,3 +467,16 @@ def test_checks_before_the_generator_starts_answer_as_django_does() -> None:
         view(RequestFactory().get("/events"))
     response = view(RequestFactory().get("/events", HTTP_LAST_EVENT_ID="3"))
     assert b"".join(response) == b":\n\ndata: after 3\n\n"
+
+
+def test_a_non_ascii_last_event_id_header_is_read_as_utf_8() -> None:
+    # A browser sends the id back UTF-8 encoded; WSGI and ASGI servers (and
+    # Django) decode header bytes as Latin-1, so "é" arrived as "Ã©" and
+    # never matched the id that was sent.
+    sent = "commande-é-東京"
+    header = sent.encode().decode("latin-1")
+    request = RequestFactory().get("/events", HTTP_LAST_EVENT_ID=header)
+    assert last_event_id(request) == sent
+    # Bytes that are not UTF-8 are left as the server decoded them.
+    request = RequestFactory().get("/events", HTTP_LAST_EVENT_ID="caf\xe9")
+    assert last_event_id(request) == "caf\xe9"

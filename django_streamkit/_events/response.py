@@ -135,6 +135,16 @@ def last_event_id(request: HttpRequest) -> str | None:
     else the ``lastEventId`` query parameter (EventSource polyfills, htmx),
     else ``None``."""
     # An empty header is no id (a polyfill may send one beside the query).
-    return (
-        request.headers.get("Last-Event-ID") or request.GET.get("lastEventId") or None
-    )
+    header = request.headers.get("Last-Event-ID")
+    if header:
+        return _utf_8(header)
+    return request.GET.get("lastEventId") or None
+
+
+def _utf_8(header: str) -> str:
+    # A browser sends the id UTF-8 encoded; servers and Django decode header
+    # bytes as Latin-1.
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header
