@@ -14,6 +14,7 @@ import datetime
 import decimal
 import inspect
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -747,3 +748,33 @@ def test_copy_compiles_and_describes_the_query() -> None:
     style = connection.connection.info.parameter_status("DateStyle")
     assert isinstance(style, str)
     assert style.startswith("ISO")
+
+
+def test_a_gunicorn_worker_is_found_and_notified_through_its_sigterm_handler() -> None:
+    """``_events/watch.worker_heartbeat``: the SIGTERM handler's owner is a
+    ``gunicorn.workers.base.Worker`` whose ``notify()`` (the documented hook
+    a worker calls at least every ``--timeout`` seconds) touches its
+    ``tmp`` file; nothing is called for another owner (uvicorn's server)."""
+    import signal
+
+    from gunicorn.workers.base import Worker
+    from gunicorn.workers.sync import SyncWorker
+    from uvicorn import Config, Server
+
+    from django_streamkit._events.watch import worker_heartbeat
+
+    assert "self.tmp.notify()" in inspect.getsource(Worker.notify)
+    worker = object.__new__(SyncWorker)
+    beats: list[int] = []
+    worker.tmp = types.SimpleNamespace(notify=lambda: beats.append(1))
+    previous = signal.signal(signal.SIGTERM, worker.handle_exit)
+    try:
+        beat = worker_heartbeat()
+        beat()
+        beat()  # within a second of the first: not again
+        assert beats == [1]
+        signal.signal(signal.SIGTERM, Server(Config(app=None)).handle_exit)
+        worker_heartbeat()()
+        assert beats == [1]
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -9,6 +9,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
 from django.test import RequestFactory, override_settings
@@ -191,6 +192,9 @@ def test_a_value_that_is_not_json_fails_the_stream_naming_it() -> None:
         ({}, {"lastEventId": "7"}, "7"),
         ({}, {}, None),
         ({"HTTP_LAST_EVENT_ID": ""}, {}, None),
+        # An empty header is no id: the query parameter still counts.
+        ({"HTTP_LAST_EVENT_ID": ""}, {"lastEventId": "7"}, "7"),
+        ({}, {"lastEventId": ""}, None),
     ],
 )
 def test_last_event_id(
@@ -228,6 +232,10 @@ def test_the_readme_example_resumes_after_last_event_id() -> None:
         ("progress", '{"done": 99}', "99"),
         ("progress", '{"done": 100}', "100"),
     ]
+    # Reconnecting after the last step: told to stop, not sent an empty
+    # stream to reconnect to every 3 s for ever.
+    request = RequestFactory().get("/progress", HTTP_LAST_EVENT_ID="100")
+    assert namespace["progress"](request).status_code == 204  # type: ignore[operator]
 
 
 def test_event_stream_view_sync_and_async() -> None:
@@ -302,3 +310,173 @@ def test_client_gone_sees_the_peer_close_without_reading() -> None:
         assert left.recv(100).startswith(b"GET /next")  # nothing was consumed
     assert not client_gone({})()
     assert not client_gone(None)()
+
+
+@override_settings(DEFAULT_CHARSET="iso-8859-1")
+def test_the_content_type_says_utf_8_whatever_the_default_charset() -> None:
+    # The body is always UTF-8 (the format allows nothing else); a header
+    # naming the project's charset makes non-browser clients decode mojibake.
+    response = EventStreamResponse(["é"])
+    assert response["Content-Type"] == "text/event-stream; charset=utf-8"
+    assert b"".join(response) == ":\n\ndata: é\n\n".encode()
+
+
+def test_headers_given_win_over_the_defaults() -> None:
+    response = EventStreamResponse(
+        [],
+        headers={"Cache-Control": "no-store, no-transform", "X-Accel-Buffering": "no"},
+    )
+    assert response["Cache-Control"] == "no-store, no-transform"
+    assert EventStreamResponse([])["Cache-Control"] == "no-cache"
+
+
+def test_head_sends_the_headers_without_running_get_events() -> None:
+    from django_streamkit.views import EventStreamView
+
+    called = []
+
+    class Endless(EventStreamView):
+        retry = 1000
+
+        def get_headers(self) -> dict[str, str]:
+            return {"X-Stream": "orders"}
+
+        def get_events(self, last_event_id: str | None) -> Iterator[str | None]:
+            called.append(last_event_id)
+            for _ in range(50):  # 5 s: far longer than the test allows
+                time.sleep(0.1)
+                yield None
+
+    class AsyncEndless(EventStreamView):
+        async def get_events(self, last_event_id: str | None) -> AsyncIterator[str]:
+            called.append(last_event_id)
+            await asyncio.sleep(5)
+            yield "late"
+
+    # Servers iterate a HEAD response's body to its end (and drop it): an
+    # event stream there would hold a worker for as long as the source runs.
+    request = RequestFactory().head("/events")
+    started = time.monotonic()
+    response = Endless.as_view()(request)
+    assert response["Content-Type"] == "text/event-stream; charset=utf-8"
+    assert response["X-Stream"] == "orders"
+    b"".join(response)
+    response = asyncio.run(AsyncEndless.as_view()(request))
+    b"".join(response)
+    assert time.monotonic() - started < 2
+    assert called == []
+
+
+@pytest.mark.django_db
+def test_a_queryset_is_read_in_chunks_not_through_its_result_cache() -> None:
+    import datetime
+
+    from tests.support.testapp.models import Customer, Order
+
+    customer = Customer.objects.create(name="Ann")
+    for n in range(3):
+        Order.objects.create(
+            number=f"N-{n}",
+            customer=customer,
+            status="new",
+            total=n,
+            secret="s",
+            created=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
+        )
+    numbers = Order.objects.order_by("pk").values_list("number", flat=True)
+    response = EventStreamResponse(numbers)
+    # A QuerySet's __aiter__ fetches every row into its cache at once.
+    assert not response.is_async
+    assert b"".join(response) == b":\n\ndata: N-0\n\ndata: N-1\n\ndata: N-2\n\n"
+    assert numbers._result_cache is None
+
+
+@pytest.mark.django_db
+def test_a_view_whose_get_events_returns_a_queryset_reads_it_in_chunks() -> None:
+    import datetime
+
+    from django_streamkit.views import EventStreamView
+    from tests.support.testapp.models import Customer, Order
+
+    customer = Customer.objects.create(name="Ann")
+    Order.objects.create(
+        number="N-0",
+        customer=customer,
+        status="new",
+        total=1,
+        secret="s",
+        created=datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC),
+    )
+    returned = []
+
+    class Numbers(EventStreamView):
+        def get_events(self, last_event_id: str | None) -> Any:
+            returned.append(Order.objects.values_list("number", flat=True))
+            return returned[0]
+
+    response = Numbers.as_view()(RequestFactory().get("/numbers"))
+    assert not response.is_async
+    assert b"".join(response) == b":\n\ndata: N-0\n\n"
+    assert returned[0]._result_cache is None
+
+
+def test_a_view_that_overrides_get_calls_super_get_as_django_views_do() -> None:
+    from django.core.exceptions import PermissionDenied
+
+    from django_streamkit.views import EventStreamView
+
+    class Async(EventStreamView):
+        async def get_events(self, last_event_id: str | None) -> AsyncIterator[str]:
+            yield "async"
+
+        async def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            if "deny" in request.GET:
+                raise PermissionDenied
+            return await super().get(request, *args, **kwargs)
+
+    class Sync(EventStreamView):
+        def get_events(self, last_event_id: str | None) -> Iterator[str]:
+            yield "sync"
+
+        def get(self, request: Any, *args: Any, **kwargs: Any) -> Any:
+            return super().get(request, *args, **kwargs)
+
+    factory = RequestFactory()
+    assert Async.view_is_async
+    response = asyncio.run(Async.as_view()(factory.get("/events")))
+    assert b"".join(response) == b":\n\ndata: async\n\n"
+    with pytest.raises(PermissionDenied):
+        asyncio.run(Async.as_view()(factory.get("/events", {"deny": "1"})))
+    assert not Sync.view_is_async
+    assert b"".join(Sync.as_view()(factory.get("/events"))) == b":\n\ndata: sync\n\n"
+
+
+def test_checks_before_the_generator_starts_answer_as_django_does() -> None:
+    from django.http import Http404
+
+    from django_streamkit.views import EventStreamView
+
+    class Checked(EventStreamView):
+        def get_events(self, last_event_id: str | None) -> Iterator[str]:
+            if last_event_id is None:
+                raise Http404("no such stream")
+            return iter([f"after {last_event_id}"])
+
+    view = Checked.as_view()
+    with pytest.raises(Http404):
+        view(RequestFactory().get("/events"))
+    response = view(RequestFactory().get("/events", HTTP_LAST_EVENT_ID="3"))
+    assert b"".join(response) == b":\n\ndata: after 3\n\n"
+
+
+def test_a_non_ascii_last_event_id_header_is_read_as_utf_8() -> None:
+    # A browser sends the id back UTF-8 encoded; WSGI and ASGI servers (and
+    # Django) decode header bytes as Latin-1, so "é" arrived as "Ã©" and
+    # never matched the id that was sent.
+    sent = "commande-é-東京"
+    header = sent.encode().decode("latin-1")
+    request = RequestFactory().get("/events", HTTP_LAST_EVENT_ID=header)
+    assert last_event_id(request) == sent
+    # Bytes that are not UTF-8 are left as the server decoded them.
+    request = RequestFactory().get("/events", HTTP_LAST_EVENT_ID="caf\xe9")
+    assert last_event_id(request) == "caf\xe9"

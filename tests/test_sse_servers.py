@@ -88,8 +88,26 @@ def test_a_client_that_leaves_during_silence_closes_the_source(
         for event in source.iter_sse():
             if event.data:  # httpx-sse dispatches the retry: block, browsers don't
                 assert event.data == "hello"
+                # Stay through a silent second, so the server is waiting for
+                # the source when the client goes (under ASGI a sync source's
+                # step is then in flight on the request's worker thread).
+                time.sleep(1)
                 break
     left = time.monotonic()
     assert server.wait_for_marker(token, timeout=5), "the source still runs"
     # Nothing was written meanwhile (ping=30): the server found out by itself.
     assert time.monotonic() - left < 5
+
+
+def test_a_non_ascii_last_event_id_comes_back_as_sent(server: Server) -> None:
+    sent = "commande-é-東京"
+    # As a browser sends it: the id's UTF-8 bytes.
+    headers = {"Last-Event-ID": sent.encode()}
+    with (
+        httpx.Client(timeout=10) as client,
+        connect_sse(
+            client, "GET", f"{server.url}/sse/echo-id", headers=headers
+        ) as source,
+    ):
+        data = [event.data for event in source.iter_sse() if event.data]
+    assert data == [sent]

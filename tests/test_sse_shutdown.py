@@ -84,3 +84,26 @@ def test_open_streams_end_at_sigterm(kind: str) -> None:
             assert ended - stopped < 5, source
             assert server.wait_for_marker(tokens[source], timeout=1), source
         assert exited < GRACE / 2, server.output.read_text()
+
+
+def test_gunicorn_sync_keeps_a_long_stream_past_its_worker_timeout() -> None:
+    # The sync worker tells the arbiter it is alive only between requests;
+    # an event stream outlasting --timeout was killed (WORKER TIMEOUT) and
+    # cut mid-body, silent or busy, every --timeout seconds.
+    with serve("gunicorn", extra_args=["--timeout", "2"]) as server:
+        for source in ["sync", "busy-async"]:
+            token = uuid.uuid4().hex
+            url = f"{server.url}/sse/silent?kind={source}&token={token}&limit=4&ping=1"
+            data = []
+            with (
+                httpx.Client(timeout=15) as client,
+                connect_sse(client, "GET", url) as events,
+            ):
+                for event in events.iter_sse():  # raises if the body is cut
+                    if event.data:
+                        data.append(event.data)
+            assert data[0] == "hello", source
+            # All 4 s of it: "bye" after the silence, or an event each 0.2 s.
+            assert data[-1] == "bye" if source == "sync" else len(data) > 15, data
+            assert server.wait_for_marker(token, timeout=2), source
+        assert "WORKER TIMEOUT" not in server.output.read_text()

@@ -5,11 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Mapping
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from django_streamkit._core.scope import AsyncContextIterator, ContextIterator
 from django_streamkit._events.feed import EventFeed
-from django_streamkit._events.watch import client_gone, current_environ, server_stopping
+from django_streamkit._events.watch import (
+    client_gone,
+    current_environ,
+    server_stopping,
+    worker_heartbeat,
+)
 from django_streamkit.conf import conf
 from django_streamkit.responses import StreamingResponse
 
@@ -56,15 +62,25 @@ class EventStreamResponse(StreamingResponse):
         scope = None
         if isinstance(events, ContextIterator | AsyncContextIterator):
             scope, events = events.scope, events.source
+        if isinstance(events, QuerySet):
+            # Its __aiter__ would fetch every row into its cache at once.
+            events = events.iterator(chunk_size=conf.QUERYSET_CHUNK_SIZE)
         self._feed = EventFeed(events, ping=conf.sse_ping(ping), retry=retry)
         self._left = False
         super().__init__(
-            self._feed, content_type="text/event-stream", status=status, headers=headers
+            self._feed,
+            # The format is UTF-8 only, and so is the body, whatever the
+            # project's DEFAULT_CHARSET.
+            content_type="text/event-stream; charset=utf-8",
+            status=status,
+            headers=headers,
         )
         if scope is not None:
             # Priming read only the head; the source runs in the scope.
             self._stream.scope = scope
-        self.headers["Cache-Control"] = "no-cache"
+        # Headers given win: a Cache-Control of the caller's ("no-store",
+        # "no-transform" for a proxy) is theirs to choose.
+        self.headers.setdefault("Cache-Control", "no-cache")
         # No compression middleware (Django's, ours, nginx's) touches a body
         # that already has an encoding: an event is never held in a
         # compressor's buffer, nor made to flush one per event.
@@ -75,12 +91,16 @@ class EventStreamResponse(StreamingResponse):
             self.max_latency = 0.0  # every event leaves at once
         super()._set_streaming_content(value)
 
-    def _ended(self, gone: Any) -> bool:
+    def _ended(self, gone: Any, beat: Any) -> bool:
+        # Asked on each idle tick and after each chunk: where a stream that
+        # goes on can also tell a gunicorn worker's arbiter so.
+        beat()
         return self._left or gone() or server_stopping()
 
     def _watch(self) -> None:
         gone = client_gone(current_environ())
-        self._feed.ended = lambda: self._ended(gone)
+        beat = worker_heartbeat()
+        self._feed.ended = lambda: self._ended(gone, beat)
 
     # A stream that is never silent is checked after each chunk too, so it
     # also ends when the server is told to stop, not when it is killed.
@@ -114,7 +134,17 @@ def last_event_id(request: HttpRequest) -> str | None:
     """The ``Last-Event-ID`` header a reconnecting ``EventSource`` sends,
     else the ``lastEventId`` query parameter (EventSource polyfills, htmx),
     else ``None``."""
-    value = request.headers.get("Last-Event-ID")
-    if value is None:
-        value = request.GET.get("lastEventId")
-    return value or None
+    # An empty header is no id (a polyfill may send one beside the query).
+    header = request.headers.get("Last-Event-ID")
+    if header:
+        return _utf_8(header)
+    return request.GET.get("lastEventId") or None
+
+
+def _utf_8(header: str) -> str:
+    # A browser sends the id UTF-8 encoded; servers and Django decode header
+    # bytes as Latin-1.
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header

@@ -7,10 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.views.generic.base import View
 
 from django_streamkit._events.response import EventStreamResponse, last_event_id
+from django_streamkit.conf import conf
 from django_streamkit.context import request_scope, stream_with_context
 
 
@@ -38,7 +40,7 @@ class EventStreamView(View):
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.get in (EventStreamView._sync_get, EventStreamView._async_get):
+        if cls.get in (EventStreamView._either_get, *_GETS):
             is_async = inspect.isasyncgenfunction(cls.get_events)
             cls.get = (
                 EventStreamView._async_get if is_async else EventStreamView._sync_get
@@ -58,8 +60,19 @@ class EventStreamView(View):
         return {}
 
     def _respond(self, request: HttpRequest) -> EventStreamResponse:
-        with request_scope(request):
-            events = stream_with_context(self.get_events(last_event_id(request)))
+        events: Any
+        if request.method == "HEAD":
+            # The GET's headers and no events: servers iterate a HEAD body
+            # to its end before dropping it, so a stream would hold a worker
+            # for as long as its source runs.
+            events = ()
+        else:
+            with request_scope(request):
+                events = self.get_events(last_event_id(request))
+                if isinstance(events, QuerySet):
+                    # Not its __aiter__, which fetches every row at once.
+                    events = events.iterator(chunk_size=conf.QUERYSET_CHUNK_SIZE)
+                events = stream_with_context(events)
         return self.response_class(
             events, ping=self.ping, retry=self.retry, headers=self.get_headers()
         )
@@ -74,4 +87,18 @@ class EventStreamView(View):
     ) -> EventStreamResponse:
         return self._respond(request)
 
-    get: Callable[..., EventStreamResponse | Awaitable[EventStreamResponse]] = _sync_get
+    def _either_get(
+        self, request: HttpRequest, *args: object, **kwargs: object
+    ) -> EventStreamResponse | Awaitable[EventStreamResponse]:
+        # What ``super().get()`` reaches from a subclass's own ``get``: a
+        # coroutine to await when get_events is an async generator.
+        if inspect.isasyncgenfunction(self.get_events):
+            return self._async_get(request, *args, **kwargs)
+        return self._sync_get(request, *args, **kwargs)
+
+    get: Callable[..., EventStreamResponse | Awaitable[EventStreamResponse]] = (
+        _either_get
+    )
+
+
+_GETS = (EventStreamView._sync_get, EventStreamView._async_get)

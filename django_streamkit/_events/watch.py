@@ -20,6 +20,7 @@ import select
 import signal
 import threading
 from collections.abc import Callable, Mapping
+from time import monotonic
 from typing import Any
 
 from django.core.signals import request_finished, request_started
@@ -83,15 +84,52 @@ def client_gone(environ: Mapping[str, Any] | None) -> Callable[[], bool]:
     return gone
 
 
+def _server() -> object | None:
+    return getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+
+
 def server_stopping() -> bool:
     """Whether the server (gunicorn's worker, uvicorn) has been told to stop."""
-    owner = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    owner = _server()
     if owner is None:
         return False
     return (
         getattr(owner, "alive", True) is False
         or getattr(owner, "should_exit", False) is True
     )
+
+
+def worker_heartbeat() -> Callable[[], None]:
+    """What tells a gunicorn worker's arbiter, at most once a second, that
+    the worker is alive. The sync worker only does so between requests, and
+    the arbiter kills a worker that has been silent for ``--timeout``
+    seconds: every stream longer than that would be cut. Elsewhere (its
+    other workers tell it themselves, other servers have no such timeout) it
+    is harmless or does nothing."""
+    owner = _server()
+    notify = getattr(owner, "notify", None)
+    if notify is None or not any(
+        (kind.__module__, kind.__qualname__) == ("gunicorn.workers.base", "Worker")
+        for kind in type(owner).__mro__
+    ):
+        return _nothing
+    last = float("-inf")
+
+    def beat() -> None:
+        nonlocal last
+        if (now := monotonic()) - last >= _HEARTBEAT:
+            last = now
+            notify()
+
+    return beat
+
+
+#: Seconds between two heartbeats: far below any sane ``--timeout``.
+_HEARTBEAT = 1.0
+
+
+def _nothing() -> None:
+    pass
 
 
 def _never() -> bool:

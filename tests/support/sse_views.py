@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from django.http import HttpRequest
 from django.urls import path
 
-from django_streamkit import EventStreamResponse, ServerSentEvent
+from django_streamkit import EventStreamResponse, ServerSentEvent, last_event_id
 from django_streamkit.views import EventStreamView
 from tests.support.views import _mark
 
@@ -145,7 +145,13 @@ class AsyncResume(EventStreamView):
             yield ServerSentEvent(f"event {n}", id=n, event="tick")
 
 
+def echo_id(request: HttpRequest) -> EventStreamResponse:
+    """One event: what ``last_event_id()`` read from the request."""
+    return EventStreamResponse([str(last_event_id(request))])
+
+
 urlpatterns = [
+    path("echo-id", echo_id),
     path("slow", slow),
     path("blocked", blocked),
     path("silent", silent),
