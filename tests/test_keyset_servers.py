@@ -47,7 +47,13 @@ def test_a_million_rows_through_pgbouncer_stream_the_same_bytes_flat(
     env = {"STREAMKIT_TEST_PGAPP": app_name("streamkit-keyset")}
     with serve("gunicorn", settings=SETTINGS, extra_env=env) as direct:
         expected, expected_ids, expected_size, _ = _export(direct)
-    bounced_env = {**env, "STREAMKIT_TEST_PGBOUNCER_PORT": str(pgbouncer.port)}
+    bounced_env = {
+        **env,
+        "STREAMKIT_TEST_PGBOUNCER_PORT": str(pgbouncer.port),
+        # The column reader's keyset pages, not COPY (one statement, which
+        # needs no pages: tests/test_copy_pgbouncer.py).
+        "STREAMKIT_TEST_CSV_COPY": "0",
+    }
     with serve(
         "gunicorn",
         settings="tests.support.server_settings_pgbouncer",
