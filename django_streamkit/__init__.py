@@ -15,16 +15,19 @@ from django_streamkit.templating import (
     stream_template,
     stream_template_string,
 )
+from django_streamkit.xlsx import StreamingXLSXResponse, stream_xlsx
 
 __all__ = [
     "ServerSentEvent",
     "StreamingCSVResponse",
     "StreamingResponse",
     "StreamingTemplateResponse",
+    "StreamingXLSXResponse",
     "current_request",
     "get_current_request",
     "stream_csv",
     "stream_template",
     "stream_template_string",
     "stream_with_context",
+    "stream_xlsx",
 ]

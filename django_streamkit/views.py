@@ -34,6 +34,7 @@ __all__ = [
     "CSVStreamView",
     "StreamingView",
     "TemplateStreamView",
+    "XLSXStreamView",
 ]
 
 # -- any stream --------------------------------------------------------------------
@@ -300,3 +301,7 @@ class CSVStreamView(CSVDeclaration, View):
         return self.response_class(
             self.get_rows(), filename=self.get_filename(), **options
         )
+
+
+# Last: it subclasses CSVStreamView.
+from django_streamkit._xlsx.view import XLSXStreamView  # noqa: E402
