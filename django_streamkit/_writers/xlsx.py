@@ -132,18 +132,6 @@ class XLSXFeed(Feed[Any]):
     def tail(self) -> bytes:
         return self._book.tail()
 
-    def close(self) -> None:
-        try:
-            super().close()
-        finally:
-            self._book.close()
-
-    async def aclose(self) -> None:
-        try:
-            await super().aclose()
-        finally:
-            self._book.close()
-
     def limit(self) -> int:
         """Rows for the next chunk, as :meth:`CSVFeed.limit
         <django_streamkit._writers.csv.CSVFeed.limit>` weighs them: a chunk's

@@ -101,9 +101,6 @@ class Workbook:
         self._zip.end_sheet()
         return self._zip.finish()
 
-    def close(self) -> None:
-        self._zip.close()
-
     # -- sheets ------------------------------------------------------------
 
     def _next_sheet(self) -> None:

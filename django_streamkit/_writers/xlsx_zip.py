@@ -146,11 +146,6 @@ class Zipper:
         self._ended = True
         return b"".join(self._output)
 
-    def close(self) -> None:
-        close = getattr(self._output, "close", None)
-        if close is not None:
-            close()
-
     def _method(self, members: int) -> stream_zip.Method:
         # An upper bound of the next member's offset: deflate's worst case
         # adds 5 bytes a 16 KiB block, a sync flush 5, a member's records

@@ -12,6 +12,7 @@ urlpatterns = [
     path("context/", include("tests.support.context_urls")),
     path("csv/", include("tests.support.csv_views")),
     path("paced/", include("tests.support.paced_views")),
+    path("xlsx/", include("tests.support.xlsx_views")),
     path("admin/", admin.site.urls),
     path("exports/", include("django_streamkit.urls")),
 ]
