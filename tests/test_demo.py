@@ -259,3 +259,33 @@ def test_books_csv_has_a_bom_and_a_unicode_filename(demo: Server) -> None:
         in (response.headers["content-disposition"])
     )
     assert response.text.count("\n") == 20_001
+
+
+def test_pandas_reads_the_orders_workbook_as_the_csv_export(demo: Server) -> None:
+    import pandas as pd
+
+    workbook = httpx.get(demo.url + "/orders.xlsx", timeout=120)
+    assert workbook.headers["content-disposition"].startswith(
+        'attachment; filename="bookshop-orders.xlsx"'
+    )
+    frame = pd.read_excel(io.BytesIO(workbook.content), sheet_name="Orders")
+    text = httpx.get(demo.url + "/orders.csv", timeout=120).text
+    reference = pd.read_csv(io.StringIO(text), parse_dates=["Created"])
+    assert list(frame.columns) == list(reference.columns)
+    assert len(frame) == len(reference) == 120_000
+    assert str(frame["Created"].dtype).startswith("datetime64")
+    # A spreadsheet keeps a date-time as a fraction of days; openpyxl reads
+    # it to the millisecond.
+    drift = (frame["Created"] - reference["Created"]).abs().max()
+    assert drift < pd.Timedelta(milliseconds=1)
+    for column in ("ID", "Quantity"):
+        assert frame[column].dtype == "int64"
+        assert frame[column].equals(reference[column])
+    assert (frame["Total"] - reference["Total"]).abs().max() < 1e-9
+    for column in ("Customer", "Email", "Book", "Author", "Status"):
+        assert frame[column].equals(reference[column]), column
+    # The CSV escapes formulas with "'"; the workbook's notes are plain text.
+    notes = frame["Note"].fillna("")
+    escaped = notes.where(~notes.str.match(r"[=+\-@\t\r]"), "'" + notes)
+    assert escaped.equals(reference["Note"].fillna(""))
+    assert (notes == "=SUM(A1:A9)").any()
