@@ -1,4 +1,4 @@
-"""Streamed CSV exports in Django's admin: :class:`StreamingCSVExportMixin`."""
+"""Streamed exports in Django's admin: :class:`StreamingCSVExportMixin`."""
 
 from __future__ import annotations
 
@@ -28,7 +28,14 @@ from django_streamkit._exports.display import (
     display_view,
 )
 from django_streamkit._exports.filters import compile_query
-from django_streamkit.exports import csv_view_response, export_bom
+from django_streamkit._exports.formats import (
+    ExportFormat,
+    check_formats,
+    filename_for,
+    get_format,
+    view_response,
+)
+from django_streamkit.exports import export_bom
 from django_streamkit.views import CSVStreamView
 
 __all__ = ["StreamingCSVExportMixin"]
@@ -52,6 +59,10 @@ class StreamingCSVExportMixin(_ModelAdmin):
     ``list_display``'s model fields) exports stored values instead, read
     with ``values_list().iterator()``. Either way memory stays flat.
 
+    ``export_formats`` (default ``("csv",)``) adds a button and an action per
+    format, ``("csv", "xlsx")`` say, each with the same columns; the
+    ``csv_export_*`` options apply to every format that has them.
+
     Put it before ``admin.ModelAdmin``::
 
         @admin.register(Order)
@@ -72,6 +83,8 @@ class StreamingCSVExportMixin(_ModelAdmin):
     #: they are even with escaping on, such as a phone number.
     csv_export_verbatim: Collection[str] = ()
     csv_export_view_class: type[CSVStreamView] = CSVStreamView
+    #: The downloads offered: a button and an action each.
+    export_formats: Sequence[str] = ("csv",)
     # Extends the template Django would have used (see changelist_view()).
     change_list_template = "admin/streamkit/change_list.html"
 
@@ -82,8 +95,12 @@ class StreamingCSVExportMixin(_ModelAdmin):
         actions = self.actions
         if actions is not None:
             names = {a if isinstance(a, str) else a.__name__ for a in actions}
-            if "export_as_csv" not in names:
-                self.actions = [*actions, "export_as_csv"]
+            added: list[Any] = []
+            for fmt in self._export_formats():
+                name = f"export_as_{fmt.name}"
+                if name not in names:
+                    added.append(name if fmt.name == "csv" else _export_action(fmt))
+            self.actions = [*actions, *added]
 
     # -- hooks ------------------------------------------------------------
 
@@ -116,11 +133,33 @@ class StreamingCSVExportMixin(_ModelAdmin):
     def get_csv_export_filename(self, request: HttpRequest) -> str | None:
         return self.csv_export_filename
 
+    def _export_formats(self) -> list[ExportFormat]:
+        try:
+            return check_formats(
+                self.export_formats, f"{type(self).__name__}.export_formats"
+            )
+        except ImproperlyConfigured:
+            return []  # reported by the checks (streamkit.E051)
+
+    def get_export_view_class(self, fmt: ExportFormat) -> type[Any]:
+        """The streaming view writing ``fmt``: ``csv_export_view_class`` for CSV."""
+        return self.csv_export_view_class if fmt.name == "csv" else fmt.view_class()
+
     def csv_export_response(
         self, request: HttpRequest, queryset: QuerySet[Model, object]
     ) -> HttpResponseBase:
         """Stream ``queryset`` as this admin's CSV export."""
+        return self.export_response(request, queryset, "csv")
+
+    def export_response(
+        self, request: HttpRequest, queryset: QuerySet[Model, object], format: str
+    ) -> HttpResponseBase:
+        """Stream ``queryset`` as this admin's export in ``format``."""
+        fmt = get_format(format, f"{type(self).__name__}.export_response()")
+        view_class = self.get_export_view_class(fmt)
         filename = self.get_csv_export_filename(request)
+        if fmt.name != "csv":
+            filename = filename_for(filename, fmt)
         options: dict[str, object] = {
             "bom": export_bom(self.csv_export_bom, self.csv_export_view_class)
         }
@@ -129,8 +168,8 @@ class StreamingCSVExportMixin(_ModelAdmin):
         if self.csv_export_verbatim:
             options["verbatim_fields"] = self.csv_export_verbatim
         if self.csv_export_is_raw():
-            return csv_view_response(
-                self.csv_export_view_class,
+            return view_response(
+                view_class,
                 request,
                 queryset=queryset,
                 fields=self.get_csv_export_fields(request),
@@ -141,8 +180,8 @@ class StreamingCSVExportMixin(_ModelAdmin):
         columns = display_columns(
             self, self.get_list_display(request), self.csv_export_labels
         )
-        return csv_view_response(
-            display_view(self.csv_export_view_class),
+        return view_response(
+            display_view(view_class),
             request,
             queryset=queryset,
             model_admin=self,
@@ -162,16 +201,30 @@ class StreamingCSVExportMixin(_ModelAdmin):
     ) -> HttpResponseBase:
         return self.csv_export_response(request, queryset)
 
-    # -- <changelist>/export.csv and its button ------------------------------
+    # -- <changelist>/export.<format> and its buttons ---------------------------
 
     def get_urls(self) -> list[URLPattern]:
         # Before ModelAdmin's own, whose "<path:object_id>/" would match first.
-        name = f"{self.opts.app_label}_{self.opts.model_name}_export_csv"
-        view = self.admin_site.admin_view(self.export_csv_view)
-        return [path("export.csv", view, name=name), *super().get_urls()]
+        prefix = f"{self.opts.app_label}_{self.opts.model_name}_export"
+        exports = [
+            path(
+                f"export.{fmt.name}",
+                self.admin_site.admin_view(self.export_csv_view)
+                if fmt.name == "csv"
+                else self.admin_site.admin_view(self.export_view),
+                {} if fmt.name == "csv" else {"format": fmt.name},
+                name=f"{prefix}_{fmt.name}",
+            )
+            for fmt in self._export_formats()
+        ]
+        return [*exports, *super().get_urls()]
 
     def export_csv_view(self, request: HttpRequest) -> HttpResponseBase:
         """The whole changelist, filtered, searched and ordered as on screen."""
+        return self.export_view(request, "csv")
+
+    def export_view(self, request: HttpRequest, format: str) -> HttpResponseBase:
+        """The whole changelist in ``format``, as on screen."""
         if not self.has_view_or_change_permission(request):
             raise PermissionDenied
         query = request.GET.copy()
@@ -198,7 +251,7 @@ class StreamingCSVExportMixin(_ModelAdmin):
                 f"These changelist filters are not valid: {detail}",
                 content_type="text/plain; charset=utf-8",
             )
-        return self.csv_export_response(request, changelist.queryset)
+        return self.export_response(request, changelist.queryset, format)
 
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, object] | None = None
@@ -213,13 +266,26 @@ class StreamingCSVExportMixin(_ModelAdmin):
                 "admin/change_list.html",
             ]
         )
-        context = {"streamkit_change_list_base": base, **(extra_context or {})}
+        prefix = f"admin:{opts.app_label}_{opts.model_name}_export"
+        context = {
+            "streamkit_change_list_base": base,
+            "streamkit_export_formats": [
+                {"name": fmt.name, "label": fmt.label, "url": f"{prefix}_{fmt.name}"}
+                for fmt in self._export_formats()
+            ],
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, context)
 
     # -- checks -------------------------------------------------------------
 
     def check(self, **kwargs: object) -> list[checks.CheckMessage]:
-        return [*super().check(**kwargs), *self._check_csv_export()]
+        errors = [*super().check(**kwargs), *self._check_csv_export()]
+        try:
+            check_formats(self.export_formats, f"{type(self).__name__}.export_formats")
+        except ImproperlyConfigured as exc:
+            errors.append(checks.Error(str(exc), obj=type(self), id="streamkit.E051"))
+        return errors
 
     def _check_csv_export(self) -> list[checks.CheckMessage]:
         owner = type(self).__name__
@@ -266,6 +332,22 @@ class StreamingCSVExportMixin(_ModelAdmin):
                 )
             ]
         return []
+
+
+def _export_action(fmt: ExportFormat) -> Any:
+    """The admin action downloading the selected rows in ``fmt``."""
+
+    def action(
+        model_admin: StreamingCSVExportMixin,
+        request: HttpRequest,
+        queryset: QuerySet[Model, object],
+    ) -> HttpResponseBase:
+        return model_admin.export_response(request, queryset, fmt.name)
+
+    action.__name__ = f"export_as_{fmt.name}"
+    # "%(verbose_name_plural)s" is filled in by the admin, as for its own.
+    description = _("Export selected %(verbose_name_plural)s as ") + fmt.label
+    return admin.action(description=description, permissions=["view"])(action)
 
 
 def _is_field(queryset: QuerySet[Model, object], name: str) -> bool:

@@ -32,6 +32,8 @@ streamkit.E049  Exports are registered (the URLs not mounted) without
                 django.contrib.auth and django.contrib.contenttypes.
 streamkit.W050  django_streamkit.urls is mounted and LOGIN_URL is no URL of
                 the site: anonymous users go to the admin's login, or a 404.
+streamkit.E051  A CSVExport's formats or a StreamingCSVExportMixin's
+                export_formats name an unknown format (or none, or one twice).
 """
 
 from __future__ import annotations

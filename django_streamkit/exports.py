@@ -1,4 +1,4 @@
-"""Mountable CSV exports: :class:`CSVExport`, :func:`register` and their views.
+"""Mountable exports: :class:`CSVExport`, :func:`register` and their views.
 
 Declare an export in an app's ``exports.py`` (imported at startup, as
 ``admin.py`` is)::
@@ -13,13 +13,14 @@ Declare an export in an app's ``exports.py`` (imported at startup, as
 
 and mount ``path("exports/", include("django_streamkit.urls"))``: users with
 the ``view`` permission of ``Order`` find it on ``/exports/`` and download
-``/exports/shop-order.csv?status=paid``.
+``/exports/shop-order.csv?status=paid``. ``formats = ("csv", "xlsx")`` offers
+the same columns, filters and permissions as ``shop-order.xlsx`` too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.contrib.auth import get_permission_codename
 from django.core.exceptions import ImproperlyConfigured
@@ -37,6 +38,14 @@ from django_streamkit._exports.filters import (
     FilterInput,
     describe,
     filter_queryset,
+)
+from django_streamkit._exports.formats import (
+    ExportFormat,
+    check_formats,
+    filename_for,
+    get_format,
+    urls_of,
+    view_response,
 )
 from django_streamkit._exports.index import render_index
 from django_streamkit._exports.login import LoginRedirectMixin
@@ -62,6 +71,9 @@ class CSVExport(CSVDeclaration):
     query-string filters a user may add, each exactly as written
     (``"status"``, ``"created__gte"``). ``permission_required`` defaults to
     the model's ``view`` permission; ``()`` lets any signed-in user in.
+    ``formats`` are the downloads offered, ``<slug>.<format>`` each: ``"csv"``
+    (the default), and ``"xlsx"``, ``"json"`` or ``"ndjson"`` with the same
+    columns; ``filename``'s extension follows the format.
     ``bom`` (default: ``STREAMKIT_EXPORT_BOM``, on) starts the download with
     a UTF-8 byte order mark, so Excel reads it as UTF-8; ``escape_formulas``
     (default: the view's, ``STREAMKIT_CSV_ESCAPE_FORMULAS``) turns formula
@@ -76,6 +88,8 @@ class CSVExport(CSVDeclaration):
     filter_fields: Sequence[str] = ()
     permission_required: str | Collection[str] | None = None
     bom: bool | None = None
+    formats: Sequence[str] = ("csv",)
+    #: The CSV download's view; other formats use their own view classes.
     view_class: type[CSVStreamView] = CSVStreamView
 
     def get_model(self) -> type[Model]:
@@ -127,8 +141,17 @@ class CSVExport(CSVDeclaration):
             queryset, dict(request.GET.lists()), list(self.filter_fields)
         )
 
+    def get_formats(self) -> list[ExportFormat]:
+        """The formats offered, first the one the index links the title to."""
+        return check_formats(self.formats, f"{type(self).__name__}.formats")
+
+    def get_view_class(self, fmt: ExportFormat) -> type[Any]:
+        """The streaming view writing ``fmt``: ``view_class`` for CSV."""
+        return self.view_class if fmt.name == "csv" else fmt.view_class()
+
     def get_view_kwargs(self, request: HttpRequest) -> dict[str, object]:
-        """Attributes for ``view_class`` (a :class:`CSVStreamView`)."""
+        """Attributes for the format's view (a :class:`CSVStreamView` for
+        CSV; options a format's view doesn't have are left out)."""
         kwargs: dict[str, object] = {
             "fields": self.fields,
             "labels": self.labels,
@@ -141,24 +164,20 @@ class CSVExport(CSVDeclaration):
             kwargs["escape_formulas"] = self.escape_formulas
         return kwargs
 
-    def response(self, request: HttpRequest) -> HttpResponseBase:
+    def response(self, request: HttpRequest, format: str = "csv") -> HttpResponseBase:
+        """The download in ``format``, filtered by the query string."""
+        fmt = get_format(format, f"{type(self).__name__}.response()")
         queryset = self.filter_queryset(request, self.get_queryset(request))
-        return csv_view_response(
-            self.view_class, request, queryset=queryset, **self.get_view_kwargs(request)
+        kwargs = self.get_view_kwargs(request)
+        if fmt.name != "csv":
+            kwargs["filename"] = filename_for(self.filename, fmt)
+        return view_response(
+            self.get_view_class(fmt), request, queryset=queryset, **kwargs
         )
 
 
-def csv_view_response(
-    view_class: type[CSVStreamView], request: HttpRequest, **initkwargs: object
-) -> HttpResponseBase:
-    """The response of a configured CSV view, whatever the request's method.
-
-    Called directly rather than through ``as_view()``, so an admin action
-    (a POST) and the export views reuse the view's column machinery.
-    """
-    view = view_class(**initkwargs)
-    view.setup(request)
-    return view.get(request)
+#: The response of a configured CSV view (see view_response()).
+csv_view_response = view_response
 
 
 def export_bom(bom: bool | None, view_class: type[CSVStreamView]) -> bool:
@@ -243,30 +262,45 @@ class ExportIndexView(LoginRedirectMixin, View):
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         namespace = request.resolver_match.namespace if request.resolver_match else ""
-        exports = [
-            {
-                "export": export,
-                "title": export.get_title(),
-                "description": export.description,
-                "url": reverse(
-                    "streamkit:export",
-                    kwargs={"slug": export.get_slug()},
+        exports = []
+        for export in registry:
+            if not export.has_permission(request):
+                continue
+            slug = export.get_slug()
+            formats = export.get_formats()
+            urls = {
+                fmt.name: reverse(
+                    "streamkit:export"
+                    if fmt.name == "csv"
+                    else "streamkit:export_format",
+                    kwargs={"slug": slug}
+                    if fmt.name == "csv"
+                    else {"slug": slug, "format": fmt.name},
                     current_app=namespace,
-                ),
-                "filters": export_filters(export, request),
+                )
+                for fmt in formats
             }
-            for export in registry
-            if export.has_permission(request)
-        ]
+            exports.append(
+                {
+                    "export": export,
+                    "title": export.get_title(),
+                    "description": export.description,
+                    "url": urls[formats[0].name],
+                    "downloads": urls_of(formats, urls),
+                    "filters": export_filters(export, request),
+                }
+            )
         return render_index(request, self.template_name, {"exports": exports})
 
 
 class ExportView(LoginRedirectMixin, View):
-    """``<slug>.csv``: one export, filtered by the query string."""
+    """``<slug>.<format>``: one export, filtered by the query string."""
 
     http_method_names = ["get", "head", "options"]
 
-    def get(self, request: HttpRequest, slug: str) -> HttpResponseBase:
+    def get(
+        self, request: HttpRequest, slug: str, format: str = "csv"
+    ) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()  # the login redirect
         export = registry.get(slug)
@@ -274,8 +308,16 @@ class ExportView(LoginRedirectMixin, View):
             raise Http404(f"No export is registered with the slug {slug!r}.")
         if not export.has_permission(request):
             return self.handle_no_permission()  # 403 when signed in
+        offered = [fmt.name for fmt in export.get_formats()]
+        if format not in offered:
+            raise Http404(
+                f"The export {slug!r} is not offered as {format!r}; it is "
+                f"offered as {offered}."
+            )
         try:
-            return export.response(request)
+            if format == "csv":  # as before formats: response(request)
+                return export.response(request)
+            return export.response(request, format=format)
         except FilterError as exc:
             return HttpResponseBadRequest(
                 str(exc), content_type="text/plain; charset=utf-8"

@@ -1,7 +1,8 @@
 """Mountable export URLs: ``path("exports/", include("django_streamkit.urls"))``.
 
 ``""`` lists the exports the signed-in user may download; ``"<slug>.csv"``
-streams one. Exports are declared with :func:`django_streamkit.exports.register`.
+streams one, and ``"<slug>.<format>"`` one in another of its ``formats``.
+Exports are declared with :func:`django_streamkit.exports.register`.
 """
 
 from __future__ import annotations
@@ -15,4 +16,5 @@ app_name = "streamkit"
 urlpatterns = [
     path("", ExportIndexView.as_view(), name="index"),
     path("<slug:slug>.csv", ExportView.as_view(), name="export"),
+    path("<slug:slug>.<slug:format>", ExportView.as_view(), name="export_format"),
 ]

@@ -167,14 +167,14 @@ def test_the_export_index_offers_and_downloads_a_filtered_export(
     page: Page, server: Server
 ) -> None:
     page.goto("/exports/")
-    assert page.title() == "CSV exports"
+    assert page.title() == "Exports"
     card = page.locator("#export-testapp-order")
     assert card.locator("h2").inner_text() == "Orders"
     assert page.locator("#export-paid-orders h2").inner_text() == "Paid orders"
     card.locator("select[name=status]").select_option("new")
     card.locator("input[name=created__gte]").fill("2024-02-01")
     with page.expect_download() as info:
-        card.locator("button.download").click()
+        card.locator("button.download-csv").click()
     download = info.value
     assert download.suggested_filename == "orders.csv"
     assert "status=new" in download.url

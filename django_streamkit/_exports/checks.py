@@ -28,6 +28,10 @@ def check_registry() -> list[checks.CheckMessage]:
         errors += _check_fields(export)
         errors += _check_filters(export)
         errors += _check_permissions(export)
+        try:
+            export.get_formats()
+        except ImproperlyConfigured as exc:
+            errors.append(checks.Error(str(exc), obj=type(export), id="streamkit.E051"))
         slug = export.get_slug()
         first = slugs.setdefault(slug, export)
         if first is not export:

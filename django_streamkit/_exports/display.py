@@ -37,6 +37,7 @@ from django_streamkit.views import CSVStreamView
 
 __all__ = [
     "DisplayColumn",
+    "DisplayColumnsMixin",
     "display_columns",
     "display_name",
     "display_rows",
@@ -253,9 +254,11 @@ def _cell(model_admin: Any, column: DisplayColumn) -> Callable[[Model], object]:
     return followed
 
 
-class DisplayCSVView(CSVStreamView):
-    """Writes ``display_columns`` of ``model_admin``'s changelist."""
+class DisplayColumnsMixin:
+    """Makes a format's view (with :class:`CSVStreamView`'s hooks) write
+    ``display_columns`` of ``model_admin``'s changelist."""
 
+    object_list: QuerySet[Model, object]
     model_admin: Any = None
     display_columns: Sequence[DisplayColumn] = ()
 
@@ -271,16 +274,20 @@ class DisplayCSVView(CSVStreamView):
         )
 
 
-def display_view(view_class: type[CSVStreamView]) -> type[DisplayCSVView]:
-    """``view_class`` (its dialect, encoding, filename...) writing the
-    changelist's columns."""
+class DisplayCSVView(DisplayColumnsMixin, CSVStreamView):
+    """Writes ``display_columns`` of ``model_admin``'s changelist as CSV."""
+
+
+def display_view(view_class: type[Any]) -> type[Any]:
+    """``view_class`` (a format's view: its dialect, encoding, filename...)
+    writing the changelist's columns."""
     if view_class is CSVStreamView:
         return DisplayCSVView
     view = _DISPLAY_VIEWS.get(view_class)
     if view is None:
-        view = type(view_class.__name__, (DisplayCSVView, view_class), {})
+        view = type(view_class.__name__, (DisplayColumnsMixin, view_class), {})
         _DISPLAY_VIEWS[view_class] = view
     return view
 
 
-_DISPLAY_VIEWS: dict[type[CSVStreamView], type[DisplayCSVView]] = {}
+_DISPLAY_VIEWS: dict[type[Any], type[Any]] = {}
