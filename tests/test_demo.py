@@ -289,3 +289,26 @@ def test_pandas_reads_the_orders_workbook_as_the_csv_export(demo: Server) -> Non
     escaped = notes.where(~notes.str.match(r"[=+\-@\t\r]"), "'" + notes)
     assert escaped.equals(reference["Note"].fillna(""))
     assert (notes == "=SUM(A1:A9)").any()
+
+
+def test_the_orders_export_and_admin_offer_a_workbook(demo: Server) -> None:
+    import openpyxl
+
+    client = signed_in(demo)
+    try:
+        index = client.get("/exports/").text
+        assert 'formaction="/exports/demo-order.xlsx"' in index
+        response = client.get("/exports/demo-order.xlsx?status=paid")
+        assert response.status_code == 200
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        statuses = {
+            row[0]
+            for row in sheet.iter_rows(
+                min_row=2, min_col=8, max_col=8, values_only=True
+            )
+        }
+        assert statuses == {"Paid"}
+        changelist = client.get("/admin/demo/order/").text
+        assert 'href="/admin/demo/order/export.xlsx' in changelist
+    finally:
+        client.close()

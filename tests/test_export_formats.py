@@ -215,7 +215,7 @@ def test_unknown_or_malformed_formats_are_reported_by_the_checks() -> None:
     register_orders(formats=("csv", "pdf"))
     (error,) = [e for e in check_registry() if e.id == "streamkit.E051"]
     assert "'pdf'" in error.msg
-    assert "['csv', 'tsv']" in error.msg
+    assert "['csv', 'tsv'" in error.msg
 
     class Bad(StreamingCSVExportMixin, admin.ModelAdmin):  # type: ignore[type-arg]
         list_display = ["number"]

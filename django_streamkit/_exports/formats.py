@@ -49,6 +49,7 @@ class ExportFormat:
 
 FORMATS: dict[str, ExportFormat] = {
     "csv": ExportFormat("csv", "CSV", "django_streamkit.views.CSVStreamView"),
+    "xlsx": ExportFormat("xlsx", "XLSX", "django_streamkit.views.XLSXStreamView"),
 }
 
 
