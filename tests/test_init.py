@@ -23,6 +23,7 @@ from django_streamkit import (
     templating,
     urls,
     views,
+    xlsx,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +39,7 @@ PUBLIC_MODULES = [
     templating,
     urls,
     views,
+    xlsx,
 ]
 DOCS = "\n".join(
     path.read_text() for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
