@@ -15,10 +15,10 @@ pause). :class:`Zipper` turns one into the other without a thread:
 
 Members are plain ZIP (32-bit) members with data descriptors, as Java's
 ``ZipOutputStream`` (and so Apache POI) writes them: LibreOffice 7.4 refuses
-stream-zip's ZIP64 members and Excel has refused ZIP64 records it didn't
-need. A worksheet never outgrows a 32-bit member (the workbook starts a new
-sheet first, see ``MAX_SHEET_BYTES``); a member that starts beyond 4 GiB
-into the archive is ZIP64, and so are the archive's end records then.
+stream-zip's ZIP64 members, so ZIP64 is kept to where it is needed. A
+worksheet never outgrows a 32-bit member (the workbook starts a new sheet
+first, see ``MAX_SHEET_BYTES``); a member that starts beyond 4 GiB into the
+archive is ZIP64, and so are the archive's end records then.
 Nothing here imports Django.
 """
 
