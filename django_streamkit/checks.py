@@ -34,6 +34,7 @@ streamkit.W050  django_streamkit.urls is mounted and LOGIN_URL is no URL of
                 the site: anonymous users go to the admin's login, or a 404.
 streamkit.E051  A CSVExport's formats or a StreamingCSVExportMixin's
                 export_formats name an unknown format (or none, or one twice).
+streamkit.E060  STREAMKIT_SSE_PING is not a positive number of seconds.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ from django.core import checks
 from django.urls import URLPattern, URLResolver
 from django.utils.module_loading import import_string
 
+from django_streamkit._events.checks import check_sse_settings
 from django_streamkit._writers.datetimes import FORMATS
 from django_streamkit.conf import DEFAULTS
 
@@ -300,3 +302,4 @@ def register() -> None:
     checks.register(check_template_views, checks.Tags.urls, checks.Tags.templates)
     checks.register(check_csv_views, checks.Tags.urls, checks.Tags.models)
     checks.register(check_request_context_middleware)
+    checks.register(check_sse_settings)

@@ -41,7 +41,8 @@ def test_the_routes_resolve_to_the_export_views() -> None:
     "url",
     [
         "/exports/.csv",
-        "/exports/testapp-order.tsv",
+        "/exports/testapp-order.c.sv",
+        "/exports/testapp-order.",
         "/exports/testapp-order.csv/",
         "/exports/testapp.order.csv",
         "/exports/a/b.csv",
@@ -49,9 +50,28 @@ def test_the_routes_resolve_to_the_export_views() -> None:
         "/exports/testapp-order",
     ],
 )
-def test_only_a_slug_and_csv_route_to_an_export(url: str) -> None:
+def test_only_a_slug_and_a_format_route_to_an_export(url: str) -> None:
     with pytest.raises(Resolver404):
         resolve(url)
+
+
+def test_other_formats_route_to_the_same_view() -> None:
+    match = resolve("/exports/testapp-order.xlsx")
+    assert match.func.view_class is ExportView  # type: ignore[attr-defined]
+    assert (match.url_name, match.kwargs) == (
+        "export_format",
+        {"slug": "testapp-order", "format": "xlsx"},
+    )
+    assert (
+        reverse("streamkit:export_format", kwargs={"slug": "s", "format": "json"})
+        == "/exports/s.json"
+    )
+
+
+@pytest.mark.django_db
+def test_a_format_the_export_does_not_offer_is_404(admin_client: Client) -> None:
+    response = admin_client.get("/exports/testapp-order.tsv")
+    assert response.status_code == 404
 
 
 @override_settings(ROOT_URLCONF=__name__)

@@ -13,6 +13,7 @@ urlpatterns = [
     path("csv/", include("tests.support.csv_views")),
     path("paced/", include("tests.support.paced_views")),
     path("xlsx/", include("tests.support.xlsx_views")),
+    path("sse/", include("tests.support.sse_views")),
     path("admin/", admin.site.urls),
     path("exports/", include("django_streamkit.urls")),
 ]
