@@ -35,6 +35,10 @@ streamkit.W050  django_streamkit.urls is mounted and LOGIN_URL is no URL of
 streamkit.E051  A CSVExport's formats or a StreamingCSVExportMixin's
                 export_formats name an unknown format (or none, or one twice).
 streamkit.E060  STREAMKIT_SSE_PING is not a positive number of seconds.
+streamkit.W065  A registered export's database has DISABLE_SERVER_SIDE_CURSORS
+                (PgBouncer) and its QuerySet can't be read in keyset pages
+                (grouped, distinct, sliced, a union, ordered at random or by
+                an ordered relation): it is read whole into memory.
 """
 
 from __future__ import annotations
@@ -294,6 +298,14 @@ def _is_subclass(path: str, cls: type) -> bool:
     return isinstance(imported, type) and issubclass(imported, cls)
 
 
+def check_keyset_pages(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[checks.CheckMessage]:
+    from django_streamkit._servers.checks import check_keyset_pages
+
+    return check_keyset_pages()
+
+
 def register() -> None:
     checks.register(check_settings)
     checks.register(check_gzip_middleware)
@@ -303,3 +315,4 @@ def register() -> None:
     checks.register(check_csv_views, checks.Tags.urls, checks.Tags.models)
     checks.register(check_request_context_middleware)
     checks.register(check_sse_settings)
+    checks.register(check_keyset_pages, checks.Tags.models)

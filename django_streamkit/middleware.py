@@ -12,6 +12,7 @@ from django.utils.cache import patch_vary_headers
 from django.utils.regex_helper import _lazy_re_compile
 
 from django_streamkit._gzip import acompress_chunks, compress_chunks
+from django_streamkit._servers.middleware import ASGIStreamingMiddleware
 from django_streamkit.context import request_scope
 
 _accepts_gzip = _lazy_re_compile(r"\bgzip\b")
@@ -85,3 +86,6 @@ class RequestContextMiddleware:
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         with request_scope(request):
             return await cast(Awaitable[HttpResponseBase], self.get_response(request))
+
+
+__all__ = ["ASGIStreamingMiddleware", "GZipMiddleware", "RequestContextMiddleware"]

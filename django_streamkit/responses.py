@@ -32,6 +32,8 @@ from django_streamkit._core.scope import AsyncContextIterator, ContextIterator, 
 from django_streamkit._core.stream import Stream
 from django_streamkit._core.types import Piece
 from django_streamkit._core.types import Stream as Content
+from django_streamkit._db import keyset
+from django_streamkit._servers.abort import abort_connection
 from django_streamkit.conf import conf
 
 logger = logging.getLogger("django_streamkit")
@@ -150,7 +152,9 @@ class StreamingResponse(StreamingHttpResponse):
         if isinstance(value, QuerySet):
             # A QuerySet has __aiter__ too, which would fetch every row at
             # once; read it in chunks, never through its result cache.
-            value = value.iterator(chunk_size=conf.QUERYSET_CHUNK_SIZE)
+            # Behind PgBouncer (no server-side cursors), in keyset pages.
+            size = conf.QUERYSET_CHUNK_SIZE
+            value = keyset.read(value, size, lambda qs: qs.iterator(chunk_size=size))
         if not isinstance(value, Feed):
             if not hasattr(value, "__aiter__") and (
                 not hasattr(value, "__iter__") or isinstance(value, str | bytes)
@@ -254,6 +258,7 @@ class StreamingResponse(StreamingHttpResponse):
             yield from chunks
         except Exception:
             self._log_abort()
+            abort_connection()
             raise
 
     # -- ASGI --------------------------------------------------------------

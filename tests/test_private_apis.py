@@ -14,7 +14,7 @@ import datetime
 import decimal
 import inspect
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import asgiref.local
@@ -687,3 +687,39 @@ def test_the_servers_sigterm_handlers_say_they_are_stopping() -> None:
         assert server_stopping()
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_a_streaming_response_keeps_its_source_iterator() -> None:
+    """``_servers/middleware.py``: ``StreamingHttpResponse._iterator`` is the
+    iterator ``_set_streaming_content`` made of the content (before
+    ``make_bytes``); the ASGI stepping and the WSGI collection read it so that
+    closing it runs the source's own ``close()``."""
+
+    def source() -> Iterator[str]:
+        yield "a"
+
+    generator = source()
+    response = StreamingHttpResponse(generator)
+    assert response._iterator is generator  # type: ignore[attr-defined]
+
+
+def test_a_querys_shape_tells_whether_it_can_be_paged() -> None:
+    """``_db/keyset.py``: ``Query.combinator``, ``is_sliced``, ``distinct``,
+    ``distinct_fields``, ``group_by``, ``order_by`` and ``default_ordering``
+    say whether a QuerySet can be read in keyset pages, and in what order."""
+    plain = Order.objects.all().query
+    assert plain.combinator is None
+    assert plain.is_sliced is False
+    assert plain.distinct is False
+    assert plain.distinct_fields == ()
+    assert plain.group_by is None
+    assert plain.order_by == ()
+    assert plain.default_ordering is True
+    assert Order.objects.all()[:3].query.is_sliced is True
+    assert Order.objects.union(Order.objects.all()).query.combinator == "union"
+    assert Order.objects.values("status").annotate(n=Count("id")).query.group_by
+    assert Order.objects.order_by("-total", F("number")).query.order_by == (
+        "-total",
+        F("number"),
+    )
+    assert Order.objects.order_by().query.default_ordering is False

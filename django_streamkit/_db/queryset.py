@@ -22,6 +22,7 @@ from django.db.models.query import ValuesListIterable
 from django.db.models.sql import Query
 from django.db.models.sql.constants import MULTI
 
+from django_streamkit._db import keyset
 from django_streamkit._db.cells import Cells, chained, labeller, texts
 from django_streamkit._db.postgres import Loaders, Text
 from django_streamkit._db.sqlite import fast_converter, untyped_query
@@ -76,7 +77,10 @@ class QuerySetRows(Generator[Any, None, None]):
 
     def _django_rows(self) -> Iterator[Any]:
         # Inside _in_transaction, so closing that ends the transaction.
-        rows = self.queryset.iterator(chunk_size=self.chunk_size)
+        return keyset.read(self.queryset, self.chunk_size, self._rows_of)
+
+    def _rows_of(self, queryset: QuerySet[Model, object]) -> Iterator[Any]:
+        rows = queryset.iterator(chunk_size=self.chunk_size)
         if self.row is not None:
             return map(self.row, rows)
         if not self.labels:
@@ -100,10 +104,16 @@ class QuerySetRows(Generator[Any, None, None]):
             or self.queryset._iterable_class is not ValuesListIterable
         ):
             return None
-        plan = _ColumnPlan(
-            self.queryset, self.chunk_size, self.labels, as_text, datetimes
+
+        def batches(queryset: QuerySet[Model, object]) -> Iterator[list[Any]]:
+            plan = _ColumnPlan(
+                queryset, self.chunk_size, self.labels, as_text, datetimes
+            )
+            return plan.batches()
+
+        self._rows = _in_transaction(
+            self.queryset, lambda: keyset.read(self.queryset, self.chunk_size, batches)
         )
-        self._rows = _in_transaction(self.queryset, plan.batches)
         return self._rows
 
 

@@ -1,9 +1,11 @@
 """Real servers on 127.0.0.1 for the tests that only a server can answer.
 
-Each server is a subprocess (gunicorn or uvicorn) serving ``tests.support.wsgi``
-or ``tests.support.asgi`` with ``tests.support.server_settings``; startup and
+Each server is a subprocess serving ``tests.support.wsgi`` or
+``tests.support.asgi`` with ``tests.support.server_settings``; startup and
 every wait are bounded, and the process is stopped when the ``with`` block
-ends.
+ends. The kinds beyond gunicorn, gthread, uvicorn and runserver (the server
+matrix, :data:`MATRIX`, started as ``tests/support/server_kinds.py`` says)
+are installed on the Django 5.2 venv only (the ``servers`` extra).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -22,6 +23,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.support.server_kinds import (
+    ASGI_KINDS,
+    FORKING_KINDS,
+    MATRIX_SERVERS,
+    command,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,6 +48,7 @@ SERVERS = {
     "uvicorn": ["-m", "uvicorn", "--no-access-log", "--lifespan", "off"],
     # Django's development server, as the demo and new projects run it.
     "runserver": ["-m", "django", "runserver", "--noreload", "--skip-checks"],
+    **MATRIX_SERVERS,
 }
 
 
@@ -61,17 +70,24 @@ class Server:
     @property
     def serving_pid(self) -> int:
         """The process that runs the app: gunicorn's worker, or the server itself."""
-        if self.kind in ("uvicorn", "runserver"):
+        if self.kind not in FORKING_KINDS:
             return self.process.pid
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             children = Path(
                 f"/proc/{self.process.pid}/task/{self.process.pid}/children"
             ).read_text()
-            if children.split():
-                return int(children.split()[0])
+            for child in children.split():
+                # Not multiprocessing's resource tracker (hypercorn's spawn).
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+                if b"resource_tracker" in cmdline:
+                    continue
+                # uWSGI's master has its HTTP router and its worker as children.
+                if self.kind.startswith("uwsgi") and b"worker" not in cmdline:
+                    continue
+                return int(child)
             time.sleep(0.05)
-        raise RuntimeError(f"gunicorn {self.process.pid} has no worker")
+        raise RuntimeError(f"{self.kind} {self.process.pid} has no worker")
 
     def reset_peak_rss(self) -> int:
         """Reset the kernel's peak RSS mark; return the current RSS in bytes."""
@@ -120,15 +136,9 @@ def serve(
     output = workdir / "server.out"
     app = (
         f"{project}.asgi:application"
-        if kind == "uvicorn"
+        if kind in ASGI_KINDS
         else f"{project}.wsgi:application"
     )
-    if kind == "uvicorn":
-        address = ["--host", "127.0.0.1", "--port", str(port)]
-    elif kind == "runserver":
-        address = [f"127.0.0.1:{port}"]
-    else:
-        address = ["--bind", f"127.0.0.1:{port}", "--timeout", "300"]
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": settings,
@@ -139,8 +149,7 @@ def serve(
     }
     with output.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, *SERVERS[kind], *address, *(extra_args or [])]
-            + ([] if kind == "runserver" else [app]),
+            command(SERVERS, kind, app, port, extra_args or []),
             cwd=pythonpath,
             env=env,
             stdout=out,
@@ -256,3 +265,11 @@ def nginx_in_front(upstream: Server, *, gzip: bool = False) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+def client(server: Server, **options: object) -> httpx.Client:
+    """An HTTP client for ``server``: HTTP/2 with prior knowledge for
+    ``hypercorn-h2c``, HTTP/1.1 otherwise."""
+    if server.kind == "hypercorn-h2c":
+        return httpx.Client(http1=False, http2=True, **options)  # type: ignore[arg-type]
+    return httpx.Client(**options)  # type: ignore[arg-type]
