@@ -21,6 +21,7 @@ from django_streamkit.templating import (
     stream_template,
     stream_template_string,
 )
+from django_streamkit.xlsx import StreamingXLSXResponse, stream_xlsx
 
 __all__ = [
     "EventStreamResponse",
@@ -30,6 +31,7 @@ __all__ = [
     "StreamingNDJSONResponse",
     "StreamingResponse",
     "StreamingTemplateResponse",
+    "StreamingXLSXResponse",
     "current_request",
     "get_current_request",
     "last_event_id",
@@ -39,4 +41,5 @@ __all__ = [
     "stream_template",
     "stream_template_string",
     "stream_with_context",
+    "stream_xlsx",
 ]

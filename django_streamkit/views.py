@@ -38,6 +38,7 @@ __all__ = [
     "JSONStreamView",
     "StreamingView",
     "TemplateStreamView",
+    "XLSXStreamView",
 ]
 
 # -- any stream --------------------------------------------------------------------
@@ -304,3 +305,7 @@ class CSVStreamView(CSVDeclaration, View):
         return self.response_class(
             self.get_rows(), filename=self.get_filename(), **options
         )
+
+
+# Last: it subclasses CSVStreamView.
+from django_streamkit._xlsx.view import XLSXStreamView  # noqa: E402

@@ -43,8 +43,8 @@ make_venv() {
     [[ -n "$extras" ]] && project=".[$extras]"
     local pip_help
     pip_help="$("$python" -m pip --help 2>/dev/null || true)"
-    if [[ -z "$extras" && "$pip_help" == *"--python"* ]]; then
-        # No extras (the demo): a venv without its own pip, filled by the
+    if [[ "$extras" != *test* && "$pip_help" == *"--python"* ]]; then
+        # No test extras (the demo): a venv without its own pip, filled by the
         # interpreter's pip (--python, pip 22.3+), skipping ensurepip and the
         # pip upgrade, about half of a fresh install's time.
         "$python" -m venv --without-pip "$dir"

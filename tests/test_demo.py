@@ -259,3 +259,56 @@ def test_books_csv_has_a_bom_and_a_unicode_filename(demo: Server) -> None:
         in (response.headers["content-disposition"])
     )
     assert response.text.count("\n") == 20_001
+
+
+def test_pandas_reads_the_orders_workbook_as_the_csv_export(demo: Server) -> None:
+    import pandas as pd
+
+    workbook = httpx.get(demo.url + "/orders.xlsx", timeout=120)
+    assert workbook.headers["content-disposition"].startswith(
+        'attachment; filename="bookshop-orders.xlsx"'
+    )
+    frame = pd.read_excel(io.BytesIO(workbook.content), sheet_name="Orders")
+    text = httpx.get(demo.url + "/orders.csv", timeout=120).text
+    reference = pd.read_csv(io.StringIO(text), parse_dates=["Created"])
+    assert list(frame.columns) == list(reference.columns)
+    assert len(frame) == len(reference) == 120_000
+    assert str(frame["Created"].dtype).startswith("datetime64")
+    # A spreadsheet keeps a date-time as a fraction of days; openpyxl reads
+    # it to the millisecond.
+    drift = (frame["Created"] - reference["Created"]).abs().max()
+    assert drift < pd.Timedelta(milliseconds=1)
+    for column in ("ID", "Quantity"):
+        assert frame[column].dtype == "int64"
+        assert frame[column].equals(reference[column])
+    assert (frame["Total"] - reference["Total"]).abs().max() < 1e-9
+    for column in ("Customer", "Email", "Book", "Author", "Status"):
+        assert frame[column].equals(reference[column]), column
+    # The CSV escapes formulas with "'"; the workbook's notes are plain text.
+    notes = frame["Note"].fillna("")
+    escaped = notes.where(~notes.str.match(r"[=+\-@\t\r]"), "'" + notes)
+    assert escaped.equals(reference["Note"].fillna(""))
+    assert (notes == "=SUM(A1:A9)").any()
+
+
+def test_the_orders_export_and_admin_offer_a_workbook(demo: Server) -> None:
+    import openpyxl
+
+    client = signed_in(demo)
+    try:
+        index = client.get("/exports/").text
+        assert 'formaction="/exports/demo-order.xlsx"' in index
+        response = client.get("/exports/demo-order.xlsx?status=paid")
+        assert response.status_code == 200
+        sheet = openpyxl.load_workbook(io.BytesIO(response.content)).active
+        statuses = {
+            row[0]
+            for row in sheet.iter_rows(
+                min_row=2, min_col=8, max_col=8, values_only=True
+            )
+        }
+        assert statuses == {"Paid"}
+        changelist = client.get("/admin/demo/order/").text
+        assert 'href="/admin/demo/order/export.xlsx' in changelist
+    finally:
+        client.close()

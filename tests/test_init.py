@@ -25,6 +25,7 @@ from django_streamkit import (
     templating,
     urls,
     views,
+    xlsx,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,7 @@ PUBLIC_MODULES = [
     templating,
     urls,
     views,
+    xlsx,
 ]
 DOCS = "\n".join(
     path.read_text() for path in [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]

@@ -55,6 +55,7 @@ FORMATS: dict[str, ExportFormat] = {
     "ndjson": ExportFormat(
         "ndjson", "JSON Lines", "django_streamkit._json.view.NDJSONDownloadView"
     ),
+    "xlsx": ExportFormat("xlsx", "XLSX", "django_streamkit.views.XLSXStreamView"),
 }
 
 

@@ -25,6 +25,7 @@ class OrderExport(CSVExport):
     choices_as_labels = ["status"]
     filter_fields = ["status", "created__gte", "created__lt", "total__gte"]
     filename = "orders.csv"
+    formats = ("csv", "xlsx")
 
 
 @register

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from demo import live, views
+from demo import live, views, xlsx_views
 
 app_name = "demo"
 
@@ -12,6 +12,7 @@ urlpatterns = [
     path("large-naive.csv", views.large_naive_csv, name="large-naive-csv"),
     path("orders.csv", views.OrderExport.as_view(), name="orders-csv"),
     path("books.csv", views.books_csv, name="books-csv"),
+    path("orders.xlsx", xlsx_views.OrderWorkbook.as_view(), name="orders-xlsx"),
     path("my-large-page.html", views.LargePage.as_view(), name="large-page"),
     path("stream", views.stream, name="stream"),
     path("clock", views.Clock.as_view(), name="clock"),

@@ -42,6 +42,11 @@ FEATURES = [
                 "label": "/books.csv",
                 "how": "StreamingCSVResponse from a generator",
             },
+            {
+                "url": "/orders.xlsx",
+                "label": "/orders.xlsx",
+                "how": "XLSXStreamView: the same orders as an Excel workbook",
+            },
         ],
     },
     {

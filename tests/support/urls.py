@@ -14,6 +14,7 @@ urlpatterns = [
     path("copy/", include("tests.support.copy_urls")),
     path("json/", include("tests.support.json_urls")),
     path("paced/", include("tests.support.paced_views")),
+    path("xlsx/", include("tests.support.xlsx_views")),
     path("sse/", include("tests.support.sse_views")),
     path("matrix/", include("tests.support.matrix_views")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,1 @@
+"""The Django side of streamed workbooks that lives outside the public modules."""
