@@ -243,3 +243,32 @@ def test_a_column_of_utc_datetimes(db: str, micro: int) -> None:
     values = Sample.objects.using(db).order_by("pk").values("moment")
     expected = json.dumps(list(values), cls=DjangoJSONEncoder, separators=(",", ":"))
     assert body(stream_json(values)) == expected.encode()
+
+
+# U+2028, U+2029 and U+0085 are line breaks to str.splitlines() and to
+# httpx's iter_lines(); JSON leaves them raw inside strings.
+SPLITTERS = ["a\u2028b", "c\u2029d", "e\x85f", "\u2028\u2029\x85"]
+
+
+def lines_of(data: bytes) -> list[Any]:
+    return [json.loads(line) for line in data.decode().splitlines()]
+
+
+@pytest.mark.parametrize("db", each_database())
+def test_json_lines_escape_what_line_readers_split_on(db: str) -> None:
+    from httpx._decoders import LineDecoder
+
+    from tests.support.testapp.models import Sample
+
+    items = [{"text": text} for text in SPLITTERS]
+    data = body(stream_ndjson(iter(items)))
+    assert lines_of(data) == items
+    decoder = LineDecoder()
+    assert [*map(json.loads, decoder.decode(data.decode()) + decoder.flush())] == items
+    Sample.objects.using(db).bulk_create(Sample(text=text) for text in SPLITTERS)
+    values = Sample.objects.using(db).order_by("pk").values("text")
+    assert lines_of(body(StreamingNDJSONResponse(values))) == items
+    flat = values.values_list("text", flat=True)
+    assert lines_of(body(StreamingNDJSONResponse(flat))) == SPLITTERS
+    # One document: nothing changes.
+    assert json.loads(body(stream_json(iter(items)))) == items

@@ -244,3 +244,11 @@ except ImportError as exc:
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'django-streamkit[drf]'" in done.stdout
+
+
+def test_the_json_lines_renderer_escapes_what_line_readers_split_on() -> None:
+    from django_streamkit.contrib.rest_framework import StreamingNDJSONRenderer
+
+    data = StreamingNDJSONRenderer().render({"detail": "a\u2028b\u2029c\x85"})
+    assert data == b'{"detail":"a\\u2028b\\u2029c\\u0085"}\n'
+    assert len(data.decode().splitlines()) == 1

@@ -21,7 +21,7 @@ from itertools import islice
 from typing import Any, Final, Protocol
 
 from django_streamkit._core.feed import AsyncFeedChunks, Feed, FeedChunks
-from django_streamkit._writers.json_cells import as_bytes
+from django_streamkit._writers.json_cells import as_bytes, line_safe
 
 __all__ = ["JSONFeed", "JSONFormat", "RowWriter", "chunks_of"]
 
@@ -168,7 +168,9 @@ class JSONFeed(Feed[Any]):
             data = as_bytes(text + "\n" if fmt.lines and count else text)
         if not count:
             return b""
-        if self._items and not fmt.lines:
+        if fmt.lines:
+            data = line_safe(data)
+        elif self._items:
             data = b"," + data
         self._items += count
         self._bytes += len(data)

@@ -39,6 +39,7 @@ from django.db.models import QuerySet
 from django.http.response import HttpResponseBase
 
 from django_streamkit._db.queryset import QuerySetRows
+from django_streamkit._writers.json_cells import as_bytes, line_safe
 from django_streamkit.conf import conf
 from django_streamkit.csv import StreamingCSVResponse
 from django_streamkit.json import StreamingJSONResponse, StreamingNDJSONResponse
@@ -75,12 +76,8 @@ class StreamingNDJSONRenderer(renderers.BaseRenderer):  # type: ignore[misc]
         if data is None:
             return b""
         encoder = _encoder(self.encoder_class, self.strict)
-        return (
-            encoder(separators=(",", ":"), ensure_ascii=False)
-            .encode(data)
-            .encode("utf-8", "backslashreplace")
-            + b"\n"
-        )
+        text = encoder(separators=(",", ":"), ensure_ascii=False).encode(data)
+        return line_safe(as_bytes(text)) + b"\n"
 
 
 class StreamingCSVRenderer(renderers.BaseRenderer):  # type: ignore[misc]
