@@ -272,3 +272,23 @@ def test_json_lines_escape_what_line_readers_split_on(db: str) -> None:
     assert lines_of(body(StreamingNDJSONResponse(flat))) == SPLITTERS
     # One document: nothing changes.
     assert json.loads(body(stream_json(iter(items)))) == items
+
+
+@pytest.mark.django_db
+def test_a_querysets_chunks_iterated_directly_stay_their_size() -> None:
+    from django.test import override_settings
+
+    from tests.support.testapp.models import Sample
+
+    Sample.objects.bulk_create(Sample(text=f"row {i}", count=i) for i in range(6000))
+    values = Sample.objects.order_by("pk").values("text", "count")
+    with override_settings(
+        STREAMKIT_QUERYSET_CHUNK_SIZE=100, STREAMKIT_CHUNK_SIZE=2000
+    ):
+        direct = list(stream_json(values))
+        relayed = list(StreamingJSONResponse(values))
+    # A fetched chunk of 100 rows is about 3 KB: a chunk is one or two of
+    # them, never dozens (the rows of every fetched chunk held at once).
+    assert max(map(len, direct)) <= 2 * max(map(len, relayed)) < 8000
+    assert b"".join(direct) == b"".join(relayed)
+    assert len(json.loads(b"".join(direct))) == 6000

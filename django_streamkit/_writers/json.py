@@ -210,12 +210,24 @@ class JSONFeed(Feed[Any]):
                 yield head + self.tail()
                 return
             yield head + self.render([first])
-            while batch := list(islice(source, self.limit())):
+            while batch := self._take(source, self.limit()):
                 yield self.render(batch)
             if tail := self.tail():
                 yield tail
         finally:
             self.close()
+
+    def _take(self, source: Iterator[Any], limit: int) -> list[Any]:
+        # limit() counts rows; a QuerySet's items are fetched batches of them.
+        if (weigh := self.weigh) is None:
+            return list(islice(source, limit))
+        batch, rows = [], 0
+        for item in source:
+            batch.append(item)
+            rows += weigh(item)
+            if rows >= limit:
+                break
+        return batch
 
     async def achunks(self) -> AsyncIterator[bytes]:
         """The async twin of :meth:`chunks`: a batch ends when it holds
