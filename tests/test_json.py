@@ -292,3 +292,26 @@ def test_a_querysets_chunks_iterated_directly_stay_their_size() -> None:
     assert max(map(len, direct)) <= 2 * max(map(len, relayed)) < 8000
     assert b"".join(direct) == b"".join(relayed)
     assert len(json.loads(b"".join(direct))) == 6000
+
+
+@pytest.mark.parametrize("db", each_database())
+def test_another_encoder_sees_the_dates_of_aggregates(db: str) -> None:
+    from django.db.models import Max
+
+    from tests.support.testapp.models import Sample
+
+    class Dates(DjangoJSONEncoder):
+        def default(self, o: Any) -> Any:
+            if isinstance(o, datetime.date):
+                return f"<{o}>"
+            return super().default(o)
+
+    days = [datetime.date(2020, 1, 2), datetime.date(2021, 3, 4)]
+    Sample.objects.using(db).bulk_create(Sample(text="a", day=day) for day in days)
+    latest = Sample.objects.using(db).values("text").annotate(day=Max("day"))
+    assert (
+        body(stream_json(latest, encoder=Dates))
+        == b'[{"text":"a","day":"<2021-03-04>"}]'
+    )
+    # Django's encoder still gets the text.
+    assert body(stream_json(latest)) == b'[{"text":"a","day":"2021-03-04"}]'

@@ -356,3 +356,15 @@ def test_no_server_side_cursor_where_they_are_disabled(
     # one page holds the five rows), then the page; the reference, one query.
     assert len(cursors) == 3
     assert not any(isinstance(c, psycopg.ServerCursor) for c in cursors)
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(not hasattr(csv, "QUOTE_STRINGS"), reason="Python 3.12+")
+def test_quote_strings_leaves_an_aggregates_dates_unquoted() -> None:
+    Sample.objects.bulk_create([Sample(text="a", day=datetime.date(2020, 1, 2))])
+    latest = Sample.objects.values_list("text").annotate(day=Max("day"))
+    quoting = csv.QUOTE_STRINGS  # type: ignore[attr-defined,unused-ignore]
+    ours = b"".join(stream_csv(latest, quoting=quoting, escape_formulas=False))
+    out = io.StringIO()
+    csv.writer(out, quoting=quoting).writerows(list(latest))
+    assert ours == out.getvalue().encode() == b'"a",2020-01-02\r\n'
