@@ -91,6 +91,10 @@ def test_a_custom_encoder() -> None:
         (lambda: stream_json([1], encoder=json.dumps), r"JSONEncoder subclass"),
         (lambda: stream_json([1], envelope=[1]), r"envelope must be a dict"),
         (lambda: stream_json([1], envelope={}, key=3), r"key must be a str"),
+        (
+            lambda: stream_json([1], envelope={"count": len}),
+            r"The envelope \{'count': <built-in function len>\} can't be encoded",
+        ),
         (lambda: stream_json(Book.objects.all()), r"QuerySet of Book instances"),
     ],
 )

@@ -92,7 +92,15 @@ class JSONFormat:
         # A marker no value can contain splits the envelope's text around
         # the array, wherever the encoder puts it.
         marker = f"\x00streamkit:{uuid.uuid4().hex}"
-        text = self.encode({**envelope, key: marker})
+        try:
+            text = self.encode({**envelope, key: marker})
+        except (TypeError, ValueError) as error:
+            kind = TypeError if isinstance(error, TypeError) else ValueError
+            raise kind(
+                f"The envelope {short_repr(envelope)} can't be encoded by "
+                f"{type(self.encoder).__name__}: {error}. Give it values to "
+                f"encode (a count as a number: queryset.count(), called)."
+            ) from error
         before, found, after = text.partition(self.encode(marker))
         assert found, "the encoder wrote the marker"
         return as_bytes(before + "["), as_bytes("]" + after)
