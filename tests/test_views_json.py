@@ -116,6 +116,21 @@ def test_bad_declarations_name_the_fix() -> None:
         get(JSONStreamView, fields=["title"])
     with pytest.raises(ImproperlyConfigured, match=r"choices_as_labels names 'title'"):
         get(JSONStreamView, model=Book, fields=["title"], choices_as_labels=["title"])
+    # Two columns under one key: a JSON object would keep only one of them.
+    with pytest.raises(ImproperlyConfigured, match=r"the key 'genre' twice"):
+        get(
+            JSONStreamView,
+            model=Book,
+            fields=["title", "genre"],
+            labels={"title": "genre"},
+        )
+    with pytest.raises(ImproperlyConfigured, match=r"the key 'x' twice"):
+        get(
+            JSONStreamView,
+            model=Book,
+            fields=["title", "genre"],
+            labels=dict.fromkeys(["title", "genre"], "x"),
+        )
 
 
 # -- exports and the admin ----------------------------------------------------
