@@ -252,3 +252,16 @@ def test_the_json_lines_renderer_escapes_what_line_readers_split_on() -> None:
     data = StreamingNDJSONRenderer().render({"detail": "a\u2028b\u2029c\x85"})
     assert data == b'{"detail":"a\\u2028b\\u2029c\\u0085"}\n'
     assert len(data.decode().splitlines()) == 1
+
+
+@pytest.mark.django_db
+def test_head_gets_the_headers_and_serialises_no_row(client: Client) -> None:
+    add_books()
+    BookSerializer.calls = 0
+    head = client.head("/books/?format=ndjson")
+    assert head.status_code == 200
+    assert head["Content-Type"] == "application/x-ndjson"
+    assert b"".join(head.streaming_content) == b""
+    assert BookSerializer.calls == 0
+    # Filters are still checked.
+    assert client.head("/books/?rating=lots").status_code == 400

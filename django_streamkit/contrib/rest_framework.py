@@ -135,7 +135,11 @@ class StreamingListMixin:
                 f"{type(serializer).__name__}, which has no child serializer; "
                 f"StreamingListMixin streams a ListSerializer's child, row by row."
             )
-        rows = self.get_stream_rows(queryset, child)
+        rows: Iterator[Any] = iter(())
+        if request.method != "HEAD":
+            # A HEAD gets the headers only: servers read a HEAD body to its
+            # end before dropping it, serialising every row.
+            rows = self.get_stream_rows(queryset, child)
         return self.get_streaming_response(rows, renderer, child)
 
     def get_stream_rows(self, queryset: Iterable[Any], child: Any) -> Iterator[Any]:
