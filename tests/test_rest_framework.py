@@ -265,3 +265,31 @@ def test_head_gets_the_headers_and_serialises_no_row(client: Client) -> None:
     assert BookSerializer.calls == 0
     # Filters are still checked.
     assert client.head("/books/?rating=lots").status_code == 400
+
+
+class Grouped(serializers.ListSerializer):  # type: ignore[misc]
+    def to_representation(self, data: Any) -> Any:
+        return {"books": super().to_representation(data)}
+
+
+class GroupedBookSerializer(BookSerializer):
+    class Meta(BookSerializer.Meta):
+        list_serializer_class = Grouped
+
+
+class GroupedBooks(StreamedBooks):
+    serializer_class = GroupedBookSerializer
+
+
+urlpatterns.append(path("grouped/", GroupedBooks.as_view()))
+
+
+@pytest.mark.django_db
+def test_a_list_serializer_with_its_own_representation_is_refused(
+    client: Client,
+) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    add_books()
+    with pytest.raises(ImproperlyConfigured, match=r"Grouped .* overrides to_repr"):
+        client.get("/grouped/")

@@ -26,7 +26,10 @@ from functools import cache
 from typing import Any
 
 try:
-    from rest_framework import renderers  # type: ignore[import-untyped]
+    from rest_framework import (  # type: ignore[import-untyped]
+        renderers,
+        serializers,
+    )
     from rest_framework.utils import encoders  # type: ignore[import-untyped]
 except ImportError as exc:  # pragma: no cover - the message is tested
     raise ImportError(
@@ -104,6 +107,8 @@ class StreamingCSVRenderer(renderers.BaseRenderer):  # type: ignore[misc]
         return b"".join(StreamingCSVResponse(rows, header=header))
 
 
+_LIST_REPRESENTATION = serializers.ListSerializer.to_representation
+
 STREAMING_RENDERERS = (
     StreamingJSONRenderer,
     StreamingNDJSONRenderer,
@@ -134,6 +139,15 @@ class StreamingListMixin:
                 f"{type(self).__name__}.get_serializer(many=True) returned "
                 f"{type(serializer).__name__}, which has no child serializer; "
                 f"StreamingListMixin streams a ListSerializer's child, row by row."
+            )
+        if type(serializer).to_representation is not _LIST_REPRESENTATION:
+            # Its list would differ from the rows streamed one at a time.
+            raise ImproperlyConfigured(
+                f"{type(serializer).__name__} (the list serializer of "
+                f"{type(self).__name__}) overrides to_representation(), which "
+                f"StreamingListMixin can't apply to a list it streams row by "
+                f"row; move that work into {type(child).__name__}."
+                f"to_representation() or override get_stream_rows()."
             )
         rows: Iterator[Any] = iter(())
         if request.method != "HEAD":
