@@ -7,6 +7,8 @@ class StreamkitConfig(AppConfig):
     name = "django_streamkit"
     label = "streamkit"
     verbose_name = "Streamkit"
+    # The broadcast tables' keys, whatever the project's DEFAULT_AUTO_FIELD.
+    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
         from django_streamkit import checks, exports

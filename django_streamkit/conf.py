@@ -27,6 +27,18 @@ DEFAULTS: dict[str, Any] = {
     "QUERYSET_CHUNK_SIZE": 2000,
     # Jinja2's ``enable_buffering(size)`` default for streamed templates.
     "TEMPLATE_BUFFER_SIZE": 5,
+    # Where published events are stored and fanned out; see docs/broadcast.md.
+    "BROADCAST": {},
+}
+
+#: The keys of ``STREAMKIT_BROADCAST`` and their defaults.
+BROADCAST_DEFAULTS: dict[str, Any] = {
+    "BACKEND": "database",  # or "redis", "memory"
+    "URL": "redis://127.0.0.1:6379/0",  # the redis backend's server
+    "RETENTION": 1000,  # events kept per channel, for Last-Event-ID replay
+    "DATABASE": "default",  # the database backend's alias
+    "PREFIX": "streamkit:",  # the redis backend's key prefix
+    "POLL_INTERVAL": 1.0,  # seconds between polls where there is no NOTIFY
 }
 
 
@@ -63,6 +75,10 @@ class Settings:
     @property
     def TEMPLATE_BUFFER_SIZE(self) -> int:
         return int(self._get("TEMPLATE_BUFFER_SIZE"))
+
+    @property
+    def BROADCAST(self) -> dict[str, Any]:
+        return {**BROADCAST_DEFAULTS, **dict(self._get("BROADCAST") or {})}
 
     def chunk_size(self, chunk_size: object) -> int:
         """A ``chunk_size`` argument, checked; ``None`` is the setting."""
