@@ -94,22 +94,31 @@ class DatabaseBackend:
         return None
 
     def read(self, channel: str, after: str) -> Batch:
-        from django_streamkit.models import Event
-
         self._listen()
         position = int(after)
+        records = self._records(channel, position)
+        if not records:
+            head = int(self.head(channel))
+            if head <= position:
+                return Batch([])
+            # Read again, after the head: what it counted is committed by
+            # now, so whatever of it is not there was trimmed.
+            records = self._records(channel, position)
+            if not records:
+                return Batch([], str(head))
+        first = int(records[0].id)
+        return Batch(records, str(first - 1) if first > position + 1 else None)
+
+    def _records(self, channel: str, position: int) -> list[Record]:
+        from django_streamkit.models import Event
+
         rows = (
             Event.objects.using(self.alias)
             .filter(channel=channel, seq__gt=position)
             .order_by("seq")
             .values_list("seq", "event", "data")
         )
-        records = [Record(str(s), e or None, decode_data(d)) for s, e, d in rows]
-        if records:
-            first = int(records[0].id)
-            return Batch(records, str(first - 1) if first > position + 1 else None)
-        head = int(self.head(channel))
-        return Batch([], str(head) if head > position else None)
+        return [Record(str(s), e or None, decode_data(d)) for s, e, d in rows]
 
     def wait(self, cursors: Mapping[str, str], timeout: float) -> dict[str, Batch]:
         if not self.notifies:
