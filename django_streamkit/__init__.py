@@ -9,7 +9,7 @@ from django_streamkit.context import (
 )
 from django_streamkit.csv import StreamingCSVResponse, stream_csv
 from django_streamkit.responses import StreamingResponse
-from django_streamkit.sse import ServerSentEvent
+from django_streamkit.sse import EventStreamResponse, ServerSentEvent, last_event_id
 from django_streamkit.templating import (
     StreamingTemplateResponse,
     stream_template,
@@ -17,12 +17,14 @@ from django_streamkit.templating import (
 )
 
 __all__ = [
+    "EventStreamResponse",
     "ServerSentEvent",
     "StreamingCSVResponse",
     "StreamingResponse",
     "StreamingTemplateResponse",
     "current_request",
     "get_current_request",
+    "last_event_id",
     "stream_csv",
     "stream_template",
     "stream_template_string",

@@ -32,6 +32,7 @@ streamkit.E049  Exports are registered (the URLs not mounted) without
                 django.contrib.auth and django.contrib.contenttypes.
 streamkit.W050  django_streamkit.urls is mounted and LOGIN_URL is no URL of
                 the site: anonymous users go to the admin's login, or a 404.
+streamkit.E060  STREAMKIT_SSE_PING is not a positive number of seconds.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from django.core import checks
 from django.urls import URLPattern, URLResolver
 from django.utils.module_loading import import_string
 
+from django_streamkit._events.checks import check_sse_settings
 from django_streamkit._writers.datetimes import FORMATS
 from django_streamkit.conf import DEFAULTS
 
@@ -298,3 +300,4 @@ def register() -> None:
     checks.register(check_template_views, checks.Tags.urls, checks.Tags.templates)
     checks.register(check_csv_views, checks.Tags.urls, checks.Tags.models)
     checks.register(check_request_context_middleware)
+    checks.register(check_sse_settings)

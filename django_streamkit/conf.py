@@ -27,6 +27,8 @@ DEFAULTS: dict[str, Any] = {
     "QUERYSET_CHUNK_SIZE": 2000,
     # Jinja2's ``enable_buffering(size)`` default for streamed templates.
     "TEMPLATE_BUFFER_SIZE": 5,
+    # Seconds of silence after which an event stream sends a ": ping" comment.
+    "SSE_PING": 15,
     # Where published events are stored and fanned out; see docs/broadcast.md.
     "BROADCAST": {},
 }
@@ -75,6 +77,25 @@ class Settings:
     @property
     def TEMPLATE_BUFFER_SIZE(self) -> int:
         return int(self._get("TEMPLATE_BUFFER_SIZE"))
+
+    @property
+    def SSE_PING(self) -> float:
+        return float(self._get("SSE_PING"))
+
+    def sse_ping(self, ping: object) -> float:
+        """A ``ping`` argument, checked; ``None`` is the setting."""
+        if ping is None:
+            return self.SSE_PING
+        if (
+            not isinstance(ping, int | float)
+            or isinstance(ping, bool)
+            or not 0 < ping < float("inf")
+        ):
+            raise ValueError(
+                f"ping must be a positive number of seconds, not {ping!r}; "
+                "pass None to use the STREAMKIT_SSE_PING setting."
+            )
+        return float(ping)
 
     @property
     def BROADCAST(self) -> dict[str, Any]:

@@ -230,6 +230,9 @@ class StreamingResponse(StreamingHttpResponse):
         else:
             await sync_to_async(self._stream.close, thread_sensitive=True)()
 
+    def _leave(self) -> None:
+        """The server has stopped iterating this body (a hook)."""
+
     def _log_abort(self) -> None:
         logger.exception(
             "Error while streaming the body of %r after the response started; "
@@ -282,6 +285,9 @@ class StreamingResponse(StreamingHttpResponse):
             self._log_abort()
             raise
         finally:
+            # A step still in flight may be waiting for its source: tell it
+            # the client has gone, so it ends within one idle tick.
+            self._leave()
             # On disconnect Django cancels this task; the source is closed on
             # the same worker thread, after any step still in flight.
             await asyncio.shield(sync_to_async(self._close, thread_sensitive=True)())

@@ -22,6 +22,7 @@ from django_streamkit._db.columns import (
     resolve_columns,
 )
 from django_streamkit._db.queryset import Labels
+from django_streamkit._events.views import EventStreamView
 from django_streamkit._writers.csv_format import CSVOptions, Dialect
 from django_streamkit.context import request_scope, stream_with_context
 from django_streamkit.csv import StreamingCSVResponse, queryset_rows
@@ -32,6 +33,7 @@ __all__ = [
     "AsyncTemplateStreamView",
     "CSVColumn",
     "CSVStreamView",
+    "EventStreamView",
     "StreamingView",
     "TemplateStreamView",
 ]

@@ -585,3 +585,57 @@ def test_a_connection_can_be_lent_to_a_producer_thread() -> None:
     thread.join()
     assert seen == [connection]
     assert not connection.allow_thread_sharing
+
+
+def test_runserver_keeps_the_socket_reader_behind_wsgi_input() -> None:
+    """``_events/watch.client_fileno``: under Django's development server the
+    client's socket is only reachable as ``wsgi.input``'s ``LimitedStream``
+    ``_read``, the socket reader's bound ``read``; its ``fileno()`` is what
+    is watched for the client's close (a stream silent for minutes would
+    otherwise hold its thread and source after the client left)."""
+    import io
+    import socket
+
+    from django.core.handlers.wsgi import LimitedStream
+
+    from django_streamkit._events.watch import client_fileno
+
+    left, right = socket.socketpair()
+    with left, right:
+        reader = left.makefile("rb")
+        stream = LimitedStream(reader, 0)
+        assert stream._read.__self__ is reader  # type: ignore[attr-defined]
+        assert client_fileno({"wsgi.input": stream}) == left.fileno()
+        assert client_fileno({"wsgi.input": io.BytesIO()}) is None
+
+
+def test_the_servers_sigterm_handlers_say_they_are_stopping() -> None:
+    """``_events/watch.server_stopping``: gunicorn's workers and uvicorn's
+    server install a bound method as the SIGTERM handler, which sets the
+    worker's ``alive`` to False or the server's ``should_exit`` to True; an
+    open event stream reads them to end within the grace period."""
+    import signal
+
+    from gunicorn.workers.base import Worker
+    from gunicorn.workers.gthread import ThreadWorker
+    from uvicorn import Config, Server
+
+    from django_streamkit._events.watch import server_stopping
+
+    for worker_class in (Worker, ThreadWorker):
+        assert "self.alive = False" in inspect.getsource(worker_class.handle_exit)
+    server = Server(Config(app=None))
+    assert server.should_exit is False
+    worker = object.__new__(Worker)
+    worker.alive = True
+    previous = signal.signal(signal.SIGTERM, server.handle_exit)
+    try:
+        assert not server_stopping()
+        server.handle_exit(signal.SIGTERM, None)
+        assert server_stopping()
+        signal.signal(signal.SIGTERM, worker.handle_exit)
+        assert not server_stopping()
+        worker.handle_exit(signal.SIGTERM, None)
+        assert server_stopping()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

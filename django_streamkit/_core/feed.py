@@ -30,6 +30,14 @@ class Feed(Generic[T]):
     weigh: Weigh[T] | None = None
     #: The first chunk is the head alone: no item is read in the view.
     head_alone: bool = False
+    #: A ``None`` item means "nothing yet": never relayed (see ``Plan.waits``).
+    waits: bool = False
+    #: Seconds of silence after which the relay calls :meth:`on_idle`.
+    idle: float | None = None
+
+    def on_idle(self) -> bytes | None:
+        """What to send after ``idle`` seconds of silence; ``None``: end."""
+        return b""
 
     def limit(self) -> int:
         """The weight of items that make a full chunk (read after each)."""

@@ -42,6 +42,9 @@ G = TypeVar("G", bound="Gate[Any]")
 Weigh: TypeAlias = Callable[[T], int]
 #: A batch of items as one chunk's bytes.
 Render: TypeAlias = Callable[[list[T]], bytes]
+#: Called by the consumer after each ``idle`` seconds with nothing pending:
+#: bytes to send now (``b""``: nothing), or ``None`` to end the stream.
+OnIdle: TypeAlias = Callable[[], "bytes | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +52,10 @@ class Plan(Generic[T]):
     """How a relay makes chunks, for both drivers: ``render`` a batch, at
     most ``limit()`` of weight (read after each chunk), none waiting longer
     than ``latency``; ``fresh``: nothing sent yet, so the first item leaves
-    alone; ``head`` before the first chunk, ``tail()`` after the last."""
+    alone; ``head`` before the first chunk, ``tail()`` after the last;
+    ``waits``: a ``None`` item means "nothing yet" and is never relayed (it
+    only lets the producer notice a consumer that has gone); ``on_idle()``
+    after every ``idle`` seconds with nothing pending (heartbeats)."""
 
     render: Render[T]
     limit: Callable[[], int]
@@ -58,9 +64,14 @@ class Plan(Generic[T]):
     fresh: bool = True
     head: bytes = b""
     tail: Callable[[], bytes] = bytes
+    waits: bool = False
+    idle: float | None = None
+    on_idle: OnIdle | None = None
 
     def gate(self, relay: type[G]) -> G:
-        return relay(self.limit(), self.latency, self.weigh, fresh=self.fresh)
+        gate = relay(self.limit(), self.latency, self.weigh, fresh=self.fresh)
+        gate.waits = self.waits
+        return gate
 
 
 class Closed(Exception):
@@ -81,6 +92,7 @@ class Gate(Generic[T]):
         "put",
         "since",
         "taken",
+        "waits",
         "weigh",
     )
 
@@ -98,6 +110,7 @@ class Gate(Generic[T]):
         self.ended = False
         self.error: BaseException | None = None
         self.closed = False
+        self.waits = False  # a None item is "nothing yet", never relayed
 
     def add(self, item: T) -> tuple[bool, bool]:
         """Append ``item``: (pending was empty, pending is now full)."""
@@ -178,6 +191,8 @@ class ThreadRelay(Gate[T]):
         for item in source:
             if self.closed:  # the client left: stop at the next item
                 raise Closed
+            if item is None and self.waits:
+                continue
             before = self.put
             if before == self.taken:
                 self.since = monotonic()
@@ -240,6 +255,8 @@ class TaskRelay(Gate[T]):
     async def send(self, item: T) -> None:
         if self.closed:
             raise Closed
+        if item is None and self.waits:
+            return
         was_empty, full = self.add(item)
         if was_empty or full:
             self._consumer.set()

@@ -82,8 +82,15 @@ def relay(
     thread = threading.Thread(target=target, name="streamkit-producer", daemon=True)
     thread.start()
     output = Output(gate, plan)
+    idle, on_idle = plan.idle, plan.on_idle
     try:
-        while batch := gate.receive():
+        while (batch := gate.receive(idle)) is not None:
+            if batch is False:
+                if (beat := on_idle()) is None:  # type: ignore[misc]
+                    break
+                if beat:
+                    yield beat
+                continue
             yield output.chunk(batch)
         if end := output.end():
             yield end
@@ -127,8 +134,15 @@ async def arelay(
 
     task = spawn(body())
     output = Output(gate, plan)
+    idle, on_idle = plan.idle, plan.on_idle
     try:
-        while batch := await gate.receive():
+        while (batch := await gate.receive(idle)) is not None:
+            if batch is False:
+                if (beat := on_idle()) is None:  # type: ignore[misc]
+                    break
+                if beat:
+                    yield beat
+                continue
             yield output.chunk(batch)
         if end := output.end():
             yield end
@@ -244,6 +258,9 @@ class Stream:
             fresh=not self.primed,
             head=head,
             tail=feed.tail,
+            waits=feed.waits,
+            idle=feed.idle,
+            on_idle=feed.on_idle,
         )
 
     def _sync(self) -> Iterator[bytes]:

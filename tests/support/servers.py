@@ -109,6 +109,7 @@ def serve(
     settings: str = "tests.support.server_settings",
     pythonpath: Path = ROOT,
     extra_env: dict[str, str] | None = None,
+    extra_args: list[str] | None = None,
 ) -> Iterator[Server]:
     """Serve ``<project>.wsgi`` (gunicorn) or ``<project>.asgi`` (uvicorn)."""
     port = free_port()
@@ -138,7 +139,7 @@ def serve(
     }
     with output.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, *SERVERS[kind], *address]
+            [sys.executable, *SERVERS[kind], *address, *(extra_args or [])]
             + ([] if kind == "runserver" else [app]),
             cwd=pythonpath,
             env=env,
@@ -191,7 +192,7 @@ http {{
     gzip {gzip};
     gzip_proxied any;
     gzip_min_length 0;
-    gzip_types text/plain text/csv text/html;
+    gzip_types text/plain text/csv text/html text/event-stream;
     server {{
         listen 127.0.0.1:{port};
         location / {{

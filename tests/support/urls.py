@@ -12,6 +12,7 @@ urlpatterns = [
     path("context/", include("tests.support.context_urls")),
     path("csv/", include("tests.support.csv_views")),
     path("paced/", include("tests.support.paced_views")),
+    path("sse/", include("tests.support.sse_views")),
     path("admin/", admin.site.urls),
     path("exports/", include("django_streamkit.urls")),
 ]
