@@ -11,8 +11,10 @@ class StreamkitConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_streamkit import checks, exports
+        from django_streamkit import checks, events, exports
 
         checks.register()
         # Import every app's exports module, as the admin imports admin.py.
         exports.autodiscover()
+        # And every app's events module, for the mounted event channels.
+        events.autodiscover()

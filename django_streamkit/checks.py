@@ -30,6 +30,8 @@ streamkit.E048  A URL routes to a CSVStreamView whose model, fields, labels or
                 choices_as_labels are wrong (every request would fail).
 streamkit.E049  Exports are registered (the URLs not mounted) without
                 django.contrib.auth and django.contrib.contenttypes.
+streamkit.E070-E072, W073  Broadcast settings, Redis, tables: see
+                django_streamkit/_broadcast/checks.py.
 streamkit.W050  django_streamkit.urls is mounted and LOGIN_URL is no URL of
                 the site: anonymous users go to the admin's login, or a 404.
 streamkit.E060  STREAMKIT_SSE_PING is not a positive number of seconds.
@@ -292,6 +294,14 @@ def _is_subclass(path: str, cls: type) -> bool:
     return isinstance(imported, type) and issubclass(imported, cls)
 
 
+def check_broadcast(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[checks.CheckMessage]:
+    from django_streamkit._broadcast.checks import check_broadcast as check
+
+    return check(app_configs, **kwargs)
+
+
 def register() -> None:
     checks.register(check_settings)
     checks.register(check_gzip_middleware)
@@ -301,3 +311,4 @@ def register() -> None:
     checks.register(check_csv_views, checks.Tags.urls, checks.Tags.models)
     checks.register(check_request_context_middleware)
     checks.register(check_sse_settings)
+    checks.register(check_broadcast)

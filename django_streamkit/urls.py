@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from django_streamkit.events import EventChannelView
 from django_streamkit.exports import ExportIndexView, ExportView
 
 app_name = "streamkit"
@@ -15,4 +16,5 @@ app_name = "streamkit"
 urlpatterns = [
     path("", ExportIndexView.as_view(), name="index"),
     path("<slug:slug>.csv", ExportView.as_view(), name="export"),
+    path("events/<slug:name>", EventChannelView.as_view(), name="events"),
 ]
