@@ -15,4 +15,5 @@ urlpatterns = [
     path("sse/", include("tests.support.sse_views")),
     path("admin/", admin.site.urls),
     path("exports/", include("django_streamkit.urls")),
+    path("broadcast/", include("tests.support.broadcast_views")),
 ]
