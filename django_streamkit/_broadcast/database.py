@@ -185,7 +185,13 @@ class DatabaseBackend:
 
     def close(self) -> None:
         self.listening = False
-        connections[self.alias].close()
+        connection = connections[self.alias]
+        connection.close()
+        if connection.connection is not None:
+            # Django keeps an in-memory SQLite database open (closing would
+            # lose it); this thread's connection to it goes with the thread.
+            connection.connection.close()
+            connection.connection = None
 
 
 def _close_pipe(pipe: tuple[int, int]) -> None:
