@@ -28,7 +28,7 @@ DEFAULTS: dict[str, Any] = {
     # Jinja2's ``enable_buffering(size)`` default for streamed templates.
     "TEMPLATE_BUFFER_SIZE": 5,
     # Seconds of silence after which an event stream sends a ": ping" comment.
-    "SSE_PING": 15,
+    "SSE_PING": 15.0,
     # Where published events are stored and fanned out; see docs/broadcast.md.
     "BROADCAST": {},
 }

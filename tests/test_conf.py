@@ -25,6 +25,7 @@ OTHERS: dict[str, Any] = {
     "EXPORT_BOM": False,
     "QUERYSET_CHUNK_SIZE": 10,
     "TEMPLATE_BUFFER_SIZE": 1,
+    "SSE_PING": 2.5,
 }
 
 

@@ -209,3 +209,79 @@ def test_sse_ping_check() -> None:
     assert "STREAMKIT_SSE_PING is 0" in error.msg
     with override_settings(STREAMKIT_SSE_PING=2.5):
         assert check_sse_settings() == []
+
+
+def test_the_readme_example_resumes_after_last_event_id() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    (source,) = [
+        block
+        for block in re.findall(r"^```python\n(.*?)^```", readme, flags=re.S | re.M)
+        if "def progress(request)" in block
+    ]
+    namespace: dict[str, object] = {}
+    exec(source, namespace)
+    request = RequestFactory().get("/progress", HTTP_LAST_EVENT_ID="98")
+    response = namespace["progress"](request)  # type: ignore[operator]
+    assert parse(b"".join(response)) == [
+        ("progress", '{"done": 99}', "99"),
+        ("progress", '{"done": 100}', "100"),
+    ]
+
+
+def test_event_stream_view_sync_and_async() -> None:
+    import inspect as inspect_module
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_streamkit import current_request
+    from django_streamkit.views import EventStreamView
+
+    class Sync(EventStreamView):
+        ping = 5
+        retry = 1500
+
+        def get_events(self, last_event_id: str | None) -> Iterator[str]:
+            yield f"after {last_event_id} for {current_request.path}"
+
+    class Async(EventStreamView):
+        async def get_events(self, last_event_id: str | None) -> AsyncIterator[str]:
+            yield f"after {last_event_id}"
+
+    class Missing(EventStreamView):
+        pass
+
+    request = RequestFactory().get("/events", HTTP_LAST_EVENT_ID="4")
+    response = Sync.as_view()(request)
+    assert isinstance(response, EventStreamResponse)
+    assert response._feed.ping == 5
+    assert b"".join(response) == b"retry: 1500\n\ndata: after 4 for /events\n\n"
+    assert inspect_module.iscoroutinefunction(Async.get)
+    assert not inspect_module.iscoroutinefunction(Sync.get)
+    response = asyncio.run(Async.as_view()(request))
+    assert b"".join(response) == b":\n\ndata: after 4\n\n"
+    with pytest.raises(ImproperlyConfigured, match="must define get_events"):
+        Missing.as_view()(request)
+
+
+def test_sync_and_async_sources_send_the_same_bytes() -> None:
+    items: list[object] = [
+        ServerSentEvent("a\nb", event="e", id=3, retry=10, comment="c"),
+        "plain",
+        {"k": [1, 2]},
+        None,
+        7,
+    ]
+
+    def sync() -> Iterator[object]:
+        yield from items
+
+    async def asynchronous() -> AsyncIterator[object]:
+        for item in items:
+            yield item
+
+    sync_body = b"".join(EventStreamResponse(sync(), retry=5))
+    async_body = b"".join(EventStreamResponse(asynchronous(), retry=5))
+    assert sync_body == async_body
+    assert sync_body.startswith(b"retry: 5\n\n: c\nevent: e\nid: 3\nretry: 10\n")

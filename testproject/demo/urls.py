@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from demo import views
+from demo import live, views
 
 app_name = "demo"
 
@@ -15,4 +15,9 @@ urlpatterns = [
     path("my-large-page.html", views.LargePage.as_view(), name="large-page"),
     path("stream", views.stream, name="stream"),
     path("clock", views.Clock.as_view(), name="clock"),
+    path("live/orders/", live.orders_page, name="live-orders"),
+    path("live/orders/events", live.NewOrders.as_view(), name="live-orders-events"),
+    path("live/orders/new", live.place_order, name="live-orders-new"),
+    path("live/chat/", live.chat_page, name="live-chat"),
+    path("live/chat/answer", live.ChatAnswer.as_view(), name="live-chat-answer"),
 ]
