@@ -16,6 +16,7 @@ import threading
 import weakref
 from collections.abc import Mapping
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, connections, transaction
 from django.db.models import F
 
@@ -172,6 +173,12 @@ class DatabaseBackend:
         if self.listening and connection.connection is not None:
             return
         connection.ensure_connection()
+        if not callable(getattr(connection.connection, "notifies", None)):
+            raise ImproperlyConfigured(
+                "The database broadcast backend listens on PostgreSQL with "
+                "psycopg 3 (pip install 'psycopg[binary]'); this connection "
+                "uses psycopg2."
+            )
         connection.set_autocommit(True)
         with connection.cursor() as cursor:
             cursor.execute(f"LISTEN {NOTIFY_CHANNEL}")
