@@ -292,3 +292,50 @@ def test_bad_input_is_refused_by_name(
 def test_subscribe_refuses_a_bad_last_event_id() -> None:
     with pytest.raises(ValueError, match="last_event_id=5 must be a str"):
         subscribe("orders", last_event_id=5)  # type: ignore[arg-type]
+
+
+def test_a_subscriber_too_far_behind_is_reset(
+    backend: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(hub_module, "MAX_PENDING", 5)
+    with start(subscribe("orders")) as sub:
+        ids = [publish("orders", n) for n in range(8)]
+        deadline = time.monotonic() + 10
+        # Not reading: the hub keeps at most MAX_PENDING events for it.
+        while sub._listener and sub._listener.queue and time.monotonic() < deadline:
+            if sub._listener.queue[-1].id == ids[-1]:
+                break
+            time.sleep(0.02)
+        reset = take(sub, 1)[0]
+        assert reset.event == "reset"
+        assert reset.id in ids[4:]
+        after = publish("orders", "after")
+        rest = [*ids[ids.index(str(reset.id)) + 1 :], after]
+        events = take(sub, len(rest))
+    # What followed the reset came in order, each once, up to the live one.
+    assert [e.id for e in events] == rest
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+def test_the_hub_reconnects_and_catches_up_after_losing_its_connection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hub_module, "LINGER", 0.05)
+    config = config_for("postgres")
+    with (
+        override_settings(STREAMKIT_BROADCAST=config),
+        start(subscribe("orders")) as sub,
+    ):
+        first = publish("orders", "before")
+        assert take(sub, 1)[0].id == first
+        with connections["postgres"].cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchall(), "the hub's session was not found"
+        during = [publish("orders", n) for n in range(3)]
+        events = take(sub, 3, timeout=20)
+    stop_hubs()
+    assert [e.id for e in events] == during
