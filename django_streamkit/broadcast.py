@@ -52,7 +52,7 @@ _backends: dict[str, Backend] = {}
 
 
 def _config() -> tuple[str, dict[str, Any]]:
-    config = conf.BROADCAST
+    config = conf.broadcast()
     return repr(sorted(config.items())), config
 
 
@@ -101,7 +101,7 @@ def publish(
     ServerSentEvent(data, event=event)  # refuses a bad event type now
     text = encode_data(data)
     backend = get_backend()
-    alias = conf.BROADCAST["DATABASE"]
+    alias = conf.broadcast()["DATABASE"]
     if connections[alias].in_atomic_block:
         transaction.on_commit(
             lambda: backend.publish(channel, event, text), using=alias, robust=False

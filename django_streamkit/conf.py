@@ -99,7 +99,11 @@ class Settings:
 
     @property
     def BROADCAST(self) -> dict[str, Any]:
-        return {**BROADCAST_DEFAULTS, **dict(self._get("BROADCAST") or {})}
+        return dict(self._get("BROADCAST"))
+
+    def broadcast(self) -> dict[str, Any]:
+        """``STREAMKIT_BROADCAST`` over the defaults of its keys."""
+        return {**BROADCAST_DEFAULTS, **self.BROADCAST}
 
     def chunk_size(self, chunk_size: object) -> int:
         """A ``chunk_size`` argument, checked; ``None`` is the setting."""
