@@ -7,9 +7,11 @@ streamkit.E071  A STREAMKIT_BROADCAST value is of the wrong kind: RETENTION
                 DATABASE no alias of DATABASES, URL or PREFIX not a str.
 streamkit.E072  The redis backend's server does not answer at URL (or the
                 redis package is not installed).
-streamkit.W073  The database backend's tables are missing (migrate has not
-                run): publishing fails until they exist. A warning, so that
-                ``migrate`` itself is not stopped by it.
+streamkit.W073  The database backend's tables are missing from a database
+                that has been migrated (streamkit's migration not run):
+                publishing fails until they exist. A warning, so that
+                ``migrate`` itself is not stopped by it; a database never
+                migrated is left to Django's "unapplied migrations".
 """
 
 from __future__ import annotations
@@ -137,6 +139,8 @@ def _check_tables(alias: str) -> list[checks.CheckMessage]:
     except Exception:
         # An unreachable database (or one a test blocks) is Django's to report.
         return []
+    if "django_migrations" not in tables:
+        return []  # never migrated: Django's "unapplied migrations" says it all
     missing = [
         m._meta.db_table for m in (Channel, Event) if m._meta.db_table not in tables
     ]
