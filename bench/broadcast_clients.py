@@ -6,7 +6,8 @@ streams with ``Last-Event-ID: 0`` and prints ``ready`` once each has read
 one event. Each ``data:`` holding ``{"t": <time.time() at publish>}`` is a
 latency sample. On ``report`` from stdin it prints, as JSON, the p50 and
 p99 latency (ms) of the samples since the last report and the fewest and
-most events any one stream received in that time; ``quit`` ends it.
+most events any one stream received in that time (``peek``: the fewest,
+without starting over); ``quit`` ends it.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     while True:
         command = (await loop.run_in_executor(None, sys.stdin.readline)).strip()
+        if command == "peek":
+            print(json.dumps({"fewest": min(counts)}), flush=True)
+            continue
         if command != "report":
             break
         ordered = sorted(samples)
