@@ -285,3 +285,20 @@ def test_sync_and_async_sources_send_the_same_bytes() -> None:
     async_body = b"".join(EventStreamResponse(asynchronous(), retry=5))
     assert sync_body == async_body
     assert sync_body.startswith(b"retry: 5\n\n: c\nevent: e\nid: 3\nretry: 10\n")
+
+
+def test_client_gone_sees_the_peer_close_without_reading() -> None:
+    import socket
+
+    from django_streamkit._events.watch import client_gone
+
+    left, right = socket.socketpair()
+    with left:
+        gone = client_gone({"gunicorn.socket": left})
+        right.sendall(b"GET /next HTTP/1.1\r\n\r\n")  # a pipelined request
+        assert not gone()
+        right.close()
+        assert gone()
+        assert left.recv(100).startswith(b"GET /next")  # nothing was consumed
+    assert not client_gone({})()
+    assert not client_gone(None)()

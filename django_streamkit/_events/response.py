@@ -82,14 +82,29 @@ class EventStreamResponse(StreamingResponse):
         gone = client_gone(current_environ())
         self._feed.ended = lambda: self._ended(gone)
 
+    # A stream that is never silent is checked after each chunk too, so it
+    # also ends when the server is told to stop, not when it is killed.
     def __iter__(self) -> Iterator[bytes]:
         self._watch()
-        yield from super().__iter__()
+        chunks = super().__iter__()
+        try:
+            for chunk in chunks:
+                yield chunk
+                if self._feed.ended():
+                    return
+        finally:
+            chunks.close()  # type: ignore[attr-defined]
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         self._watch()
-        async for chunk in super().__aiter__():
-            yield chunk
+        chunks = super().__aiter__()
+        try:
+            async for chunk in chunks:
+                yield chunk
+                if self._feed.ended():
+                    return
+        finally:
+            await chunks.aclose()  # type: ignore[attr-defined]
 
     def _leave(self) -> None:
         self._left = True

@@ -81,12 +81,43 @@ async def _polling_async(token: str, limit: float) -> AsyncIterator[str]:
         _mark(token)
 
 
+def _busy_sync(token: str, limit: float) -> Iterator[str]:
+    try:
+        yield "hello"
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            time.sleep(0.2)  # never silent for a whole idle tick
+            yield "more"
+    finally:
+        _mark(token)
+
+
+async def _busy_async(token: str, limit: float) -> AsyncIterator[str]:
+    try:
+        yield "hello"
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+            yield "more"
+    finally:
+        _mark(token)
+
+
+SOURCES = {
+    "sync": _polling_sync,
+    "async": _polling_async,
+    "busy-sync": _busy_sync,
+    "busy-async": _busy_async,
+}
+
+
 def silent(request: HttpRequest) -> EventStreamResponse:
-    """One event, then silence for up to ``limit`` seconds; ``retry`` 500."""
+    """One event, then silence (or, ``kind=busy-*``, an event every 0.2 s)
+    for up to ``limit`` seconds; ``retry`` 500."""
     token = request.GET.get("token", "")
     limit = float(request.GET.get("limit", "60"))
     ping = float(request.GET.get("ping", "30"))
-    source = _polling_async if request.GET.get("kind") == "async" else _polling_sync
+    source = SOURCES[request.GET.get("kind", "sync")]
     return EventStreamResponse(source(token, limit), ping=ping, retry=500)
 
 
