@@ -453,3 +453,19 @@ def test_distinct_rows_ordered_by_a_column_not_exported(
     assert len(copies) == 1
     assert copied == column == reference
     assert copied.splitlines() == [b"t3,l", b"t2,s", b"t1,l", b"t0,s"]
+
+
+def test_an_empty_query_writes_what_the_python_path_writes() -> None:
+    # Django compiles no SQL for a query it knows is empty: the Python path
+    # writes the header alone, running no query.
+    Sample.objects.using(DB).bulk_create(Sample(count=i) for i in range(3))
+    samples = Sample.objects.using(DB).order_by("pk")
+    for queryset in (
+        samples.none().values_list("count", "text"),
+        samples.filter(pk__in=[]).values_list("count", "text"),
+        samples.values_list("count", "text")[:0],
+    ):
+        copied, column, reference = three(queryset, header=["n", "t"])
+        assert copied == column == reference == b"n,t\r\n"
+        why = _copy.inexact(queryset_rows(queryset), _fmt({}))
+        assert "empty" in (why or "")

@@ -25,6 +25,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models.query import ValuesListIterable
 
@@ -197,7 +198,11 @@ def _build(
     if not hasattr(connection.connection, "pgconn"):
         raise Inexact("psycopg 2 (COPY is read through psycopg 3's copy())")
     compiler = queryset.query.get_compiler(queryset.db)
-    sql, params = compiler.as_sql()
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        # .none(), an empty __in, [:0]: no SQL, and no query on the Python path.
+        raise Inexact("an empty query (Django runs none)") from None
     fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
     if getattr(compiler, "has_composite_fields", lambda fields: False)(fields):
         raise Inexact("a composite primary key")
