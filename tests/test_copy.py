@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import (
     Case,
     CharField,
@@ -469,3 +469,38 @@ def test_an_empty_query_writes_what_the_python_path_writes() -> None:
         assert copied == column == reference == b"n,t\r\n"
         why = _copy.inexact(queryset_rows(queryset), _fmt({}))
         assert "empty" in (why or "")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("moment", "infinity"),  # to_char() of it is NULL: an empty cell
+        ("moment", "-infinity"),
+        ("moment", "10000-01-01 00:00:00+00"),
+        ("day", "infinity"),
+        ("day", "0044-03-15 BC"),
+        ("day", "12345-01-01"),
+        ("hour", "24:00"),
+    ],
+)
+def test_values_python_cannot_hold_raise_on_both_paths_naming_them(
+    copies: list[_copy.CopyFeed], column: str, value: str
+) -> None:
+    import psycopg
+    from django.db import DatabaseError
+
+    Sample.objects.using(DB).create(count=1, day=datetime.date(2024, 1, 2))
+    with connections[DB].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Sample._meta.db_table} (count, {column}) VALUES (2, %s)",
+            [value],
+        )
+    queryset = Sample.objects.using(DB).order_by("pk").values_list(column, "count")
+    with pytest.raises(DatabaseError), transaction.atomic(using=DB):
+        list(queryset)  # what the Python path reads
+    with pytest.raises((DatabaseError, psycopg.DataError)) as raised:
+        b"".join(stream_csv(queryset))  # type: ignore[arg-type]
+    shown = value.split("+")[0].split(" BC")[0].replace("24:00", "24:00:00")
+    assert shown in str(raised.value)
+    assert "outside Python's" in str(raised.value)
+    assert len(copies) == 1

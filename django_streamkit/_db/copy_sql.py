@@ -110,6 +110,8 @@ def cell(
     else:
         kind = "date ISO" if col.kind == "date" and iso_dates else col.kind
         value = _shaped(ref, kind, datetimes, shaped)
+        if col.kind in _RANGES:
+            value = _in_range(ref, col.kind, value)
     if col.escape and col.kind in TEXTS:
         value = _escaped(value)
     if col.labels is None:
@@ -127,6 +129,39 @@ def cell(
             params.extend((key, text))
     params.extend(shaped)
     return f"(CASE {' '.join(branches)} ELSE {value} END)"
+
+
+# What Python's date, datetime and time hold; PostgreSQL also holds BC and
+# years after 9999, 'infinity' (whose to_char() is NULL) and 24:00.
+_RANGES = {
+    "date": ("0001-01-01", "9999-12-31", "dates (years 1 to 9999)"),
+    "timestamp": (
+        "0001-01-01 00:00:00",
+        "9999-12-31 23:59:59.999999",
+        "datetimes (years 1 to 9999)",
+    ),
+    "timestamptz": (
+        "0001-01-01 00:00:00+00",
+        "9999-12-31 23:59:59.999999+00",
+        "datetimes (years 1 to 9999 in UTC)",
+    ),
+    "time": ("00:00:00", "23:59:59.999999", "times (up to 23:59:59.999999)"),
+}
+
+
+def _in_range(ref: str, kind: str, value: str) -> str:
+    # Out of range, the Python path's read raises naming the value; here a
+    # cast of a message naming it raises as the row is made (never at
+    # planning: it depends on the row).
+    low, high, what = _RANGES[kind]
+    message = (
+        f"'CSV export: ' || {ref}::text || ' is outside Python''s {what}; "
+        "filter it out or export the column as text'"
+    )
+    return (
+        f"(CASE WHEN {ref} < '{low}' OR {ref} > '{high}'"
+        f" THEN ({message})::{kind}::text ELSE {value} END)"
+    )
 
 
 def _escaped(value: str) -> str:
