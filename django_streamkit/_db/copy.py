@@ -104,7 +104,10 @@ class CopyFeed(Feed[bytes]):
         statement = self._statement
         if not self._params:
             statement = statement % ()  # as psycopg merges "%%" with params
-        with connection.cursor() as cursor:
+        # Django's error wrapper, as its cursors have: Django's exception
+        # classes (which middleware catches), and the connection marked for
+        # a usability check at the request's end after a failure.
+        with connection.cursor() as cursor, connection.wrap_database_errors:
             raw = cursor.cursor  # Django's wrapper has no copy()
             with raw.copy(statement, self._params or None) as copy:
                 read = copy.read
