@@ -506,3 +506,26 @@ def test_values_python_cannot_hold_raise_on_both_paths_naming_them(
     assert shown in str(raised.value)
     assert "outside Python's" in str(raised.value)
     assert len(copies) == 1
+
+
+def test_labels_that_are_lazy_or_not_text(copies: list[_copy.CopyFeed]) -> None:
+    from django.utils.translation import gettext_lazy
+
+    Sample.objects.using(DB).bulk_create(
+        Sample(size="sl"[i % 2], count=i) for i in range(4)
+    )
+    queryset = Sample.objects.using(DB).order_by("pk").values_list("count", "size")
+    lazy = {1: {"s": gettext_lazy("=Small"), "l": "Large"}}
+    for escape in (True, False):
+        copied, column, reference = three(queryset, lazy, escape_formulas=escape)
+        assert copied == column == reference
+        assert (b"0,'=Small\r\n" if escape else b"0,=Small\r\n") in copied
+    assert len(copies) == 2
+    for options in ({}, {"quoting": csv.QUOTE_NONNUMERIC}):
+        numbered = {1: {"s": 1, "l": None}}  # written as Python writes 1 and None
+        copied, column, reference = three(queryset, numbered, **options)
+        assert copied == column == reference
+        assert "not text" in (
+            _copy.inexact(queryset_rows(queryset, numbered), _fmt(options)) or ""
+        )
+    assert len(copies) == 2

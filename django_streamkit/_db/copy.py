@@ -28,6 +28,7 @@ from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models.query import ValuesListIterable
+from django.utils.functional import Promise
 
 from django_streamkit._core.feed import Feed
 from django_streamkit._db.copy_sql import (
@@ -214,10 +215,15 @@ def _build(
     for index, (convs, expression) in converters.items():
         _check_converters(convs, expression, kinds[index])
     dialect = Encoder(fmt).writer.dialect
+    # A lazy label is written as its text (csv.writer calls str()).
+    labels = {
+        index: {k: str(v) if isinstance(v, Promise) else v for k, v in m.items()}
+        for index, m in rows.labels.items()
+    }
     cols: list[Column] = [
         column(
             kind,
-            rows.labels.get(index),
+            labels.get(index),
             fmt.escape_formulas and index not in fmt.verbatim,
             dialect.quoting,
             len(fields) == 1,

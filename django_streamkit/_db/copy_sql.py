@@ -91,6 +91,8 @@ def column(
             type(key) is wanted or key is None for key in labels
         ):
             raise Inexact(f"choice labels keyed by values a {kind} column can't hold")
+        if not all(isinstance(label, str) for label in labels.values()):
+            raise Inexact("choice labels that are not text (csv.writer's str())")
         if quoting == csv.QUOTE_NONNUMERIC and kind in NUMBERS:
             raise Inexact("labelled numbers: QUOTE_NONNUMERIC quotes labels only")
     return Column(kind, labels, escape and (kind in TEXTS or bool(labels)), scale)
