@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import re
 import zoneinfo
 from collections.abc import Iterator
 from typing import Any
@@ -20,6 +21,7 @@ from django.db import connections, transaction
 from django.db.models import (
     Case,
     CharField,
+    Count,
     DecimalField,
     ExpressionWrapper,
     F,
@@ -529,3 +531,52 @@ def test_labels_that_are_lazy_or_not_text(copies: list[_copy.CopyFeed]) -> None:
             _copy.inexact(queryset_rows(queryset, numbered), _fmt(options)) or ""
         )
     assert len(copies) == 2
+
+
+def _plan(sql: str, params: list[object]) -> Any:
+    # The plan's nodes, less the projections (a subquery scan, a result)
+    # that pass their input's rows on in their order.
+    with connections[DB].cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON, COSTS OFF) {sql}", params)
+        (plan,) = cursor.fetchone()[0]
+
+    def nodes(node: dict[str, Any]) -> Any:
+        children = [nodes(child) for child in node.get("Plans", [])]
+        if node["Node Type"] in ("Subquery Scan", "Result") and len(children) == 1:
+            return children[0]
+        keys = [re.sub(r"\b\w+\.", "", key) for key in node.get("Sort Key", [])]
+        return (node["Node Type"], keys, children)
+
+    return nodes(plan["Plan"])
+
+
+def test_the_rows_come_in_the_querysets_order(copies: list[_copy.CopyFeed]) -> None:
+    # The COPY's SELECT only projects the query's rows: PostgreSQL never
+    # flattens a subquery with an ORDER BY or LIMIT, and the outer level has
+    # no join, filter, grouping or sort of its own, so its plan is the
+    # query's plan under a projection, and the rows keep the query's order.
+    Sample.objects.using(DB).bulk_create(
+        Sample(text=f"t{i % 7}", count=(i * 7919) % 101, size="sl"[i % 2])
+        for i in range(300)
+    )
+    samples = Sample.objects.using(DB)
+    querysets = [
+        samples.order_by("-count", "text").values_list("count", "text"),
+        samples.order_by("text", "-pk").values_list("size", "count")[5:40],
+        samples.values("size")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "size")
+        .values_list("size", "n"),
+        samples.filter(count__lt=20)
+        .values_list("count", "text")
+        .union(samples.filter(count__gt=90).values_list("count", "text"))
+        .order_by("-count", "text"),
+    ]
+    for queryset in querysets:
+        copies.clear()
+        copied, column, reference = three(queryset)
+        assert copied == column == reference
+        (feed,) = copies
+        select = feed._statement[len("COPY (") : feed._statement.rindex(") TO STDOUT")]
+        inner = queryset.query.get_compiler(DB).as_sql()
+        assert _plan(select, feed._params) == _plan(*inner)
