@@ -12,6 +12,7 @@ import csv
 import datetime
 import decimal
 import re
+import sys
 import zoneinfo
 from collections.abc import Iterator
 from typing import Any
@@ -251,6 +252,12 @@ def test_relations_annotations_and_filters_of_a_view(
         (["count"], {"escapechar": "\\", "doublequote": False}, "escapechar"),
         (["count"], {"quoting": csv.QUOTE_NONE, "escapechar": "\\"}, "quoting"),
         (["count"], {"delimiter": "é"}, "delimiter"),
+        # Python before 3.12 writes it; COPY refuses it.
+        *(
+            [(["count", "text"], {"quotechar": ","}, "quote character")]
+            if sys.version_info < (3, 12)
+            else []
+        ),
     ],
 )
 def test_what_copy_cannot_write_exactly_falls_back(

@@ -59,6 +59,8 @@ def writer_options(dialect: Any) -> tuple[str, str, int]:
         raise Inexact(f"quoting={dialect.quoting!r} has no COPY equivalent")
     if quote is None or not dialect.doublequote or dialect.escapechar is not None:
         raise Inexact("COPY doubles quote characters; no escapechar")
+    if delimiter == quote:  # Python before 3.12 allows it
+        raise Inexact("COPY's delimiter and quote character must differ")
     if dialect.skipinitialspace:
         raise Inexact("skipinitialspace=True quotes cells COPY leaves bare")
     for name, char in (("delimiter", delimiter), ("quotechar", quote)):
