@@ -587,3 +587,32 @@ def test_the_rows_come_in_the_querysets_order(copies: list[_copy.CopyFeed]) -> N
         select = feed._statement[len("COPY (") : feed._statement.rindex(") TO STDOUT")]
         inner = queryset.query.get_compiler(DB).as_sql()
         assert _plan(select, feed._params) == _plan(*inner)
+
+
+@pytest.mark.parametrize(
+    ("zone", "moment"),
+    [
+        ("Asia/Kathmandu", datetime.datetime(9999, 12, 31, 23, tzinfo=datetime.UTC)),
+        ("America/Sao_Paulo", datetime.datetime(1, 1, 1, 0, 30, tzinfo=datetime.UTC)),
+    ],
+)
+def test_a_datetime_whose_local_time_python_cannot_hold_raises(
+    copies: list[_copy.CopyFeed], zone: str, moment: datetime.datetime
+) -> None:
+    # In UTC it is a Python datetime; in the current time zone it is not.
+    Sample.objects.using(DB).create(moment=moment, count=1)
+    queryset = Sample.objects.using(DB).values_list("moment", "count")
+    from django.db import DatabaseError
+
+    with timezone.override(zone):
+        with override_settings(STREAMKIT_CSV_COPY=False), pytest.raises(OverflowError):
+            b"".join(stream_csv(queryset))  # type: ignore[arg-type]
+        with (
+            pytest.raises(DatabaseError, match="outside Python's"),
+            transaction.atomic(using=DB),
+        ):
+            b"".join(stream_csv(queryset))  # type: ignore[arg-type]
+        with override_settings(STREAMKIT_CSV_DATETIME_FORMAT="iso"):
+            copied, column, reference = three(queryset)  # in UTC: written
+    assert copied == column == reference
+    assert len(copies) == 2

@@ -115,7 +115,10 @@ def cell(
         kind = "date ISO" if col.kind == "date" and iso_dates else col.kind
         value = _shaped(ref, kind, datetimes, shaped)
         if col.kind in _RANGES:
-            value = _in_range(ref, col.kind, value)
+            local = col.kind == "timestamptz" and not datetimes.utc
+            guard = [_zone_name(datetimes)] if local else []
+            value = _in_range(ref, col.kind, value, local)
+            shaped[:0] = guard
     if col.escape and col.kind in TEXTS:
         value = _escaped(value)
     if col.labels is None:
@@ -153,19 +156,24 @@ _RANGES = {
 }
 
 
-def _in_range(ref: str, kind: str, value: str) -> str:
+def _in_range(ref: str, kind: str, value: str, local: bool = False) -> str:
     # Out of range, the Python path's read raises naming the value; here a
     # cast of a message naming it raises as the row is made (never at
-    # planning: it depends on the row).
+    # planning: it depends on the row). ``local``: the wall-clock time in
+    # the zone of the next parameter must be in range too (as astimezone()
+    # raises OverflowError beyond it).
     low, high, what = _RANGES[kind]
+    outside = f"{ref} < '{low}' OR {ref} > '{high}'"
+    if local:
+        low, high, _ = _RANGES["timestamp"]
+        wall = f"({ref} AT TIME ZONE %s)"
+        outside += f" OR {wall} NOT BETWEEN '{low}' AND '{high}'"
+        what = f"{what} and in the current time zone"
     message = (
         f"'CSV export: ' || {ref}::text || ' is outside Python''s {what}; "
         "filter it out or export the column as text'"
     )
-    return (
-        f"(CASE WHEN {ref} < '{low}' OR {ref} > '{high}'"
-        f" THEN ({message})::{kind}::text ELSE {value} END)"
-    )
+    return f"(CASE WHEN {outside} THEN ({message})::{kind}::text ELSE {value} END)"
 
 
 def _escaped(value: str) -> str:
