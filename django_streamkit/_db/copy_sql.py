@@ -116,9 +116,9 @@ def cell(
         value = _shaped(ref, kind, datetimes, shaped)
         if col.kind in _RANGES:
             local = col.kind == "timestamptz" and not datetimes.utc
-            guard = [_zone_name(datetimes)] if local else []
             value = _in_range(ref, col.kind, value, local)
-            shaped[:0] = guard
+            if local:  # the value's, the guard's zone, the value's again
+                shaped[:] = [*shaped, _zone_name(datetimes), *shaped]
     if col.escape and col.kind in TEXTS:
         value = _escaped(value)
     if col.labels is None:
@@ -164,16 +164,24 @@ def _in_range(ref: str, kind: str, value: str, local: bool = False) -> str:
     # raises OverflowError beyond it).
     low, high, what = _RANGES[kind]
     outside = f"{ref} < '{low}' OR {ref} > '{high}'"
+    inside = ""
     if local:
         low, high, _ = _RANGES["timestamp"]
         wall = f"({ref} AT TIME ZONE %s)"
         outside += f" OR {wall} NOT BETWEEN '{low}' AND '{high}'"
         what = f"{what} and in the current time zone"
+        # Two days from either end no zone's offset reaches: no conversion.
+        inside = (
+            f"WHEN {ref} BETWEEN '0001-01-03 00:00:00+00'"
+            f" AND '9999-12-29 23:59:59.999999+00' THEN {value} "
+        )
     message = (
         f"'CSV export: ' || {ref}::text || ' is outside Python''s {what}; "
         "filter it out or export the column as text'"
     )
-    return f"(CASE WHEN {outside} THEN ({message})::{kind}::text ELSE {value} END)"
+    return (
+        f"(CASE {inside}WHEN {outside} THEN ({message})::{kind}::text ELSE {value} END)"
+    )
 
 
 def _escaped(value: str) -> str:
