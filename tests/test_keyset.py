@@ -239,3 +239,17 @@ def test_a_streaming_response_over_a_queryset_is_paged(books: QuerySet[Book]) ->
         body = b"".join(StreamingResponse(queryset))
     assert body == expected
     assert len(queries) >= 2 * (23 // PAGE)
+
+
+@DATABASES
+@pytest.mark.parametrize("ordering", [("rating", "title"), ("price",), ()], ids=str)
+def test_a_reversed_queryset_is_paged_in_its_reversed_order(
+    books: QuerySet[Book], ordering: tuple[str, ...]
+) -> None:
+    # .reverse() flips the ordering in the compiler, not in query.order_by.
+    queryset = books.order_by(*ordering).reverse().values_list("id", "price")
+    expected = list(
+        books.order_by(*ordering, "pk").reverse().values_list("id", "price")
+    )
+    got = [row for batch in _batches(queryset) for row in batch]
+    assert got == expected

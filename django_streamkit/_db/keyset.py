@@ -149,6 +149,13 @@ def keys(queryset: QuerySet[Any, Any]) -> list[Key]:
     assert pk is not None
     if not names & {"pk", pk.name, pk.attname}:
         found.append(Key(F("pk"), False, nulls_first=False))
+    if not queryset.query.standard_ordering:
+        # .reverse() flips the ordering when the SQL is compiled, not in
+        # query.order_by: the keys flip here, and pages() unflips the query.
+        found = [
+            replace(k, descending=not k.descending, nulls_first=not k.nulls_first)
+            for k in found
+        ]
     return [_with_nullability(queryset, key) for key in found]
 
 
@@ -201,6 +208,8 @@ def pages(
     """QuerySets that together hold ``queryset``'s rows, in its order."""
     keyset = keys(queryset)
     ordered = queryset.order_by(*(key.order() for key in keyset))
+    if not ordered.query.standard_ordering:
+        ordered = ordered.reverse()  # the keys are already the reversed order
     key_values = ordered.values_list(*(key.expression for key in keyset))
     last: tuple[Any, ...] | None = None
     while True:
