@@ -13,12 +13,14 @@ import datetime
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 import pytest
 from django.core.checks import run_checks
 from django.db import connections
 from django.db.models import Count, F, QuerySet
+from django.db.models.functions import Lower
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -221,14 +223,29 @@ def test_the_check_warns_of_an_export_that_cant_be_paged() -> None:
         (lambda: Book.objects.values("rating").distinct(), "distinct"),
         (lambda: Book.objects.all().union(Book.objects.all()), "union"),
         (lambda: Order.objects.order_by("customer"), "Customer.Meta.ordering"),
+        (lambda: Author.objects.order_by("books__title"), "to-many relation 'books'"),
+        (
+            lambda: Customer.objects.order_by(Lower("orders__number").desc()),
+            "to-many relation 'orders'",
+        ),
     ],
-    ids=["random", "sliced", "distinct", "union", "ordered-relation"],
+    ids=[
+        "random",
+        "sliced",
+        "distinct",
+        "union",
+        "ordered-relation",
+        "to-many",
+        "to-many-expression",
+    ],
 )
 def test_what_cant_be_paged_says_why(make: Any, reason: str) -> None:
     found = keyset.unpageable(make())
     assert found is not None
     assert reason in found
     assert keyset.unpageable(Book.objects.order_by("author", "-price")) is None
+    assert keyset.unpageable(Book.objects.order_by("author__name", "-pk")) is None
+    assert keyset.unpageable(Book.objects.order_by("published__year")) is None
 
 
 @DATABASES
@@ -253,3 +270,23 @@ def test_a_reversed_queryset_is_paged_in_its_reversed_order(
     )
     got = [row for batch in _batches(queryset) for row in batch]
     assert got == expected
+
+
+@DATABASES
+def test_an_ordering_across_a_to_many_relation_is_read_whole(bounced: str) -> None:
+    # Its rows repeat per related row, and a page's filter would join the
+    # relation again: paged, the pages never ended (bounded here by islice).
+    for i in range(4):
+        author = Author.objects.using(bounced).create(name=f"a{i}")
+        for j in range(3):
+            Book.objects.using(bounced).create(
+                title=f"t{j}", author=author, genre="novel", rating=1
+            )
+    queryset = (
+        Author.objects.using(bounced)
+        .order_by("books__title", "pk")
+        .values_list("id", "books__title")
+    )
+    got = list(islice(QuerySetRows(queryset, CHUNK), 100))
+    assert got == list(queryset)
+    assert len(got) == 12
