@@ -290,3 +290,28 @@ def test_an_ordering_across_a_to_many_relation_is_read_whole(bounced: str) -> No
     got = list(islice(QuerySetRows(queryset, CHUNK), 100))
     assert got == list(queryset)
     assert len(got) == 12
+
+
+@DATABASES
+@pytest.mark.parametrize("copy", [True, False], ids=["copy", "python"])
+def test_the_check_leaves_out_an_export_that_copy_writes(
+    bounced: str, bouncer_settings: None, copy: bool
+) -> None:
+    # COPY is one statement, which PgBouncer streams: no pages needed.
+    class Distinct(CSVExport):
+        queryset = Book.objects.using("postgres").order_by("title").distinct()
+        fields = ["title", "rating"]
+
+    class Displayed(CSVExport):  # a callable's cells are Python's to write
+        queryset = Book.objects.using("postgres").distinct()
+        fields = ["title", "rating"]
+        formats = ("csv",)
+
+        def get_view_kwargs(self, request: Any) -> dict[str, object]:
+            raise RuntimeError("needs a request")
+
+    register(Distinct)
+    register(Displayed)
+    with override_settings(STREAMKIT_CSV_COPY=copy):
+        warned = [w.obj for w in run_checks() if w.id == "streamkit.W065"]
+    assert warned == ([Displayed] if copy else [Distinct, Displayed])

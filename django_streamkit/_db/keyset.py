@@ -122,7 +122,7 @@ def _names_in(item: object) -> list[str]:
     flatten = getattr(item, "flatten", None)
     if flatten is None:
         return []
-    return [str(node.name) for node in flatten() if isinstance(node, F)]
+    return [_name_of(node) for node in flatten() if isinstance(node, F)]
 
 
 def _unpageable_path(model: type[Model], name: str, item: object) -> str | None:
