@@ -29,7 +29,7 @@ from django_streamkit._db import keyset
 from django_streamkit._db.queryset import QuerySetRows
 from django_streamkit.exports import CSVExport, register, registry
 from tests.support.pgbouncer import Bouncer, pgbouncer  # noqa: F401 (a fixture)
-from tests.support.testapp.models import Author, Book, Customer, Order
+from tests.support.testapp.models import Author, Book, Customer, Order, Pair
 
 pytestmark = pytest.mark.postgres
 DATABASES = pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
@@ -315,3 +315,19 @@ def test_the_check_leaves_out_an_export_that_copy_writes(
     with override_settings(STREAMKIT_CSV_COPY=copy):
         warned = [w.obj for w in run_checks() if w.id == "streamkit.W065"]
     assert warned == ([Displayed] if copy else [Distinct, Displayed])
+
+
+@DATABASES
+@pytest.mark.parametrize("ordering", [("name",), ("-name", "pk"), ()], ids=str)
+def test_a_composite_primary_key_breaks_ties_by_its_columns(
+    bounced: str, ordering: tuple[str, ...]
+) -> None:
+    # F("pk") is a pair of columns there: compared as one, the bounds were
+    # invalid SQL.
+    Pair.objects.using(bounced).bulk_create(
+        Pair(left=i % 3, right=i, name=f"n{i % 4}") for i in range(17)
+    )
+    queryset = Pair.objects.using(bounced).order_by(*ordering)
+    expected = list(queryset.order_by(*ordering, "left", "right").values_list())
+    got = [row for batch in _batches(queryset.values_list()) for row in batch]
+    assert got == expected

@@ -189,6 +189,18 @@ def keys(queryset: QuerySet[Any, Any]) -> list[Key]:
             replace(k, descending=not k.descending, nulls_first=not k.nulls_first)
             for k in found
         ]
+    columns = getattr(pk, "field_names", None)  # a CompositePrimaryKey's
+    if columns:
+        # Compared as one, the pair's bounds are invalid SQL: a key a column.
+        found = [
+            split
+            for key in found
+            for split in (
+                [replace(key, expression=F(name)) for name in columns]
+                if _name_of(key.expression) in {"pk", pk.name}
+                else [key]
+            )
+        ]
     return [_with_nullability(queryset, key) for key in found]
 
 
