@@ -37,8 +37,9 @@ streamkit.E051  A CSVExport's formats or a StreamingCSVExportMixin's
 streamkit.E060  STREAMKIT_SSE_PING is not a positive number of seconds.
 streamkit.W065  A registered export's database has DISABLE_SERVER_SIDE_CURSORS
                 (PgBouncer) and its QuerySet can't be read in keyset pages
-                (grouped, distinct, sliced, a union, ordered at random or by
-                an ordered relation): it is read whole into memory.
+                (grouped, distinct, sliced, a union, ordered at random, across
+                a to-many relation or by an ordered relation), and COPY doesn't
+                write its CSV: it is read whole into memory.
 streamkit.E070-E072, W073  Broadcast settings, Redis, tables: see
                 django_streamkit/_broadcast/checks.py.
 """
