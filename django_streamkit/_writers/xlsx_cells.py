@@ -12,9 +12,10 @@ the place of ``None``. Nothing here imports Django.
   it survives XML's line-end normalisation; text that looks like Excel's own
   ``_xHHHH_`` escape gets its ``_`` escaped, so it reads back as written. A
   text longer than Excel's 32,767 characters is an error.
-- ``int``, ``float``, ``Decimal``: numbers. An ``int`` beyond 2**53 (where a
-  spreadsheet's double loses digits) is written as text, digit for digit. NaN
-  and infinities have no cell: an error.
+- ``int``, ``float``, ``Decimal``: numbers. An ``int`` of more than 15 digits
+  (Excel keeps 15 significant digits and rounds the rest to 0, even below
+  2**53) is written as text, digit for digit. NaN and infinities have no
+  cell: an error.
 - ``bool``: a boolean cell.
 - ``datetime``, ``date``, ``time``: serial day numbers with a number format
   (aware datetimes in the writer's time zone first); a date before
@@ -53,7 +54,8 @@ _DATETIME: Final = f'<c s="{DATETIME}"><v>{{!r}}</v></c>'.format
 _DATE: Final = f'<c s="{DATE}"><v>{{}}</v></c>'.format
 _TIME: Final = f'<c s="{TIME}"><v>{{!r}}</v></c>'.format
 
-_LARGEST_EXACT: Final = 2**53
+# Excel keeps 15 significant digits: every int below this survives it.
+_LARGEST_EXACT: Final = 10**15
 _EPOCH: Final = datetime.datetime(1899, 12, 30)
 _EPOCH_DATE: Final = _EPOCH.date()
 _FIRST_DATE: Final = datetime.date(1900, 3, 1)  # Excel's fake 1900-02-29 before it

@@ -1,0 +1,33 @@
+"""What Excel itself can't hold: its digits, its number range, its columns and
+its sheet names. Each is either kept (as text) or refused with a clear error,
+never written as a workbook that Excel rounds, repairs or refuses."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from typing import Any
+
+import openpyxl
+
+from django_streamkit import stream_xlsx
+
+
+def written(rows: Iterable[Any], **options: Any) -> bytes:
+    return b"".join(stream_xlsx(rows, **options))  # type: ignore[arg-type]
+
+
+def first_row(data: bytes) -> tuple[Any, ...]:
+    (sheet,) = openpyxl.load_workbook(io.BytesIO(data))
+    return next(sheet.iter_rows(values_only=True))
+
+
+def test_integers_past_excels_15_digits_are_kept_as_text() -> None:
+    # Excel keeps 15 significant digits: 2**53 - 1 would show as ...990.
+    largest = 10**15 - 1
+    row = [largest, -largest, 10**15, -(10**15), 2**53 - 1, 1234567890123456]
+    assert first_row(written([row])) == (
+        largest,
+        -largest,
+        *(str(n) for n in row[2:]),
+    )
