@@ -4,6 +4,7 @@ never written as a workbook that Excel rounds, repairs or refuses."""
 
 from __future__ import annotations
 
+import decimal
 import io
 from collections.abc import Iterable
 from typing import Any
@@ -31,3 +32,10 @@ def test_integers_past_excels_15_digits_are_kept_as_text() -> None:
         -largest,
         *(str(n) for n in row[2:]),
     )
+
+
+def test_decimals_beyond_a_doubles_range_are_kept_as_text() -> None:
+    # As numbers they read back as infinity (openpyxl) or a broken cell.
+    huge, tiny = decimal.Decimal("1E+400"), decimal.Decimal("-2.5E+309")
+    ok = decimal.Decimal("1.5E+300")
+    assert first_row(written([[huge, tiny, ok]])) == ("1E+400", "-2.5E+309", 1.5e300)

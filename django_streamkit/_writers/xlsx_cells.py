@@ -14,8 +14,9 @@ the place of ``None``. Nothing here imports Django.
   text longer than Excel's 32,767 characters is an error.
 - ``int``, ``float``, ``Decimal``: numbers. An ``int`` of more than 15 digits
   (Excel keeps 15 significant digits and rounds the rest to 0, even below
-  2**53) is written as text, digit for digit. NaN and infinities have no
-  cell: an error.
+  2**53) is written as text, digit for digit, and so is a ``Decimal`` beyond
+  a double's range (as a number it reads back as infinity). NaN and
+  infinities have no cell: an error.
 - ``bool``: a boolean cell.
 - ``datetime``, ``date``, ``time``: serial day numbers with a number format
   (aware datetimes in the writer's time zone first); a date before
@@ -56,6 +57,8 @@ _TIME: Final = f'<c s="{TIME}"><v>{{!r}}</v></c>'.format
 
 # Excel keeps 15 significant digits: every int below this survives it.
 _LARGEST_EXACT: Final = 10**15
+# Past a double's largest value a spreadsheet reads a number as infinity.
+_LARGEST_DECIMAL: Final = decimal.Decimal("1.7976931348623157E+308")
 _EPOCH: Final = datetime.datetime(1899, 12, 30)
 _EPOCH_DATE: Final = _EPOCH.date()
 _FIRST_DATE: Final = datetime.date(1900, 3, 1)  # Excel's fake 1900-02-29 before it
@@ -136,7 +139,9 @@ def _floats(column: Sequence[float]) -> list[str]:
 
 def _decimals(column: Sequence[decimal.Decimal]) -> list[str]:
     _finite(column, decimal.Decimal.is_finite)
-    return list(map(_NUMBER, column))
+    if max(column) <= _LARGEST_DECIMAL and min(column) >= -_LARGEST_DECIMAL:
+        return list(map(_NUMBER, column))
+    return [_NUMBER(d) if abs(d) <= _LARGEST_DECIMAL else _TEXT(d) for d in column]
 
 
 def _bools(column: Sequence[bool]) -> list[str]:
