@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import openpyxl
+import pytest
 
 from django_streamkit import stream_xlsx
 
@@ -39,3 +40,9 @@ def test_decimals_beyond_a_doubles_range_are_kept_as_text() -> None:
     huge, tiny = decimal.Decimal("1E+400"), decimal.Decimal("-2.5E+309")
     ok = decimal.Decimal("1.5E+300")
     assert first_row(written([[huge, tiny, ok]])) == ("1E+400", "-2.5E+309", 1.5e300)
+
+
+@pytest.mark.parametrize("name", ["a\x01b", "tab\there", "line\nbreak", "\ufffe"])
+def test_a_sheet_name_with_a_control_character_is_refused(name: str) -> None:
+    with pytest.raises(ValueError, match="control character"):
+        stream_xlsx([[1]], sheet_name=name)

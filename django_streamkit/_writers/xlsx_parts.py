@@ -10,6 +10,7 @@ Nothing here imports Django.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Final
 from xml.sax.saxutils import quoteattr
@@ -27,6 +28,9 @@ DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 #: Excel's limit on a sheet name's length, and the characters it refuses.
 MAX_SHEET_NAME: Final = 31
 _FORBIDDEN: Final = frozenset("[]:*?/\\")
+# XML 1.0 can't hold most of these (the workbook part would not parse), and
+# Excel's sheet tab has no way to show the rest.
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 _CONTENT_TYPES: Final = (
     DECLARATION
@@ -135,6 +139,8 @@ def check_sheet_name(name: object) -> str:
         problem = f"is longer than {MAX_SHEET_NAME} characters"
     elif bad := sorted(_FORBIDDEN.intersection(name)):
         problem = f"holds {''.join(bad)!r}, which Excel refuses"
+    elif control := _CONTROL.search(name):
+        problem = f"holds the control character {control.group()!r}"
     elif name.startswith("'") or name.endswith("'"):
         problem = "starts or ends with an apostrophe"
     elif name.casefold() == "history":
