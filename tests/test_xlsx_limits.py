@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import decimal
 import io
+import zipfile
 from collections.abc import Iterable
 from typing import Any
+from xml.dom import minidom
 
 import openpyxl
 import pytest
@@ -46,3 +48,26 @@ def test_decimals_beyond_a_doubles_range_are_kept_as_text() -> None:
 def test_a_sheet_name_with_a_control_character_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="control character"):
         stream_xlsx([[1]], sheet_name=name)
+
+
+def every_part_parses(data: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            minidom.parseString(archive.read(name))
+
+
+def test_a_header_wider_than_excels_16384_columns_is_refused() -> None:
+    with pytest.raises(ValueError, match=r"16,385 columns.*16,384"):
+        stream_xlsx([], header=[f"c{i}" for i in range(16_385)])
+    data = written([], header=[f"c{i}" for i in range(16_384)])
+    every_part_parses(data)
+    assert len(first_row(data)) == 16_384
+
+
+@pytest.mark.parametrize("uneven", [False, True])
+def test_a_row_wider_than_excels_16384_columns_is_an_error(uneven: bool) -> None:
+    rows: list[list[int]] = [[1, 2]] * 3 + [[0] * 16_385]
+    if uneven:
+        rows.append([1])
+    with pytest.raises(ValueError, match="Row 4 has 16,385 cells"):
+        written(rows, header=["a", "b"])

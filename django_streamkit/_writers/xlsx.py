@@ -21,9 +21,9 @@ from typing import Any, Final
 from django_streamkit._core.feed import AsyncFeedChunks, Feed, FeedChunks
 from django_streamkit._writers.xlsx_cells import Cells
 from django_streamkit._writers.xlsx_parts import check_sheet_name
-from django_streamkit._writers.xlsx_sheet import Workbook
+from django_streamkit._writers.xlsx_sheet import MAX_COLUMNS, Workbook
 
-__all__ = ["MAX_ROWS", "XLSXFeed", "XLSXFormat", "chunks_of"]
+__all__ = ["MAX_COLUMNS", "MAX_ROWS", "XLSXFeed", "XLSXFormat", "chunks_of"]
 
 #: Excel's rows per sheet, the header row included.
 MAX_ROWS: Final = 1_048_576
@@ -62,6 +62,11 @@ class XLSXFormat:
                     f"for one column pass [{header!r}]."
                 )
             labels = [str(label) for label in header]
+            if len(labels) > MAX_COLUMNS:
+                raise ValueError(
+                    f"header has {len(labels):,} columns; a sheet holds at most "
+                    f"{MAX_COLUMNS:,} (Excel's XFD): split the columns."
+                )
         if rows_per_sheet is None:
             rows_per_sheet = MAX_ROWS
         least = 1 + (labels is not None)

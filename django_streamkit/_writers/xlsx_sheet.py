@@ -31,7 +31,10 @@ from django_streamkit._writers.xlsx_parts import (
 )
 from django_streamkit._writers.xlsx_zip import MAX_SHEET_BYTES, Zipper
 
-__all__ = ["Workbook"]
+__all__ = ["MAX_COLUMNS", "Workbook"]
+
+#: Excel's columns per sheet (A to XFD): a wider row makes a file it refuses.
+MAX_COLUMNS: Final = 16_384
 
 _ROW: Final = "<row>{}</row>".format
 _MIN_WIDTH, _MAX_WIDTH, _SAMPLE = 6, 60, 100
@@ -79,6 +82,8 @@ class Workbook:
         else:
             rows = self._as_lists(rows)
         rows = list(rows)
+        if max(map(len, rows)) > MAX_COLUMNS:
+            raise self._too_wide(rows)
         while rows:
             if not self._room:
                 self._next_sheet()
@@ -193,6 +198,14 @@ class Workbook:
                     raise self._error(error, index, column) from None
             out.append(_ROW("".join(map(cells.cell, row))))
         return "".join(out)
+
+    def _too_wide(self, rows: Sequence[Sequence[object]]) -> ValueError:
+        index = next(i for i, row in enumerate(rows) if len(row) > MAX_COLUMNS)
+        return ValueError(
+            f"Row {self._rows + index + 1} has {len(rows[index]):,} cells; a sheet "
+            f"holds at most {MAX_COLUMNS:,} columns (Excel's XFD): split the "
+            f"columns."
+        )
 
     def _error(self, error: CellError, index: int, column: int) -> ValueError:
         label = (
