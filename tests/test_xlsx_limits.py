@@ -71,3 +71,22 @@ def test_a_row_wider_than_excels_16384_columns_is_an_error(uneven: bool) -> None
         rows.append([1])
     with pytest.raises(ValueError, match="Row 4 has 16,385 cells"):
         written(rows, header=["a", "b"])
+
+
+def sheet_names(data: bytes) -> list[str]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        workbook = minidom.parseString(archive.read("xl/workbook.xml"))
+    return [
+        sheet.getAttribute("name") for sheet in workbook.getElementsByTagName("sheet")
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["A" * 27 + " (2)", "a" * 27 + " (3)", "Ab" * 13 + "A (2)"]
+)
+def test_numbered_sheets_never_repeat_a_full_length_name(name: str) -> None:
+    data = written([[1], [2], [3]], header=["h"], sheet_name=name, rows_per_sheet=2)
+    names = sheet_names(data)
+    assert names[0] == name
+    assert len({n.casefold() for n in names}) == 3
+    assert all(len(n) <= 31 for n in names)

@@ -11,7 +11,7 @@ Nothing here imports Django.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Final
 from xml.sax.saxutils import quoteattr
 
@@ -153,13 +153,18 @@ def check_sheet_name(name: object) -> str:
     return name
 
 
-def sheet_name_for(name: str, number: int) -> str:
+def sheet_name_for(name: str, number: int, taken: Collection[str] = ()) -> str:
     """The name of sheet ``number`` (from 1) of a workbook named ``name``:
-    ``Orders``, ``Orders (2)``, ... cut to Excel's length."""
+    ``Orders``, ``Orders (2)``, ... cut to Excel's length, and cut further
+    while it is one of the casefolded names ``taken`` (Excel refuses a
+    workbook with two sheets of one name, in any case)."""
     if number == 1:
         return name
     suffix = f" ({number})"
-    return name[: MAX_SHEET_NAME - len(suffix)] + suffix
+    keep = MAX_SHEET_NAME - len(suffix)
+    while (numbered := name[:keep] + suffix).casefold() in taken and keep:
+        keep -= 1
+    return numbered
 
 
 def sheet_start(widths: Sequence[int], frozen: bool) -> str:

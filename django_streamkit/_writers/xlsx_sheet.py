@@ -56,6 +56,7 @@ class Workbook:
         self._capacity = rows_per_sheet - (header is not None)
         self._zip = Zipper(first_parts(), final_parts)
         self._sheets = 0
+        self._names: set[str] = set()  # the sheets' names, casefolded
         self._room = 0  # rows the open sheet still takes
         self._rows = 0  # rows written, across sheets
         self._sheet_bytes = 0
@@ -119,9 +120,9 @@ class Workbook:
     def _open_sheet(self) -> None:
         self._sheets += 1
         self._room = self._capacity
-        self._zip.open_sheet(
-            sheet_path(self._sheets), sheet_name_for(self.sheet_name, self._sheets)
-        )
+        name = sheet_name_for(self.sheet_name, self._sheets, self._names)
+        self._names.add(name.casefold())
+        self._zip.open_sheet(sheet_path(self._sheets), name)
 
     def _start(self) -> str:
         assert self._widths is not None
