@@ -90,3 +90,12 @@ def test_numbered_sheets_never_repeat_a_full_length_name(name: str) -> None:
     assert names[0] == name
     assert len({n.casefold() for n in names}) == 3
     assert all(len(n) <= 31 for n in names)
+
+
+def test_dict_rows_are_read_by_the_header_keys_themselves() -> None:
+    # As stream_csv reads them: the labels are the keys' text, the keys
+    # stay what they are.
+    rows = [{1: "one", 2.5: "two and a half"}]
+    assert first_row(written(rows, header=[1, 2.5])) == ("1", "2.5")
+    (sheet,) = openpyxl.load_workbook(io.BytesIO(written(rows, header=[1, 2.5])))
+    assert list(sheet.iter_rows(values_only=True))[1] == ("one", "two and a half")

@@ -42,6 +42,9 @@ class XLSXFormat:
     max_latency: float
     #: Aware datetimes are written in it (naive ones as they are).
     timezone: datetime.tzinfo
+    #: The header's own values, by which dict rows are read (the labels are
+    #: their text).
+    keys: Sequence[object] | None = None
 
     @classmethod
     def build(
@@ -54,14 +57,15 @@ class XLSXFormat:
         max_latency: float,
         timezone: datetime.tzinfo,
     ) -> XLSXFormat:
-        labels = None
+        labels = keys = None
         if header is not None:
             if isinstance(header, str | bytes) or not isinstance(header, Iterable):
                 raise TypeError(
                     f"header must be a list of column labels, not {header!r}; "
                     f"for one column pass [{header!r}]."
                 )
-            labels = [str(label) for label in header]
+            keys = list(header)
+            labels = [str(label) for label in keys]
             if len(labels) > MAX_COLUMNS:
                 raise ValueError(
                     f"header has {len(labels):,} columns; a sheet holds at most "
@@ -87,6 +91,7 @@ class XLSXFormat:
             chunk_size,
             max_latency,
             timezone,
+            keys,
         )
 
 
@@ -114,7 +119,11 @@ class XLSXFeed(Feed[Any]):
         self.weigh = len if batched else None
         self._batched = batched
         self._book = Workbook(
-            fmt.header, fmt.sheet_name, fmt.rows_per_sheet, Cells(fmt.timezone)
+            fmt.header,
+            fmt.sheet_name,
+            fmt.rows_per_sheet,
+            Cells(fmt.timezone),
+            fmt.keys,
         )
         self._rows = self._bytes = 0
         self._mark = (0.0, 0)

@@ -49,8 +49,11 @@ class Workbook:
         sheet_name: str,
         rows_per_sheet: int,
         cells: Cells,
+        keys: Sequence[object] | None = None,
     ) -> None:
         self.header = header
+        #: What dict rows are read by: the header's own values.
+        self.header_keys: Sequence[object] = keys or header or ()
         self.sheet_name = sheet_name
         self.cells = cells
         self._capacity = rows_per_sheet - (header is not None)
@@ -154,7 +157,7 @@ class Workbook:
                     "Rows are dicts but there is no header to order their keys: "
                     "pass header=[...] with the keys, in column order."
                 )
-            self._keys = list(self.header)
+            self._keys = list(self.header_keys)
         elif not isinstance(first, Sequence):
             self._iterables = True  # rows without a length, made into tuples
 
