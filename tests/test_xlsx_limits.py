@@ -4,10 +4,12 @@ never written as a workbook that Excel rounds, repairs or refuses."""
 
 from __future__ import annotations
 
+import csv
 import decimal
 import io
 import zipfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 from xml.dom import minidom
 
@@ -15,6 +17,7 @@ import openpyxl
 import pytest
 
 from django_streamkit import stream_xlsx
+from tests.test_xlsx_clients import soffice
 
 
 def written(rows: Iterable[Any], **options: Any) -> bytes:
@@ -61,7 +64,10 @@ def test_a_header_wider_than_excels_16384_columns_is_refused() -> None:
         stream_xlsx([], header=[f"c{i}" for i in range(16_385)])
     data = written([], header=[f"c{i}" for i in range(16_384)])
     every_part_parses(data)
-    assert len(first_row(data)) == 16_384
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        sheet = minidom.parseString(archive.read("xl/worksheets/sheet1.xml"))
+    assert len(sheet.getElementsByTagName("c")) == 16_384
+    assert len(sheet.getElementsByTagName("col")) == 16_384
 
 
 @pytest.mark.parametrize("uneven", [False, True])
@@ -99,3 +105,27 @@ def test_dict_rows_are_read_by_the_header_keys_themselves() -> None:
     assert first_row(written(rows, header=[1, 2.5])) == ("1", "2.5")
     (sheet,) = openpyxl.load_workbook(io.BytesIO(written(rows, header=[1, 2.5])))
     assert list(sheet.iter_rows(values_only=True))[1] == ("one", "two and a half")
+
+
+def test_libreoffice_reads_the_limits_as_written(tmp_path: Path) -> None:
+    # LibreOffice renamed the repeated sheet ("... (2) -1") and read the huge
+    # Decimal as infinity ("INF") before these were kept.
+    name = "A" * 27 + " (2)"
+    rows = [[n, 10**15 + n, decimal.Decimal("1E+400")] for n in range(3)]
+    source = tmp_path / "limits.xlsx"
+    source.write_bytes(
+        written(rows, header=["n", "id", "d"], sheet_name=name, rows_per_sheet=2)
+    )
+    soffice(
+        tmp_path,
+        source,
+        "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,true,true,false,false,false,-1",
+    )
+    sheets = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert sheets == sorted(f"limits-{n}.csv" for n in sheet_names(source.read_bytes()))
+    assert len(sheets) == 3
+    read = []
+    for path in sorted((tmp_path / "out").iterdir()):
+        with path.open(newline="", encoding="utf-8") as file:
+            read.extend(list(csv.reader(file))[1:])
+    assert sorted(read) == [[str(n), str(10**15 + n), "1E+400"] for n in range(3)]
