@@ -15,8 +15,11 @@ from xml.dom import minidom
 
 import openpyxl
 import pytest
+from django.test import RequestFactory
 
 from django_streamkit import stream_xlsx
+from django_streamkit.views import XLSXStreamView
+from tests.support.testapp.models import Book
 from tests.test_xlsx_clients import soffice
 
 
@@ -129,3 +132,17 @@ def test_libreoffice_reads_the_limits_as_written(tmp_path: Path) -> None:
         with path.open(newline="", encoding="utf-8") as file:
             read.extend(list(csv.reader(file))[1:])
     assert sorted(read) == [[str(n), str(10**15 + n), "1E+400"] for n in range(3)]
+
+
+@pytest.mark.parametrize(
+    ("plural", "sheet"),
+    [("history", "Sheet1"), ("line\nitems", "Line items"), ("a/b: c?", "A b  c")],
+)
+def test_the_views_sheet_name_from_the_model_is_always_one_excel_takes(
+    monkeypatch: pytest.MonkeyPatch, plural: str, sheet: str
+) -> None:
+    monkeypatch.setattr(Book._meta, "verbose_name_plural", plural)
+    view = XLSXStreamView(request=RequestFactory().get("/"))
+    view.model = Book
+    view.object_list = view.get_queryset()
+    assert view.get_sheet_name() == sheet
