@@ -21,6 +21,8 @@ import openpyxl
 import pytest
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy
 
 from django_streamkit import StreamingXLSXResponse, stream_xlsx
@@ -405,3 +407,14 @@ def test_xlsx_stream_view_names_its_sheet_and_file() -> None:
     Named.sheet_name = "bad:name"
     with pytest.raises(ValueError, match="which Excel refuses"):
         view.get_sheet_name()
+
+
+def test_safe_strings_and_other_str_subclasses_are_text() -> None:
+    # format_html() gives SafeString, whose str() is itself: an admin
+    # column's display values are often such strings.
+    class Label(str):
+        def __str__(self) -> str:
+            return self
+
+    rows = [[format_html("<b>{}</b>", "x"), Label("y")], [mark_safe("z"), 1]]
+    assert values(written(rows))["Sheet1"] == [("<b>x</b>", "y"), ("z", 1)]

@@ -283,4 +283,5 @@ class Cells:
             return datetime.time(
                 value.hour, value.minute, value.second, value.microsecond, value.tzinfo
             )
-        return str(value)
+        # A str subclass's str() may be itself (Django's SafeString is).
+        return str.__str__(value if isinstance(value, str) else str(value))
