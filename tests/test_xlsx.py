@@ -418,3 +418,14 @@ def test_safe_strings_and_other_str_subclasses_are_text() -> None:
 
     rows = [[format_html("<b>{}</b>", "x"), Label("y")], [mark_safe("z"), 1]]
     assert values(written(rows))["Sheet1"] == [("<b>x</b>", "y"), ("z", 1)]
+
+
+def test_a_missing_pandas_datetime_is_an_error_naming_its_cell() -> None:
+    import pandas  # slow to import: only here
+
+    rows = [[pandas.Timestamp("2024-01-01 12:00")], [pandas.NaT]]
+    with pytest.raises(ValueError, match=r"Row 2, column 1 \('when'\): NaT has no"):
+        written(rows, header=["when"])
+    assert values(written(rows[:1], header=["when"]))["Sheet1"][1] == (
+        datetime.datetime(2024, 1, 1, 12),
+    )

@@ -273,6 +273,13 @@ class Cells:
             return float(value)
         if isinstance(value, decimal.Decimal):
             return decimal.Decimal(value)
+        if isinstance(value, datetime.date) and value != value:
+            # pandas' NaT: a datetime subclass equal to nothing, as NaN.
+            raise CellError(
+                0,
+                f"{value!r} has no spreadsheet cell; replace it with None (an "
+                f"empty cell) or a date",
+            )
         if isinstance(value, datetime.datetime):
             return datetime.datetime(
                 *value.timetuple()[:6], value.microsecond, value.tzinfo
