@@ -7,10 +7,14 @@ class StreamkitConfig(AppConfig):
     name = "django_streamkit"
     label = "streamkit"
     verbose_name = "Streamkit"
+    # The broadcast tables' keys, whatever the project's DEFAULT_AUTO_FIELD.
+    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_streamkit import checks, exports
+        from django_streamkit import checks, events, exports
 
         checks.register()
         # Import every app's exports module, as the admin imports admin.py.
         exports.autodiscover()
+        # And every app's events module, for the mounted event channels.
+        events.autodiscover()

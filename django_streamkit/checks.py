@@ -37,8 +37,11 @@ streamkit.E051  A CSVExport's formats or a StreamingCSVExportMixin's
 streamkit.E060  STREAMKIT_SSE_PING is not a positive number of seconds.
 streamkit.W065  A registered export's database has DISABLE_SERVER_SIDE_CURSORS
                 (PgBouncer) and its QuerySet can't be read in keyset pages
-                (grouped, distinct, sliced, a union, ordered at random or by
-                an ordered relation): it is read whole into memory.
+                (grouped, distinct, sliced, a union, ordered at random, across
+                a to-many relation or by an ordered relation), and COPY doesn't
+                write its CSV: it is read whole into memory.
+streamkit.E070-E072, W073  Broadcast settings, Redis, tables: see
+                django_streamkit/_broadcast/checks.py.
 """
 
 from __future__ import annotations
@@ -306,6 +309,14 @@ def check_keyset_pages(
     return check_keyset_pages()
 
 
+def check_broadcast(
+    app_configs: Sequence[AppConfig] | None = None, **kwargs: object
+) -> list[checks.CheckMessage]:
+    from django_streamkit._broadcast.checks import check_broadcast as check
+
+    return check(app_configs, **kwargs)
+
+
 def register() -> None:
     checks.register(check_settings)
     checks.register(check_gzip_middleware)
@@ -316,3 +327,4 @@ def register() -> None:
     checks.register(check_request_context_middleware)
     checks.register(check_sse_settings)
     checks.register(check_keyset_pages, checks.Tags.models)
+    checks.register(check_broadcast)

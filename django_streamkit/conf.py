@@ -32,6 +32,18 @@ DEFAULTS: dict[str, Any] = {
     "TEMPLATE_BUFFER_SIZE": 5,
     # Seconds of silence after which an event stream sends a ": ping" comment.
     "SSE_PING": 15.0,
+    # Where published events are stored and fanned out; see docs/broadcast.md.
+    "BROADCAST": {},
+}
+
+#: The keys of ``STREAMKIT_BROADCAST`` and their defaults.
+BROADCAST_DEFAULTS: dict[str, Any] = {
+    "BACKEND": "database",  # or "redis", "memory"
+    "URL": "redis://127.0.0.1:6379/0",  # the redis backend's server
+    "RETENTION": 1000,  # events kept per channel, for Last-Event-ID replay
+    "DATABASE": "default",  # the database backend's alias
+    "PREFIX": "streamkit:",  # the redis backend's key prefix
+    "POLL_INTERVAL": 1.0,  # seconds between polls where there is no NOTIFY
 }
 
 
@@ -91,6 +103,14 @@ class Settings:
                 "pass None to use the STREAMKIT_SSE_PING setting."
             )
         return float(ping)
+
+    @property
+    def BROADCAST(self) -> dict[str, Any]:
+        return dict(self._get("BROADCAST"))
+
+    def broadcast(self) -> dict[str, Any]:
+        """``STREAMKIT_BROADCAST`` over the defaults of its keys."""
+        return {**BROADCAST_DEFAULTS, **self.BROADCAST}
 
     def chunk_size(self, chunk_size: object) -> int:
         """A ``chunk_size`` argument, checked; ``None`` is the setting."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from django_streamkit.events import EventChannelView
 from django_streamkit.exports import ExportIndexView, ExportView
 
 app_name = "streamkit"
@@ -17,4 +18,5 @@ urlpatterns = [
     path("", ExportIndexView.as_view(), name="index"),
     path("<slug:slug>.csv", ExportView.as_view(), name="export"),
     path("<slug:slug>.<slug:format>", ExportView.as_view(), name="export_format"),
+    path("events/<slug:name>", EventChannelView.as_view(), name="events"),
 ]

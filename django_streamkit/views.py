@@ -303,8 +303,15 @@ class CSVStreamView(CSVDeclaration, View):
         options["header"] = self.get_header(self.columns)
         options.update(response_kwargs)
         return self.response_class(
-            self.get_rows(), filename=self.get_filename(), **options
+            self.get_body_rows(), filename=self.get_filename(), **options
         )
+
+    def get_body_rows(self) -> Iterable[Sequence[object]]:
+        """``get_rows()``, or none for a HEAD: servers read a HEAD body to its
+        end before dropping it, which would run the whole query."""
+        if self.request.method == "HEAD":
+            return iter(())
+        return self.get_rows()
 
 
 # Last: it subclasses CSVStreamView.

@@ -9,6 +9,7 @@ case that can't stream logged with the view's name and the fix.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import os
 import time
@@ -205,3 +206,42 @@ def _open_files(server: Server, name: str) -> list[str]:
         if target.endswith(name):
             found.append(target)
     return found
+
+
+def test_a_stepped_file_response_closes_its_file_when_left(tmp_path: Path) -> None:
+    # As on a disconnect: the body is left after its first chunk, and
+    # Django's ASGI handler doesn't call response.close(). Holding the file
+    # here keeps the garbage collector from closing it instead.
+    path = tmp_path / "data.bin"
+    path.write_bytes(b"x" * (4 * MIB))
+    file = path.open("rb")
+    response = FileResponse(file)
+
+    async def get_response(request: HttpRequest) -> FileResponse:
+        return response
+
+    async def leave_it() -> int:
+        request = ASGIRequest(_scope(), io.BytesIO())
+        await ASGIStreamingMiddleware(get_response)(request)  # type: ignore[misc]
+        first = asyncio.Event()
+        sent = 0
+
+        async def send() -> None:  # Django's handler cancels this on a disconnect
+            nonlocal sent
+            async for part in response:
+                sent += len(part)
+                first.set()
+                await asyncio.sleep(10)
+
+        task = asyncio.create_task(send())
+        await asyncio.wait_for(first.wait(), 5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        return sent
+
+    assert 0 < asyncio.run(leave_it()) < 4 * MIB
+    deadline = time.monotonic() + 5
+    while not file.closed and time.monotonic() < deadline:
+        time.sleep(0.01)  # the relay closes it on its producer thread
+    assert file.closed

@@ -27,6 +27,7 @@ OTHERS: dict[str, Any] = {
     "QUERYSET_CHUNK_SIZE": 10,
     "TEMPLATE_BUFFER_SIZE": 1,
     "SSE_PING": 2.5,
+    "BROADCAST": {"BACKEND": "memory"},
 }
 
 

@@ -11,15 +11,18 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import re
+import sys
 import zoneinfo
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 from django.db.models import (
     Case,
     CharField,
+    Count,
     DecimalField,
     ExpressionWrapper,
     F,
@@ -249,6 +252,12 @@ def test_relations_annotations_and_filters_of_a_view(
         (["count"], {"escapechar": "\\", "doublequote": False}, "escapechar"),
         (["count"], {"quoting": csv.QUOTE_NONE, "escapechar": "\\"}, "quoting"),
         (["count"], {"delimiter": "é"}, "delimiter"),
+        # Python before 3.12 writes it; COPY refuses it.
+        *(
+            [(["count", "text"], {"quotechar": ","}, "quote character")]
+            if sys.version_info < (3, 12)
+            else []
+        ),
     ],
 )
 def test_what_copy_cannot_write_exactly_falls_back(
@@ -360,10 +369,13 @@ def test_an_error_after_the_first_rows_is_raised_while_streaming() -> None:
     chunks = iter(stream_csv(queryset, chunk_size=1024))
     assert next(chunks) == b"0,0\r\n"
     import psycopg
+    from django.db import DataError
 
-    with pytest.raises(psycopg.errors.DivisionByZero):
+    # Django's error, as the Python path raises (and as middleware catches).
+    with pytest.raises(DataError) as raised:
         for _ in chunks:
             pass
+    assert isinstance(raised.value.__cause__, psycopg.errors.DivisionByZero)
     assert Sample.objects.using(DB).count() == 5000
 
 
@@ -453,3 +465,154 @@ def test_distinct_rows_ordered_by_a_column_not_exported(
     assert len(copies) == 1
     assert copied == column == reference
     assert copied.splitlines() == [b"t3,l", b"t2,s", b"t1,l", b"t0,s"]
+
+
+def test_an_empty_query_writes_what_the_python_path_writes() -> None:
+    # Django compiles no SQL for a query it knows is empty: the Python path
+    # writes the header alone, running no query.
+    Sample.objects.using(DB).bulk_create(Sample(count=i) for i in range(3))
+    samples = Sample.objects.using(DB).order_by("pk")
+    for queryset in (
+        samples.none().values_list("count", "text"),
+        samples.filter(pk__in=[]).values_list("count", "text"),
+        samples.values_list("count", "text")[:0],
+    ):
+        copied, column, reference = three(queryset, header=["n", "t"])
+        assert copied == column == reference == b"n,t\r\n"
+        why = _copy.inexact(queryset_rows(queryset), _fmt({}))
+        assert "empty" in (why or "")
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("moment", "infinity"),  # to_char() of it is NULL: an empty cell
+        ("moment", "-infinity"),
+        ("moment", "10000-01-01 00:00:00+00"),
+        ("day", "infinity"),
+        ("day", "0044-03-15 BC"),
+        ("day", "12345-01-01"),
+        ("hour", "24:00"),
+    ],
+)
+def test_values_python_cannot_hold_raise_on_both_paths_naming_them(
+    copies: list[_copy.CopyFeed], column: str, value: str
+) -> None:
+    from django.db import DatabaseError
+
+    Sample.objects.using(DB).create(count=1, day=datetime.date(2024, 1, 2))
+    with connections[DB].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Sample._meta.db_table} (count, {column}) VALUES (2, %s)",
+            [value],
+        )
+    queryset = Sample.objects.using(DB).order_by("pk").values_list(column, "count")
+    with pytest.raises(DatabaseError), transaction.atomic(using=DB):
+        list(queryset)  # what the Python path reads
+    with pytest.raises(DatabaseError) as raised:
+        b"".join(stream_csv(queryset))  # type: ignore[arg-type]
+    shown = value.split("+")[0].split(" BC")[0].replace("24:00", "24:00:00")
+    assert shown in str(raised.value)
+    assert "outside Python's" in str(raised.value)
+    assert len(copies) == 1
+
+
+def test_labels_that_are_lazy_or_not_text(copies: list[_copy.CopyFeed]) -> None:
+    from django.utils.translation import gettext_lazy
+
+    Sample.objects.using(DB).bulk_create(
+        Sample(size="sl"[i % 2], count=i) for i in range(4)
+    )
+    queryset = Sample.objects.using(DB).order_by("pk").values_list("count", "size")
+    lazy = {1: {"s": gettext_lazy("=Small"), "l": "Large"}}
+    for escape in (True, False):
+        copied, column, reference = three(queryset, lazy, escape_formulas=escape)
+        assert copied == column == reference
+        assert (b"0,'=Small\r\n" if escape else b"0,=Small\r\n") in copied
+    assert len(copies) == 2
+    for options in ({}, {"quoting": csv.QUOTE_NONNUMERIC}):
+        numbered = {1: {"s": 1, "l": None}}  # written as Python writes 1 and None
+        copied, column, reference = three(queryset, numbered, **options)
+        assert copied == column == reference
+        assert "not text" in (
+            _copy.inexact(queryset_rows(queryset, numbered), _fmt(options)) or ""
+        )
+    assert len(copies) == 2
+
+
+def _plan(sql: str, params: list[object]) -> Any:
+    # The plan's nodes, less the projections (a subquery scan, a result)
+    # that pass their input's rows on in their order.
+    with connections[DB].cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON, COSTS OFF) {sql}", params)
+        (plan,) = cursor.fetchone()[0]
+
+    def nodes(node: dict[str, Any]) -> Any:
+        children = [nodes(child) for child in node.get("Plans", [])]
+        if node["Node Type"] in ("Subquery Scan", "Result") and len(children) == 1:
+            return children[0]
+        keys = [re.sub(r"\b\w+\.", "", key) for key in node.get("Sort Key", [])]
+        return (node["Node Type"], keys, children)
+
+    return nodes(plan["Plan"])
+
+
+def test_the_rows_come_in_the_querysets_order(copies: list[_copy.CopyFeed]) -> None:
+    # The COPY's SELECT only projects the query's rows: PostgreSQL never
+    # flattens a subquery with an ORDER BY or LIMIT, and the outer level has
+    # no join, filter, grouping or sort of its own, so its plan is the
+    # query's plan under a projection, and the rows keep the query's order.
+    Sample.objects.using(DB).bulk_create(
+        Sample(text=f"t{i % 7}", count=(i * 7919) % 101, size="sl"[i % 2])
+        for i in range(300)
+    )
+    samples = Sample.objects.using(DB)
+    querysets = [
+        samples.order_by("-count", "text").values_list("count", "text"),
+        samples.order_by("text", "-pk").values_list("size", "count")[5:40],
+        samples.values("size")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "size")
+        .values_list("size", "n"),
+        samples.filter(count__lt=20)
+        .values_list("count", "text")
+        .union(samples.filter(count__gt=90).values_list("count", "text"))
+        .order_by("-count", "text"),
+    ]
+    for queryset in querysets:
+        copies.clear()
+        copied, column, reference = three(queryset)
+        assert copied == column == reference
+        (feed,) = copies
+        select = feed._statement[len("COPY (") : feed._statement.rindex(") TO STDOUT")]
+        inner = queryset.query.get_compiler(DB).as_sql()
+        assert _plan(select, feed._params) == _plan(*inner)
+
+
+@pytest.mark.parametrize(
+    ("zone", "moment"),
+    [
+        ("Asia/Kathmandu", datetime.datetime(9999, 12, 31, 23, tzinfo=datetime.UTC)),
+        ("America/Sao_Paulo", datetime.datetime(1, 1, 1, 0, 30, tzinfo=datetime.UTC)),
+    ],
+)
+def test_a_datetime_whose_local_time_python_cannot_hold_raises(
+    copies: list[_copy.CopyFeed], zone: str, moment: datetime.datetime
+) -> None:
+    # In UTC it is a Python datetime; in the current time zone it is not.
+    Sample.objects.using(DB).create(moment=moment, count=1)
+    queryset = Sample.objects.using(DB).values_list("moment", "count")
+    from django.db import DatabaseError
+
+    with timezone.override(zone):
+        with override_settings(STREAMKIT_CSV_COPY=False), pytest.raises(OverflowError):
+            b"".join(stream_csv(queryset))  # type: ignore[arg-type]
+        with (
+            pytest.raises(DatabaseError, match="outside Python's"),
+            transaction.atomic(using=DB),
+        ):
+            b"".join(stream_csv(queryset))  # type: ignore[arg-type]
+        with override_settings(STREAMKIT_CSV_DATETIME_FORMAT="iso"):
+            copied, column, reference = three(queryset)  # in UTC: written
+    assert copied == column == reference
+    assert len(copies) == 2

@@ -15,7 +15,9 @@ import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
 from django.test import Client, RequestFactory, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import include, path
 
 from django_streamkit._exports import formats
@@ -236,3 +238,21 @@ def test_format_helpers() -> None:
     assert filename_for(None, TSV) is None
     with pytest.raises(ImproperlyConfigured, match=r"'pdf'; choose from"):
         get_format("pdf", "X.formats")
+
+
+@override_settings(ROOT_URLCONF=__name__)
+@pytest.mark.parametrize(
+    "url", ["/exports/two-formats.tsv", "/exports/two-formats.csv"]
+)
+def test_head_gets_the_headers_and_reads_no_row(
+    staff: Client, orders: Any, url: str
+) -> None:
+    register_orders()
+    get = staff.get(url)
+    with CaptureQueriesContext(connection) as queries:
+        head = staff.head(url)
+    assert head.status_code == 200
+    assert head["Content-Type"] == get["Content-Type"]
+    assert head["Content-Disposition"] == get["Content-Disposition"]
+    orders_read = [q for q in queries if "testapp_order" in q["sql"]]
+    assert orders_read == []

@@ -91,6 +91,10 @@ def test_a_custom_encoder() -> None:
         (lambda: stream_json([1], encoder=json.dumps), r"JSONEncoder subclass"),
         (lambda: stream_json([1], envelope=[1]), r"envelope must be a dict"),
         (lambda: stream_json([1], envelope={}, key=3), r"key must be a str"),
+        (
+            lambda: stream_json([1], envelope={"count": len}),
+            r"The envelope \{'count': <built-in function len>\} can't be encoded",
+        ),
         (lambda: stream_json(Book.objects.all()), r"QuerySet of Book instances"),
     ],
 )
@@ -243,3 +247,75 @@ def test_a_column_of_utc_datetimes(db: str, micro: int) -> None:
     values = Sample.objects.using(db).order_by("pk").values("moment")
     expected = json.dumps(list(values), cls=DjangoJSONEncoder, separators=(",", ":"))
     assert body(stream_json(values)) == expected.encode()
+
+
+# U+2028, U+2029 and U+0085 are line breaks to str.splitlines() and to
+# httpx's iter_lines(); JSON leaves them raw inside strings.
+SPLITTERS = ["a\u2028b", "c\u2029d", "e\x85f", "\u2028\u2029\x85"]
+
+
+def lines_of(data: bytes) -> list[Any]:
+    return [json.loads(line) for line in data.decode().splitlines()]
+
+
+@pytest.mark.parametrize("db", each_database())
+def test_json_lines_escape_what_line_readers_split_on(db: str) -> None:
+    from httpx._decoders import LineDecoder
+
+    from tests.support.testapp.models import Sample
+
+    items = [{"text": text} for text in SPLITTERS]
+    data = body(stream_ndjson(iter(items)))
+    assert lines_of(data) == items
+    decoder = LineDecoder()
+    assert [*map(json.loads, decoder.decode(data.decode()) + decoder.flush())] == items
+    Sample.objects.using(db).bulk_create(Sample(text=text) for text in SPLITTERS)
+    values = Sample.objects.using(db).order_by("pk").values("text")
+    assert lines_of(body(StreamingNDJSONResponse(values))) == items
+    flat = values.values_list("text", flat=True)
+    assert lines_of(body(StreamingNDJSONResponse(flat))) == SPLITTERS
+    # One document: nothing changes.
+    assert json.loads(body(stream_json(iter(items)))) == items
+
+
+@pytest.mark.django_db
+def test_a_querysets_chunks_iterated_directly_stay_their_size() -> None:
+    from django.test import override_settings
+
+    from tests.support.testapp.models import Sample
+
+    Sample.objects.bulk_create(Sample(text=f"row {i}", count=i) for i in range(6000))
+    values = Sample.objects.order_by("pk").values("text", "count")
+    with override_settings(
+        STREAMKIT_QUERYSET_CHUNK_SIZE=100, STREAMKIT_CHUNK_SIZE=2000
+    ):
+        direct = list(stream_json(values))
+        relayed = list(StreamingJSONResponse(values))
+    # A fetched chunk of 100 rows is about 3 KB: a chunk is one or two of
+    # them, never dozens (the rows of every fetched chunk held at once).
+    assert max(map(len, direct)) <= 2 * max(map(len, relayed)) < 8000
+    assert b"".join(direct) == b"".join(relayed)
+    assert len(json.loads(b"".join(direct))) == 6000
+
+
+@pytest.mark.parametrize("db", each_database())
+def test_another_encoder_sees_the_dates_of_aggregates(db: str) -> None:
+    from django.db.models import Max
+
+    from tests.support.testapp.models import Sample
+
+    class Dates(DjangoJSONEncoder):
+        def default(self, o: Any) -> Any:
+            if isinstance(o, datetime.date):
+                return f"<{o}>"
+            return super().default(o)
+
+    days = [datetime.date(2020, 1, 2), datetime.date(2021, 3, 4)]
+    Sample.objects.using(db).bulk_create(Sample(text="a", day=day) for day in days)
+    latest = Sample.objects.using(db).values("text").annotate(day=Max("day"))
+    assert (
+        body(stream_json(latest, encoder=Dates))
+        == b'[{"text":"a","day":"<2021-03-04>"}]'
+    )
+    # Django's encoder still gets the text.
+    assert body(stream_json(latest)) == b'[{"text":"a","day":"2021-03-04"}]'

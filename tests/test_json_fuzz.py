@@ -83,7 +83,11 @@ def expected(items: Any, encoder: type[Any] | None = None) -> bytes:
 
 
 def expected_lines(items: list[Any], encoder: type[Any] | None = None) -> bytes:
-    return b"".join(expected(item, encoder) + b"\n" for item in items)
+    # What str.splitlines() splits on besides what JSON escapes, escaped.
+    text = b"".join(expected(item, encoder) + b"\n" for item in items)
+    for char in "\u2028\u2029\x85":
+        text = text.replace(char.encode(), f"\\u{ord(char):04x}".encode())
+    return text
 
 
 def same_document(ours: bytes, items: list[Any]) -> None:
@@ -169,6 +173,7 @@ def test_any_items_give_one_stdlib_line_each(
             body = relayed(StreamingNDJSONResponse(source))
     assert body == expected_lines(items)
     assert body.count(b"\n") == len(items)  # no line break inside an item
+    assert len(body.decode("utf-8").splitlines()) == len(items)
 
 
 # -- QuerySets, a column at a time ----------------------------------------------

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from itertools import islice
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from django.core.checks import run_checks
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 from django.db.models import Count, F, QuerySet
+from django.db.models.functions import Lower
 from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 
@@ -29,7 +31,7 @@ from django_streamkit._db import keyset
 from django_streamkit._db.queryset import QuerySetRows
 from django_streamkit.exports import CSVExport, register, registry
 from tests.support.pgbouncer import Bouncer, pgbouncer  # noqa: F401 (a fixture)
-from tests.support.testapp.models import Author, Book, Customer, Order
+from tests.support.testapp.models import Author, Book, Customer, Order, Pair
 
 pytestmark = pytest.mark.postgres
 DATABASES = pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
@@ -238,14 +240,29 @@ def test_the_check_warns_of_an_export_that_cant_be_paged() -> None:
         (lambda: Book.objects.values("rating").distinct(), "distinct"),
         (lambda: Book.objects.all().union(Book.objects.all()), "union"),
         (lambda: Order.objects.order_by("customer"), "Customer.Meta.ordering"),
+        (lambda: Author.objects.order_by("books__title"), "to-many relation 'books'"),
+        (
+            lambda: Customer.objects.order_by(Lower("orders__number").desc()),
+            "to-many relation 'orders'",
+        ),
     ],
-    ids=["random", "sliced", "distinct", "union", "ordered-relation"],
+    ids=[
+        "random",
+        "sliced",
+        "distinct",
+        "union",
+        "ordered-relation",
+        "to-many",
+        "to-many-expression",
+    ],
 )
 def test_what_cant_be_paged_says_why(make: Any, reason: str) -> None:
     found = keyset.unpageable(make())
     assert found is not None
     assert reason in found
     assert keyset.unpageable(Book.objects.order_by("author", "-price")) is None
+    assert keyset.unpageable(Book.objects.order_by("author__name", "-pk")) is None
+    assert keyset.unpageable(Book.objects.order_by("published__year")) is None
 
 
 @DATABASES
@@ -256,3 +273,78 @@ def test_a_streaming_response_over_a_queryset_is_paged(books: QuerySet[Book]) ->
         body = b"".join(StreamingResponse(queryset))
     assert body == expected
     assert len(queries) >= 2 * (23 // PAGE)
+
+
+@DATABASES
+@pytest.mark.parametrize("ordering", [("rating", "title"), ("price",), ()], ids=str)
+def test_a_reversed_queryset_is_paged_in_its_reversed_order(
+    books: QuerySet[Book], ordering: tuple[str, ...]
+) -> None:
+    # .reverse() flips the ordering in the compiler, not in query.order_by.
+    queryset = books.order_by(*ordering).reverse().values_list("id", "price")
+    expected = list(
+        books.order_by(*ordering, "pk").reverse().values_list("id", "price")
+    )
+    got = [row for batch in _batches(queryset) for row in batch]
+    assert got == expected
+
+
+@DATABASES
+def test_an_ordering_across_a_to_many_relation_is_read_whole(bounced: str) -> None:
+    # Its rows repeat per related row, and a page's filter would join the
+    # relation again: paged, the pages never ended (bounded here by islice).
+    for i in range(4):
+        author = Author.objects.using(bounced).create(name=f"a{i}")
+        for j in range(3):
+            Book.objects.using(bounced).create(
+                title=f"t{j}", author=author, genre="novel", rating=1
+            )
+    queryset = (
+        Author.objects.using(bounced)
+        .order_by("books__title", "pk")
+        .values_list("id", "books__title")
+    )
+    got = list(islice(QuerySetRows(queryset, CHUNK), 100))
+    assert got == list(queryset)
+    assert len(got) == 12
+
+
+@DATABASES
+@pytest.mark.parametrize("copy", [True, False], ids=["copy", "python"])
+def test_the_check_leaves_out_an_export_that_copy_writes(
+    bounced: str, bouncer_settings: None, copy: bool
+) -> None:
+    # COPY is one statement, which PgBouncer streams: no pages needed.
+    class Distinct(CSVExport):
+        queryset = Book.objects.using("postgres").order_by("title").distinct()
+        fields = ["title", "rating"]
+
+    class Displayed(CSVExport):  # a callable's cells are Python's to write
+        queryset = Book.objects.using("postgres").distinct()
+        fields = ["title", "rating"]
+        formats = ("csv",)
+
+        def get_view_kwargs(self, request: Any) -> dict[str, object]:
+            raise RuntimeError("needs a request")
+
+    register(Distinct)
+    register(Displayed)
+    with override_settings(STREAMKIT_CSV_COPY=copy):
+        warned = [w.obj for w in run_checks() if w.id == "streamkit.W065"]
+    assert warned == ([Displayed] if copy else [Distinct, Displayed])
+
+
+@DATABASES
+@pytest.mark.parametrize("ordering", [("name",), ("-name", "pk"), ()], ids=str)
+def test_a_composite_primary_key_breaks_ties_by_its_columns(
+    bounced: str, ordering: tuple[str, ...]
+) -> None:
+    # F("pk") is a pair of columns there: compared as one, the bounds were
+    # invalid SQL.
+    Pair.objects.using(bounced).bulk_create(
+        Pair(left=i % 3, right=i, name=f"n{i % 4}") for i in range(17)
+    )
+    queryset = Pair.objects.using(bounced).order_by(*ordering)
+    expected = list(queryset.order_by(*ordering, "left", "right").values_list())
+    got = [row for batch in _batches(queryset.values_list()) for row in batch]
+    assert got == expected

@@ -1,6 +1,10 @@
 """A million-row CSV export through a real PgBouncer in transaction pooling
 mode: read in keyset pages, the same rows as through a server-side cursor,
-with flat memory (``.iterator()`` alone would fetch every row first)."""
+with flat memory (``.iterator()`` alone would fetch every row first).
+
+The paged export is the Python writer's (``/copy/records-python.csv``): the
+plain export of these columns is written by PostgreSQL's COPY, one statement
+that needs no pages, so it would not read a single page."""
 
 from __future__ import annotations
 
@@ -18,10 +22,10 @@ pytestmark = [pytest.mark.server, pytest.mark.postgres]
 MIB = 1 << 20
 
 
-def _export(server: Server) -> tuple[int, list[int], int, int]:
+def _export(server: Server, path: str) -> tuple[int, list[int], int, int]:
     """(an order-free digest of the rows, their ids in the order sent, the
     body's size, the serving process's peak RSS growth)."""
-    url = f"{server.url}/csv/records.csv"
+    url = f"{server.url}{path}"
     httpx.get(f"{url}?n=3", timeout=60)  # warm up
     before = server.reset_peak_rss()
     digest = size = 0
@@ -46,20 +50,15 @@ def test_a_million_rows_through_pgbouncer_stream_the_same_bytes_flat(
     seed()
     env = {"STREAMKIT_TEST_PGAPP": app_name("streamkit-keyset")}
     with serve("gunicorn", settings=SETTINGS, extra_env=env) as direct:
-        expected, expected_ids, expected_size, _ = _export(direct)
-    bounced_env = {
-        **env,
-        "STREAMKIT_TEST_PGBOUNCER_PORT": str(pgbouncer.port),
-        # The column reader's keyset pages, not COPY (one statement, which
-        # needs no pages: tests/test_copy_pgbouncer.py).
-        "STREAMKIT_TEST_CSV_COPY": "0",
-    }
+        # COPY through a direct connection: the Python writer's bytes.
+        expected, expected_ids, expected_size, _ = _export(direct, "/csv/records.csv")
+    bounced_env = {**env, "STREAMKIT_TEST_PGBOUNCER_PORT": str(pgbouncer.port)}
     with serve(
         "gunicorn",
         settings="tests.support.server_settings_pgbouncer",
         extra_env=bounced_env,
     ) as bounced:
-        digest, ids, size, growth = _export(bounced)
+        digest, ids, size, growth = _export(bounced, "/copy/records-python.csv")
     assert expected_size == export_size(ROWS)
     assert len(expected_ids) == ROWS
     # The same rows; Record has no ordering, so the pages come in primary

@@ -826,3 +826,25 @@ def test_a_gunicorn_worker_is_found_and_notified_through_its_sigterm_handler() -
         assert beats == [1]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_copy_raises_through_djangos_error_wrapper() -> None:
+    """(_db/copy.py) ``connection.wrap_database_errors``, the context manager
+    Django's cursors use, turns a psycopg error raised inside it into
+    Django's class of it (the driver's as ``__cause__``) and, for errors
+    other than data and integrity errors, sets ``errors_occurred`` so the
+    connection is checked at the request's end."""
+    import psycopg
+    from django.db import DataError, OperationalError
+
+    connection = connections["postgres"]
+    with pytest.raises(DataError) as raised, connection.wrap_database_errors:
+        raise psycopg.errors.DivisionByZero("division by zero")
+    assert isinstance(raised.value.__cause__, psycopg.errors.DivisionByZero)
+    connection.errors_occurred = False
+    with pytest.raises(OperationalError), connection.wrap_database_errors:
+        raise psycopg.OperationalError("server closed the connection")
+    assert connection.errors_occurred
+    connection.errors_occurred = False

@@ -356,3 +356,17 @@ def test_no_server_side_cursor_where_they_are_disabled(
     # one page holds the five rows), then the page; the reference, one query.
     assert len(cursors) == 3
     assert not any(isinstance(c, psycopg.ServerCursor) for c in cursors)
+
+
+@pytest.mark.django_db
+def test_an_aggregates_dates_stay_dates_where_the_quoting_tells_them_apart() -> None:
+    Sample.objects.bulk_create([Sample(text="a", day=datetime.date(2020, 1, 2))])
+    latest = Sample.objects.values_list("text").annotate(day=Max("day"))
+    # Python 3.12's QUOTE_STRINGS quotes str and not dates; on 3.11, whose
+    # modes all treat them alike, QUOTE_NONNUMERIC shows the same bytes.
+    quoting = getattr(csv, "QUOTE_STRINGS", csv.QUOTE_NONNUMERIC)
+    ours = b"".join(stream_csv(latest, quoting=quoting, escape_formulas=False))
+    out = io.StringIO()
+    csv.writer(out, quoting=quoting).writerows(list(latest))
+    assert ours == out.getvalue().encode()
+    assert ours.startswith(b'"a",')

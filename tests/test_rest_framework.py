@@ -244,3 +244,52 @@ except ImportError as exc:
     )
     assert done.returncode == 0, done.stderr
     assert "pip install 'django-streamkit[drf]'" in done.stdout
+
+
+def test_the_json_lines_renderer_escapes_what_line_readers_split_on() -> None:
+    from django_streamkit.contrib.rest_framework import StreamingNDJSONRenderer
+
+    data = StreamingNDJSONRenderer().render({"detail": "a\u2028b\u2029c\x85"})
+    assert data == b'{"detail":"a\\u2028b\\u2029c\\u0085"}\n'
+    assert len(data.decode().splitlines()) == 1
+
+
+@pytest.mark.django_db
+def test_head_gets_the_headers_and_serialises_no_row(client: Client) -> None:
+    add_books()
+    BookSerializer.calls = 0
+    head = client.head("/books/?format=ndjson")
+    assert head.status_code == 200
+    assert head["Content-Type"] == "application/x-ndjson"
+    assert b"".join(head.streaming_content) == b""
+    assert BookSerializer.calls == 0
+    # Filters are still checked.
+    assert client.head("/books/?rating=lots").status_code == 400
+
+
+class Grouped(serializers.ListSerializer):  # type: ignore[misc]
+    def to_representation(self, data: Any) -> Any:
+        return {"books": super().to_representation(data)}
+
+
+class GroupedBookSerializer(BookSerializer):
+    class Meta(BookSerializer.Meta):
+        list_serializer_class = Grouped
+
+
+class GroupedBooks(StreamedBooks):
+    serializer_class = GroupedBookSerializer
+
+
+urlpatterns.append(path("grouped/", GroupedBooks.as_view()))
+
+
+@pytest.mark.django_db
+def test_a_list_serializer_with_its_own_representation_is_refused(
+    client: Client,
+) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    add_books()
+    with pytest.raises(ImproperlyConfigured, match=r"Grouped .* overrides to_repr"):
+        client.get("/grouped/")

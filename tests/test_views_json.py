@@ -116,6 +116,21 @@ def test_bad_declarations_name_the_fix() -> None:
         get(JSONStreamView, fields=["title"])
     with pytest.raises(ImproperlyConfigured, match=r"choices_as_labels names 'title'"):
         get(JSONStreamView, model=Book, fields=["title"], choices_as_labels=["title"])
+    # Two columns under one key: a JSON object would keep only one of them.
+    with pytest.raises(ImproperlyConfigured, match=r"the key 'genre' twice"):
+        get(
+            JSONStreamView,
+            model=Book,
+            fields=["title", "genre"],
+            labels={"title": "genre"},
+        )
+    with pytest.raises(ImproperlyConfigured, match=r"the key 'x' twice"):
+        get(
+            JSONStreamView,
+            model=Book,
+            fields=["title", "genre"],
+            labels=dict.fromkeys(["title", "genre"], "x"),
+        )
 
 
 # -- exports and the admin ----------------------------------------------------
@@ -233,3 +248,15 @@ def test_decimal_is_a_string_as_django_encodes_it() -> None:
     seed()
     price = json.loads(get(JSONStreamView, model=Book, fields=["price"]).body)[0]
     assert price == {"price": str(Decimal("9.50"))}
+
+
+def test_head_gets_the_headers_and_reads_no_row(
+    django_assert_num_queries: Any,
+) -> None:
+    seed()
+    got = get(BookJSON, "?format=ndjson")
+    with django_assert_num_queries(0):
+        head = BookJSON.as_view()(RequestFactory().head("/books?format=ndjson"))
+        assert b"".join(head) == b""
+    assert head.status_code == 200
+    assert head["Content-Type"] == got["Content-Type"] == "application/x-ndjson"

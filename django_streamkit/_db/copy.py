@@ -25,8 +25,10 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models.query import ValuesListIterable
+from django.utils.functional import Promise
 
 from django_streamkit._core.feed import Feed
 from django_streamkit._db.copy_sql import (
@@ -103,7 +105,10 @@ class CopyFeed(Feed[bytes]):
         statement = self._statement
         if not self._params:
             statement = statement % ()  # as psycopg merges "%%" with params
-        with connection.cursor() as cursor:
+        # Django's error wrapper, as its cursors have: Django's exception
+        # classes (which middleware catches), and the connection marked for
+        # a usability check at the request's end after a failure.
+        with connection.cursor() as cursor, connection.wrap_database_errors:
             raw = cursor.cursor  # Django's wrapper has no copy()
             with raw.copy(statement, self._params or None) as copy:
                 read = copy.read
@@ -197,7 +202,11 @@ def _build(
     if not hasattr(connection.connection, "pgconn"):
         raise Inexact("psycopg 2 (COPY is read through psycopg 3's copy())")
     compiler = queryset.query.get_compiler(queryset.db)
-    sql, params = compiler.as_sql()
+    try:
+        sql, params = compiler.as_sql()
+    except EmptyResultSet:
+        # .none(), an empty __in, [:0]: no SQL, and no query on the Python path.
+        raise Inexact("an empty query (Django runs none)") from None
     fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
     if getattr(compiler, "has_composite_fields", lambda fields: False)(fields):
         raise Inexact("a composite primary key")
@@ -206,10 +215,15 @@ def _build(
     for index, (convs, expression) in converters.items():
         _check_converters(convs, expression, kinds[index])
     dialect = Encoder(fmt).writer.dialect
+    # A lazy label is written as its text (csv.writer calls str()).
+    labels = {
+        index: {k: str(v) if isinstance(v, Promise) else v for k, v in m.items()}
+        for index, m in rows.labels.items()
+    }
     cols: list[Column] = [
         column(
             kind,
-            rows.labels.get(index),
+            labels.get(index),
             fmt.escape_formulas and index not in fmt.verbatim,
             dialect.quoting,
             len(fields) == 1,

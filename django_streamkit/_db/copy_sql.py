@@ -59,6 +59,8 @@ def writer_options(dialect: Any) -> tuple[str, str, int]:
         raise Inexact(f"quoting={dialect.quoting!r} has no COPY equivalent")
     if quote is None or not dialect.doublequote or dialect.escapechar is not None:
         raise Inexact("COPY doubles quote characters; no escapechar")
+    if delimiter == quote:  # Python before 3.12 allows it
+        raise Inexact("COPY's delimiter and quote character must differ")
     if dialect.skipinitialspace:
         raise Inexact("skipinitialspace=True quotes cells COPY leaves bare")
     for name, char in (("delimiter", delimiter), ("quotechar", quote)):
@@ -91,6 +93,8 @@ def column(
             type(key) is wanted or key is None for key in labels
         ):
             raise Inexact(f"choice labels keyed by values a {kind} column can't hold")
+        if not all(isinstance(label, str) for label in labels.values()):
+            raise Inexact("choice labels that are not text (csv.writer's str())")
         if quoting == csv.QUOTE_NONNUMERIC and kind in NUMBERS:
             raise Inexact("labelled numbers: QUOTE_NONNUMERIC quotes labels only")
     return Column(kind, labels, escape and (kind in TEXTS or bool(labels)), scale)
@@ -110,6 +114,11 @@ def cell(
     else:
         kind = "date ISO" if col.kind == "date" and iso_dates else col.kind
         value = _shaped(ref, kind, datetimes, shaped)
+        if col.kind in _RANGES:
+            local = col.kind == "timestamptz" and not datetimes.utc
+            value = _in_range(ref, col.kind, value, local)
+            if local:  # the value's, the guard's zone, the value's again
+                shaped[:] = [*shaped, _zone_name(datetimes), *shaped]
     if col.escape and col.kind in TEXTS:
         value = _escaped(value)
     if col.labels is None:
@@ -127,6 +136,52 @@ def cell(
             params.extend((key, text))
     params.extend(shaped)
     return f"(CASE {' '.join(branches)} ELSE {value} END)"
+
+
+# What Python's date, datetime and time hold; PostgreSQL also holds BC and
+# years after 9999, 'infinity' (whose to_char() is NULL) and 24:00.
+_RANGES = {
+    "date": ("0001-01-01", "9999-12-31", "dates (years 1 to 9999)"),
+    "timestamp": (
+        "0001-01-01 00:00:00",
+        "9999-12-31 23:59:59.999999",
+        "datetimes (years 1 to 9999)",
+    ),
+    "timestamptz": (
+        "0001-01-01 00:00:00+00",
+        "9999-12-31 23:59:59.999999+00",
+        "datetimes (years 1 to 9999 in UTC)",
+    ),
+    "time": ("00:00:00", "23:59:59.999999", "times (up to 23:59:59.999999)"),
+}
+
+
+def _in_range(ref: str, kind: str, value: str, local: bool = False) -> str:
+    # Out of range, the Python path's read raises naming the value; here a
+    # cast of a message naming it raises as the row is made (never at
+    # planning: it depends on the row). ``local``: the wall-clock time in
+    # the zone of the next parameter must be in range too (as astimezone()
+    # raises OverflowError beyond it).
+    low, high, what = _RANGES[kind]
+    outside = f"{ref} < '{low}' OR {ref} > '{high}'"
+    inside = ""
+    if local:
+        low, high, _ = _RANGES["timestamp"]
+        wall = f"({ref} AT TIME ZONE %s)"
+        outside += f" OR {wall} NOT BETWEEN '{low}' AND '{high}'"
+        what = f"{what} and in the current time zone"
+        # Two days from either end no zone's offset reaches: no conversion.
+        inside = (
+            f"WHEN {ref} BETWEEN '0001-01-03 00:00:00+00'"
+            f" AND '9999-12-29 23:59:59.999999+00' THEN {value} "
+        )
+    message = (
+        f"'CSV export: ' || {ref}::text || ' is outside Python''s {what}; "
+        "filter it out or export the column as text'"
+    )
+    return (
+        f"(CASE {inside}WHEN {outside} THEN ({message})::{kind}::text ELSE {value} END)"
+    )
 
 
 def _escaped(value: str) -> str:

@@ -110,13 +110,46 @@ def unpageable(queryset: QuerySet[Any, Any]) -> str | None:
     for item in _ordering(queryset):
         if item == "?":
             return "it is ordered at random (order_by('?'))"
-        if isinstance(item, str) and (field := _field(queryset, item)) is not None:
-            related = field.related_model
-            if field.is_relation and related and related._meta.ordering:
-                return (
-                    f"it is ordered by the relation {item!r}, which Django "
-                    f"orders by {related.__name__}.Meta.ordering"
-                )
+        for name in _names_in(item):
+            if (reason := _unpageable_path(queryset.model, name, item)) is not None:
+                return reason
+    return None
+
+
+def _names_in(item: object) -> list[str]:
+    if isinstance(item, str):
+        return [item.lstrip("-+")]
+    flatten = getattr(item, "flatten", None)
+    if flatten is None:
+        return []
+    return [_name_of(node) for node in flatten() if isinstance(node, F)]
+
+
+def _unpageable_path(model: type[Model], name: str, item: object) -> str | None:
+    # Each filter() on a to-many lookup joins the relation again, so a page's
+    # bounds wouldn't apply to the rows the ordering sorts; and a relation
+    # named last in a string ordering sorts by its model's Meta.ordering.
+    field: Any = None
+    for part in name.split("__"):
+        if field is not None and not field.is_relation:
+            return None  # a transform (published__year)
+        try:
+            field = model._meta.get_field(part)
+        except FieldDoesNotExist:
+            return None  # an annotation or "pk"
+        if field.many_to_many or field.one_to_many:
+            return (
+                f"it is ordered across the to-many relation {part!r} "
+                f"({name!r}), so its rows repeat"
+            )
+        if field.is_relation and field.related_model is not None:
+            model = field.related_model
+    related = getattr(field, "related_model", None)
+    if isinstance(item, str) and related is not None and related._meta.ordering:
+        return (
+            f"it is ordered by the relation {item!r}, which Django "
+            f"orders by {related.__name__}.Meta.ordering"
+        )
     return None
 
 
@@ -149,6 +182,25 @@ def keys(queryset: QuerySet[Any, Any]) -> list[Key]:
     assert pk is not None
     if not names & {"pk", pk.name, pk.attname}:
         found.append(Key(F("pk"), False, nulls_first=False))
+    if not queryset.query.standard_ordering:
+        # .reverse() flips the ordering when the SQL is compiled, not in
+        # query.order_by: the keys flip here, and pages() unflips the query.
+        found = [
+            replace(k, descending=not k.descending, nulls_first=not k.nulls_first)
+            for k in found
+        ]
+    columns = getattr(pk, "field_names", None)  # a CompositePrimaryKey's
+    if columns:
+        # Compared as one, the pair's bounds are invalid SQL: a key a column.
+        found = [
+            split
+            for key in found
+            for split in (
+                [replace(key, expression=F(name)) for name in columns]
+                if _name_of(key.expression) in {"pk", pk.name}
+                else [key]
+            )
+        ]
     return [_with_nullability(queryset, key) for key in found]
 
 
@@ -201,6 +253,8 @@ def pages(
     """QuerySets that together hold ``queryset``'s rows, in its order."""
     keyset = keys(queryset)
     ordered = queryset.order_by(*(key.order() for key in keyset))
+    if not ordered.query.standard_ordering:
+        ordered = ordered.reverse()  # the keys are already the reversed order
     key_values = ordered.values_list(*(key.expression for key in keyset))
     last: tuple[Any, ...] | None = None
     while True:

@@ -95,7 +95,9 @@ def fast_converter(
         if settings.USE_TZ and connection.timezone_name == "UTC" and datetimes.utc:
             return _sqlite_utc_datetimes(slow, datetimes)
     elif converter == connection.ops.convert_datefield_value:
-        return _sqlite_dates(slow)
+        # Their text: only where it may stand for the value (another JSON
+        # encoder must see dates, and CSV's QUOTE_STRINGS quotes only text).
+        return _sqlite_dates(slow) if as_text else slow
     elif isinstance(expression, Col) and _qualname(converter) == DECIMAL_CONVERTER:
         precision = _precision(expression.output_field)
         if precision is not None and precision[0] <= 15 and precision[1] <= 6:

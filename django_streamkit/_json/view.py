@@ -112,7 +112,16 @@ class JSONStreamView(CSVDeclaration, View):
     def get_keys(self, columns: Sequence[CSVColumn]) -> list[str]:
         """Each row's keys: the field names, or their ``labels``."""
         labels = self.get_labels()
-        return [str(labels.get(column.name, column.name)) for column in columns]
+        keys = [str(labels.get(column.name, column.name)) for column in columns]
+        for key in keys:
+            if keys.count(key) > 1:
+                named = [c.name for c, k in zip(columns, keys, strict=True) if k == key]
+                raise ImproperlyConfigured(
+                    f"{type(self).__name__} gives the key {key!r} twice (to "
+                    f"{', '.join(named)}); a JSON object keeps one of them. "
+                    f"Give each its own key in labels."
+                )
+        return keys
 
     def get_choices_as_labels(self, columns: Sequence[CSVColumn]) -> Labels:
         return choice_labels(columns, self.choices_as_labels, type(self).__name__)
@@ -138,8 +147,11 @@ class JSONStreamView(CSVDeclaration, View):
 
     def render_to_response(self) -> HttpResponse:
         lines = self.chosen_format == "ndjson"
+        # A HEAD gets the GET's headers and no rows: servers read a HEAD
+        # body to its end before dropping it, running the whole query.
+        head = self.request.method == "HEAD"
         feed = json_feed(
-            self.get_rows(),
+            iter(()) if head else self.get_rows(),
             encoder=self.encoder,
             envelope=None if lines else self.get_envelope(),
             key=self.envelope_key,

@@ -1,6 +1,12 @@
 """The PgBouncer check (id in :mod:`django_streamkit.checks`): a registered
 export whose QuerySet would be read whole into memory, because its database
-can't stream from a cursor and the QuerySet can't be read in keyset pages."""
+can't stream from a cursor and the QuerySet can't be read in keyset pages.
+
+An export whose every format PostgreSQL writes through ``COPY`` is left out:
+COPY is one statement, which streams through PgBouncer without pages. Whether
+COPY takes it depends on its columns' types, so that is asked of the
+database (one ``LIMIT 0`` query); where it can't be asked, it warns.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +14,12 @@ from collections.abc import Sequence
 
 from django.apps import AppConfig
 from django.core import checks
+from django.db.models import Model, QuerySet
+from django.http import HttpRequest
 
 from django_streamkit._db import keyset
-from django_streamkit.exports import registry
+from django_streamkit._db.copy import CopyFeed
+from django_streamkit.exports import CSVExport, registry
 
 
 def check_keyset_pages(
@@ -26,7 +35,7 @@ def check_keyset_pages(
         if not keyset.needs_pages(queryset):
             continue
         reason = keyset.unpageable(queryset)
-        if reason is None:
+        if reason is None or _written_by_copy(export, queryset):
             continue
         name = f"{type(export).__module__}.{type(export).__qualname__}"
         warnings.append(
@@ -43,3 +52,22 @@ def check_keyset_pages(
             )
         )
     return warnings
+
+
+def _written_by_copy(export: CSVExport, queryset: QuerySet[Model, object]) -> bool:
+    from django_streamkit.csv import _feed
+
+    formats = export.get_formats()
+    if [fmt.name for fmt in formats] != ["csv"]:
+        return False
+    try:
+        kwargs = export.get_view_kwargs(HttpRequest())
+        view = export.get_view_class(formats[0])(queryset=queryset, **kwargs)
+        view.object_list = view.get_queryset()
+        view.columns = view.get_columns()
+        options = view.get_response_kwargs()
+        feed = _feed(view.get_rows(), options)
+    except Exception:  # a hook that needs a real request; no database
+        return False
+    feed.close()
+    return isinstance(feed, CopyFeed)

@@ -102,14 +102,16 @@ def _stepped(response: StreamingHttpResponse) -> AsyncIterator[bytes]:
     # blocks become chunks of STREAMKIT_CHUNK_SIZE).
     # Only its body is used (the headers are the response's own); str pieces
     # are encoded with the response's charset, as make_bytes() would.
+    # The file is taken now: assigning the stepped body to a FileResponse
+    # sets its file_to_stream to None.
     relay = StreamingResponse(
-        _closing(_source(response), response),
+        _closing(_source(response), getattr(response, "file_to_stream", None)),
         content_type=f"application/octet-stream; charset={response.charset}",
     )
     return relay.__aiter__()
 
 
-def _closing(source: Any, response: StreamingHttpResponse) -> Iterator[Any]:
+def _closing(source: Any, filelike: Any) -> Iterator[Any]:
     # Django closes a response's file only when the body was sent to the end
     # (on a disconnect its ASGI handler skips response.close()): the relay
     # closes this generator on its thread either way, and the file with it,
@@ -119,7 +121,7 @@ def _closing(source: Any, response: StreamingHttpResponse) -> Iterator[Any]:
     finally:
         if (close := getattr(source, "close", None)) is not None:
             close()
-        if (filelike := getattr(response, "file_to_stream", None)) is not None:
+        if filelike is not None:
             filelike.close()
 
 

@@ -21,7 +21,7 @@ from itertools import islice
 from typing import Any, Final, Protocol
 
 from django_streamkit._core.feed import AsyncFeedChunks, Feed, FeedChunks
-from django_streamkit._writers.json_cells import as_bytes
+from django_streamkit._writers.json_cells import as_bytes, line_safe
 
 __all__ = ["JSONFeed", "JSONFormat", "RowWriter", "chunks_of"]
 
@@ -92,7 +92,15 @@ class JSONFormat:
         # A marker no value can contain splits the envelope's text around
         # the array, wherever the encoder puts it.
         marker = f"\x00streamkit:{uuid.uuid4().hex}"
-        text = self.encode({**envelope, key: marker})
+        try:
+            text = self.encode({**envelope, key: marker})
+        except (TypeError, ValueError) as error:
+            kind = TypeError if isinstance(error, TypeError) else ValueError
+            raise kind(
+                f"The envelope {short_repr(envelope)} can't be encoded by "
+                f"{type(self.encoder).__name__}: {error}. Give it values to "
+                f"encode (a count as a number: queryset.count(), called)."
+            ) from error
         before, found, after = text.partition(self.encode(marker))
         assert found, "the encoder wrote the marker"
         return as_bytes(before + "["), as_bytes("]" + after)
@@ -168,7 +176,9 @@ class JSONFeed(Feed[Any]):
             data = as_bytes(text + "\n" if fmt.lines and count else text)
         if not count:
             return b""
-        if self._items and not fmt.lines:
+        if fmt.lines:
+            data = line_safe(data)
+        elif self._items:
             data = b"," + data
         self._items += count
         self._bytes += len(data)
@@ -208,12 +218,24 @@ class JSONFeed(Feed[Any]):
                 yield head + self.tail()
                 return
             yield head + self.render([first])
-            while batch := list(islice(source, self.limit())):
+            while batch := self._take(source, self.limit()):
                 yield self.render(batch)
             if tail := self.tail():
                 yield tail
         finally:
             self.close()
+
+    def _take(self, source: Iterator[Any], limit: int) -> list[Any]:
+        # limit() counts rows; a QuerySet's items are fetched batches of them.
+        if (weigh := self.weigh) is None:
+            return list(islice(source, limit))
+        batch, rows = [], 0
+        for item in source:
+            batch.append(item)
+            rows += weigh(item)
+            if rows >= limit:
+                break
+        return batch
 
     async def achunks(self) -> AsyncIterator[bytes]:
         """The async twin of :meth:`chunks`: a batch ends when it holds

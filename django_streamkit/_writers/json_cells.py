@@ -35,7 +35,14 @@ from django_streamkit._writers.datetimes import ISO, DateTimeText
 Column = Sequence[Any]
 Fragments = Callable[[Column], list[str]]
 
-__all__ = ["JSON_DATETIMES", "ColumnRows", "JSONDateTimes", "as_bytes", "fragments"]
+__all__ = [
+    "JSON_DATETIMES",
+    "ColumnRows",
+    "JSONDateTimes",
+    "as_bytes",
+    "fragments",
+    "line_safe",
+]
 
 _QUOTED = '"%s"'.__mod__
 # What the encoder's string escaper (ensure_ascii=False) escapes.
@@ -268,3 +275,21 @@ def as_bytes(text: str) -> bytes:
     """JSON text as UTF-8; a lone surrogate (UTF-8 has none) as ``\\udXXX``,
     as an ASCII-only encoder would write it."""
     return text.encode("utf-8", "backslashreplace")
+
+
+# Line breaks to str.splitlines() and httpx's iter_lines() that JSON leaves raw
+# in strings. In UTF-8 these bytes are only ever these characters, and in
+# JSON text any non-ASCII character is inside a string.
+_LINE_BREAKS = [
+    (char.encode(), f"\\u{ord(char):04x}".encode()) for char in "\u2028\u2029\x85"
+]
+
+
+def line_safe(data: bytes) -> bytes:
+    """JSON Lines with U+2028, U+2029 and U+0085 escaped, as an ASCII-only
+    encoder writes them, so a reader splitting at every line break reads
+    one item a line."""
+    for raw, escaped in _LINE_BREAKS:
+        if raw in data:
+            data = data.replace(raw, escaped)
+    return data

@@ -71,7 +71,7 @@ class XLSXStreamView(CSVStreamView):
         kwargs["header"] = self.get_header(self.columns)
         kwargs.update(options)
         return self.response_class(
-            self.get_rows(), filename=self.get_filename(), **kwargs
+            self.get_body_rows(), filename=self.get_filename(), **kwargs
         )
 
     def render_to_response(  # type: ignore[override]

@@ -26,7 +26,10 @@ from functools import cache
 from typing import Any
 
 try:
-    from rest_framework import renderers  # type: ignore[import-untyped]
+    from rest_framework import (  # type: ignore[import-untyped]
+        renderers,
+        serializers,
+    )
     from rest_framework.utils import encoders  # type: ignore[import-untyped]
 except ImportError as exc:  # pragma: no cover - the message is tested
     raise ImportError(
@@ -39,6 +42,7 @@ from django.db.models import QuerySet
 from django.http.response import HttpResponseBase
 
 from django_streamkit._db.queryset import QuerySetRows
+from django_streamkit._writers.json_cells import as_bytes, line_safe
 from django_streamkit.conf import conf
 from django_streamkit.csv import StreamingCSVResponse
 from django_streamkit.json import StreamingJSONResponse, StreamingNDJSONResponse
@@ -75,12 +79,8 @@ class StreamingNDJSONRenderer(renderers.BaseRenderer):  # type: ignore[misc]
         if data is None:
             return b""
         encoder = _encoder(self.encoder_class, self.strict)
-        return (
-            encoder(separators=(",", ":"), ensure_ascii=False)
-            .encode(data)
-            .encode("utf-8", "backslashreplace")
-            + b"\n"
-        )
+        text = encoder(separators=(",", ":"), ensure_ascii=False).encode(data)
+        return line_safe(as_bytes(text)) + b"\n"
 
 
 class StreamingCSVRenderer(renderers.BaseRenderer):  # type: ignore[misc]
@@ -106,6 +106,8 @@ class StreamingCSVRenderer(renderers.BaseRenderer):  # type: ignore[misc]
         header = list(rows[0]) if rows and isinstance(rows[0], Mapping) else None
         return b"".join(StreamingCSVResponse(rows, header=header))
 
+
+_LIST_REPRESENTATION = serializers.ListSerializer.to_representation
 
 STREAMING_RENDERERS = (
     StreamingJSONRenderer,
@@ -138,7 +140,20 @@ class StreamingListMixin:
                 f"{type(serializer).__name__}, which has no child serializer; "
                 f"StreamingListMixin streams a ListSerializer's child, row by row."
             )
-        rows = self.get_stream_rows(queryset, child)
+        if type(serializer).to_representation is not _LIST_REPRESENTATION:
+            # Its list would differ from the rows streamed one at a time.
+            raise ImproperlyConfigured(
+                f"{type(serializer).__name__} (the list serializer of "
+                f"{type(self).__name__}) overrides to_representation(), which "
+                f"StreamingListMixin can't apply to a list it streams row by "
+                f"row; move that work into {type(child).__name__}."
+                f"to_representation() or override get_stream_rows()."
+            )
+        rows: Iterator[Any] = iter(())
+        if request.method != "HEAD":
+            # A HEAD gets the headers only: servers read a HEAD body to its
+            # end before dropping it, serialising every row.
+            rows = self.get_stream_rows(queryset, child)
         return self.get_streaming_response(rows, renderer, child)
 
     def get_stream_rows(self, queryset: Iterable[Any], child: Any) -> Iterator[Any]:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from demo import live, views, xlsx_views
+from demo import broadcast, live, views, xlsx_views
 
 app_name = "demo"
 
@@ -20,5 +20,8 @@ urlpatterns = [
     path("live/orders/events", live.NewOrders.as_view(), name="live-orders-events"),
     path("live/orders/new", live.place_order, name="live-orders-new"),
     path("live/chat/", live.chat_page, name="live-chat"),
+    path("live/broadcast/", broadcast.page, name="live-broadcast"),
+    path("live/broadcast/events", broadcast.events, name="live-broadcast-events"),
+    path("live/broadcast/new", broadcast.place, name="live-broadcast-new"),
     path("live/chat/answer", live.ChatAnswer.as_view(), name="live-chat-answer"),
 ]

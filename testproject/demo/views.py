@@ -13,7 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import get_language
 
-from demo import live
+from demo import broadcast, live
 from demo.management.commands.demo_user import PASSWORD, USERNAME
 from demo.models import Author, Book, Order
 from django_streamkit import (
@@ -125,6 +125,7 @@ FEATURES = [
 
 
 FEATURES.append(live.FEATURE)
+FEATURES.append(broadcast.FEATURE)
 
 
 def index(request: HttpRequest) -> HttpResponse:

@@ -18,7 +18,3 @@ DATABASES = {
         "DISABLE_SERVER_SIDE_CURSORS": True,
     },
 }
-
-# The COPY path needs no pages (one statement): a test of the keyset pages
-# turns it off with STREAMKIT_TEST_CSV_COPY=0.
-STREAMKIT_CSV_COPY = os.environ.get("STREAMKIT_TEST_CSV_COPY", "1") == "1"

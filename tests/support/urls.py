@@ -19,4 +19,5 @@ urlpatterns = [
     path("matrix/", include("tests.support.matrix_views")),
     path("admin/", admin.site.urls),
     path("exports/", include("django_streamkit.urls")),
+    path("broadcast/", include("tests.support.broadcast_views")),
 ]

@@ -127,3 +127,15 @@ class Sample(models.Model):
 
     def __str__(self) -> str:
         return f"sample {self.pk}"
+
+
+class Pair(models.Model):
+    """A composite primary key: keyset pages break ties on its columns."""
+
+    pk = models.CompositePrimaryKey("left", "right")
+    left = models.IntegerField()
+    right = models.IntegerField()
+    name = models.CharField(max_length=20)
+
+    def __str__(self) -> str:
+        return self.name

@@ -1,0 +1,1 @@
+"""Broadcast backends: where events are stored and how a process hears of them."""
