@@ -21,9 +21,9 @@ from typing import Any, Final
 from django_streamkit._core.feed import AsyncFeedChunks, Feed, FeedChunks
 from django_streamkit._writers.xlsx_cells import Cells
 from django_streamkit._writers.xlsx_parts import check_sheet_name
-from django_streamkit._writers.xlsx_sheet import Workbook
+from django_streamkit._writers.xlsx_sheet import MAX_COLUMNS, Workbook
 
-__all__ = ["MAX_ROWS", "XLSXFeed", "XLSXFormat", "chunks_of"]
+__all__ = ["MAX_COLUMNS", "MAX_ROWS", "XLSXFeed", "XLSXFormat", "chunks_of"]
 
 #: Excel's rows per sheet, the header row included.
 MAX_ROWS: Final = 1_048_576
@@ -42,6 +42,9 @@ class XLSXFormat:
     max_latency: float
     #: Aware datetimes are written in it (naive ones as they are).
     timezone: datetime.tzinfo
+    #: The header's own values, by which dict rows are read (the labels are
+    #: their text).
+    keys: Sequence[object] | None = None
 
     @classmethod
     def build(
@@ -54,14 +57,20 @@ class XLSXFormat:
         max_latency: float,
         timezone: datetime.tzinfo,
     ) -> XLSXFormat:
-        labels = None
+        labels = keys = None
         if header is not None:
             if isinstance(header, str | bytes) or not isinstance(header, Iterable):
                 raise TypeError(
                     f"header must be a list of column labels, not {header!r}; "
                     f"for one column pass [{header!r}]."
                 )
-            labels = [str(label) for label in header]
+            keys = list(header)
+            labels = [str(label) for label in keys]
+            if len(labels) > MAX_COLUMNS:
+                raise ValueError(
+                    f"header has {len(labels):,} columns; a sheet holds at most "
+                    f"{MAX_COLUMNS:,} (Excel's XFD): split the columns."
+                )
         if rows_per_sheet is None:
             rows_per_sheet = MAX_ROWS
         least = 1 + (labels is not None)
@@ -82,6 +91,7 @@ class XLSXFormat:
             chunk_size,
             max_latency,
             timezone,
+            keys,
         )
 
 
@@ -109,7 +119,11 @@ class XLSXFeed(Feed[Any]):
         self.weigh = len if batched else None
         self._batched = batched
         self._book = Workbook(
-            fmt.header, fmt.sheet_name, fmt.rows_per_sheet, Cells(fmt.timezone)
+            fmt.header,
+            fmt.sheet_name,
+            fmt.rows_per_sheet,
+            Cells(fmt.timezone),
+            fmt.keys,
         )
         self._rows = self._bytes = 0
         self._mark = (0.0, 0)

@@ -12,9 +12,11 @@ the place of ``None``. Nothing here imports Django.
   it survives XML's line-end normalisation; text that looks like Excel's own
   ``_xHHHH_`` escape gets its ``_`` escaped, so it reads back as written. A
   text longer than Excel's 32,767 characters is an error.
-- ``int``, ``float``, ``Decimal``: numbers. An ``int`` beyond 2**53 (where a
-  spreadsheet's double loses digits) is written as text, digit for digit. NaN
-  and infinities have no cell: an error.
+- ``int``, ``float``, ``Decimal``: numbers. An ``int`` of more than 15 digits
+  (Excel keeps 15 significant digits and rounds the rest to 0, even below
+  2**53) is written as text, digit for digit, and so is a ``Decimal`` beyond
+  a double's range (as a number it reads back as infinity). NaN and
+  infinities have no cell: an error.
 - ``bool``: a boolean cell.
 - ``datetime``, ``date``, ``time``: serial day numbers with a number format
   (aware datetimes in the writer's time zone first); a date before
@@ -53,7 +55,10 @@ _DATETIME: Final = f'<c s="{DATETIME}"><v>{{!r}}</v></c>'.format
 _DATE: Final = f'<c s="{DATE}"><v>{{}}</v></c>'.format
 _TIME: Final = f'<c s="{TIME}"><v>{{!r}}</v></c>'.format
 
-_LARGEST_EXACT: Final = 2**53
+# Excel keeps 15 significant digits: every int below this survives it.
+_LARGEST_EXACT: Final = 10**15
+# Past a double's largest value a spreadsheet reads a number as infinity.
+_LARGEST_DECIMAL: Final = decimal.Decimal("1.7976931348623157E+308")
 _EPOCH: Final = datetime.datetime(1899, 12, 30)
 _EPOCH_DATE: Final = _EPOCH.date()
 _FIRST_DATE: Final = datetime.date(1900, 3, 1)  # Excel's fake 1900-02-29 before it
@@ -134,7 +139,9 @@ def _floats(column: Sequence[float]) -> list[str]:
 
 def _decimals(column: Sequence[decimal.Decimal]) -> list[str]:
     _finite(column, decimal.Decimal.is_finite)
-    return list(map(_NUMBER, column))
+    if max(column) <= _LARGEST_DECIMAL and min(column) >= -_LARGEST_DECIMAL:
+        return list(map(_NUMBER, column))
+    return [_NUMBER(d) if abs(d) <= _LARGEST_DECIMAL else _TEXT(d) for d in column]
 
 
 def _bools(column: Sequence[bool]) -> list[str]:
@@ -266,6 +273,13 @@ class Cells:
             return float(value)
         if isinstance(value, decimal.Decimal):
             return decimal.Decimal(value)
+        if isinstance(value, datetime.date) and value != value:
+            # pandas' NaT: a datetime subclass equal to nothing, as NaN.
+            raise CellError(
+                0,
+                f"{value!r} has no spreadsheet cell; replace it with None (an "
+                f"empty cell) or a date",
+            )
         if isinstance(value, datetime.datetime):
             return datetime.datetime(
                 *value.timetuple()[:6], value.microsecond, value.tzinfo
@@ -276,4 +290,5 @@ class Cells:
             return datetime.time(
                 value.hour, value.minute, value.second, value.microsecond, value.tzinfo
             )
-        return str(value)
+        # A str subclass's str() may be itself (Django's SafeString is).
+        return str.__str__(value if isinstance(value, str) else str(value))

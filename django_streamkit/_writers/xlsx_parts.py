@@ -10,7 +10,8 @@ Nothing here imports Django.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Collection, Sequence
 from typing import Final
 from xml.sax.saxutils import quoteattr
 
@@ -27,6 +28,9 @@ DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 #: Excel's limit on a sheet name's length, and the characters it refuses.
 MAX_SHEET_NAME: Final = 31
 _FORBIDDEN: Final = frozenset("[]:*?/\\")
+# XML 1.0 can't hold most of these (the workbook part would not parse), and
+# Excel's sheet tab has no way to show the rest.
+_CONTROL: Final = re.compile("[\x00-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
 _CONTENT_TYPES: Final = (
     DECLARATION
@@ -135,6 +139,8 @@ def check_sheet_name(name: object) -> str:
         problem = f"is longer than {MAX_SHEET_NAME} characters"
     elif bad := sorted(_FORBIDDEN.intersection(name)):
         problem = f"holds {''.join(bad)!r}, which Excel refuses"
+    elif control := _CONTROL.search(name):
+        problem = f"holds the control character {control.group()!r}"
     elif name.startswith("'") or name.endswith("'"):
         problem = "starts or ends with an apostrophe"
     elif name.casefold() == "history":
@@ -147,13 +153,18 @@ def check_sheet_name(name: object) -> str:
     return name
 
 
-def sheet_name_for(name: str, number: int) -> str:
+def sheet_name_for(name: str, number: int, taken: Collection[str] = ()) -> str:
     """The name of sheet ``number`` (from 1) of a workbook named ``name``:
-    ``Orders``, ``Orders (2)``, ... cut to Excel's length."""
+    ``Orders``, ``Orders (2)``, ... cut to Excel's length, and cut further
+    while it is one of the casefolded names ``taken`` (Excel refuses a
+    workbook with two sheets of one name, in any case)."""
     if number == 1:
         return name
     suffix = f" ({number})"
-    return name[: MAX_SHEET_NAME - len(suffix)] + suffix
+    keep = MAX_SHEET_NAME - len(suffix)
+    while (numbered := name[:keep] + suffix).casefold() in taken and keep:
+        keep -= 1
+    return numbered
 
 
 def sheet_start(widths: Sequence[int], frozen: bool) -> str:

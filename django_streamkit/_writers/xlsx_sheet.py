@@ -31,7 +31,10 @@ from django_streamkit._writers.xlsx_parts import (
 )
 from django_streamkit._writers.xlsx_zip import MAX_SHEET_BYTES, Zipper
 
-__all__ = ["Workbook"]
+__all__ = ["MAX_COLUMNS", "Workbook"]
+
+#: Excel's columns per sheet (A to XFD): a wider row makes a file it refuses.
+MAX_COLUMNS: Final = 16_384
 
 _ROW: Final = "<row>{}</row>".format
 _MIN_WIDTH, _MAX_WIDTH, _SAMPLE = 6, 60, 100
@@ -46,13 +49,17 @@ class Workbook:
         sheet_name: str,
         rows_per_sheet: int,
         cells: Cells,
+        keys: Sequence[object] | None = None,
     ) -> None:
         self.header = header
+        #: What dict rows are read by: the header's own values.
+        self.header_keys: Sequence[object] = keys or header or ()
         self.sheet_name = sheet_name
         self.cells = cells
         self._capacity = rows_per_sheet - (header is not None)
         self._zip = Zipper(first_parts(), final_parts)
         self._sheets = 0
+        self._names: set[str] = set()  # the sheets' names, casefolded
         self._room = 0  # rows the open sheet still takes
         self._rows = 0  # rows written, across sheets
         self._sheet_bytes = 0
@@ -79,6 +86,8 @@ class Workbook:
         else:
             rows = self._as_lists(rows)
         rows = list(rows)
+        if max(map(len, rows)) > MAX_COLUMNS:
+            raise self._too_wide(rows)
         while rows:
             if not self._room:
                 self._next_sheet()
@@ -114,9 +123,9 @@ class Workbook:
     def _open_sheet(self) -> None:
         self._sheets += 1
         self._room = self._capacity
-        self._zip.open_sheet(
-            sheet_path(self._sheets), sheet_name_for(self.sheet_name, self._sheets)
-        )
+        name = sheet_name_for(self.sheet_name, self._sheets, self._names)
+        self._names.add(name.casefold())
+        self._zip.open_sheet(sheet_path(self._sheets), name)
 
     def _start(self) -> str:
         assert self._widths is not None
@@ -148,7 +157,7 @@ class Workbook:
                     "Rows are dicts but there is no header to order their keys: "
                     "pass header=[...] with the keys, in column order."
                 )
-            self._keys = list(self.header)
+            self._keys = list(self.header_keys)
         elif not isinstance(first, Sequence):
             self._iterables = True  # rows without a length, made into tuples
 
@@ -193,6 +202,14 @@ class Workbook:
                     raise self._error(error, index, column) from None
             out.append(_ROW("".join(map(cells.cell, row))))
         return "".join(out)
+
+    def _too_wide(self, rows: Sequence[Sequence[object]]) -> ValueError:
+        index = next(i for i, row in enumerate(rows) if len(row) > MAX_COLUMNS)
+        return ValueError(
+            f"Row {self._rows + index + 1} has {len(rows[index]):,} cells; a sheet "
+            f"holds at most {MAX_COLUMNS:,} columns (Excel's XFD): split the "
+            f"columns."
+        )
 
     def _error(self, error: CellError, index: int, column: int) -> ValueError:
         label = (

@@ -14,7 +14,10 @@ from django_streamkit.xlsx import StreamingXLSXResponse, XLSXOptions
 
 __all__ = ["XLSXStreamView"]
 
-_FORBIDDEN = str.maketrans(dict.fromkeys("[]:*?/\\", " "))
+# Excel's forbidden characters and the control characters, as spaces.
+_FORBIDDEN = str.maketrans(
+    dict.fromkeys([*"[]:*?/\\", *map(chr, range(32)), "\x7f"], " ")
+)
 
 
 class XLSXStreamView(CSVStreamView):
@@ -51,7 +54,10 @@ class XLSXStreamView(CSVStreamView):
             return check_sheet_name(self.sheet_name)
         plural = str(capfirst(self.object_list.model._meta.verbose_name_plural))
         name = plural.translate(_FORBIDDEN).strip(" '")[:MAX_SHEET_NAME].strip()
-        return name or "Sheet1"
+        try:
+            return check_sheet_name(name)
+        except ValueError:  # empty, or a name Excel reserves ("History")
+            return "Sheet1"
 
     def get_xlsx_kwargs(self) -> XLSXOptions:
         return XLSXOptions(
