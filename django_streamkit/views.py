@@ -8,7 +8,7 @@ from typing import Any, ClassVar, Unpack
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import Field, Model, QuerySet
+from django.db.models import Model, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.text import slugify
 from django.views.generic.base import ContextMixin, View
@@ -17,6 +17,7 @@ from django_streamkit._core.types import Stream
 from django_streamkit._db.columns import (
     CSVColumn,
     CSVDeclaration,
+    choice_labels,
     expand_fields,
     positions,
     resolve_columns,
@@ -246,28 +247,9 @@ class CSVStreamView(CSVDeclaration, View):
         return [column.label for column in columns] if self.include_header else None
 
     def get_choices_as_labels(self, columns: Sequence[CSVColumn]) -> Labels:
-        """Column index -> {stored value: display label} for choice columns."""
-        wanted = self.choices_as_labels
-        if not wanted:
-            return {}
-        with_choices = [c.name for c in columns if getattr(c.field, "choices", None)]
-        if wanted is True:
-            wanted = with_choices
-        elif isinstance(wanted, str):
-            wanted = [wanted]
-        for name in wanted:
-            if name not in with_choices:
-                raise ImproperlyConfigured(
-                    f"{type(self).__name__}.choices_as_labels names {name!r}, "
-                    f"which is not a field with choices in fields; choose from "
-                    f"{with_choices}."
-                )
-        # Labels are resolved now, in the request's language.
-        return {
-            index: {value: str(label) for value, label in column.field.flatchoices}
-            for index, column in enumerate(columns)
-            if column.name in wanted and isinstance(column.field, Field)
-        }
+        """Column index -> {stored value: display label} for choice columns,
+        resolved now, in the request's language."""
+        return choice_labels(columns, self.choices_as_labels, type(self).__name__)
 
     def get_rows(self) -> Iterable[Sequence[object]]:
         """The rows to write: ``values_list`` tuples read with ``.iterator()``."""
