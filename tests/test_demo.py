@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import re
 import subprocess
@@ -310,5 +311,37 @@ def test_the_orders_export_and_admin_offer_a_workbook(demo: Server) -> None:
         assert statuses == {"Paid"}
         changelist = client.get("/admin/demo/order/").text
         assert 'href="/admin/demo/order/export.xlsx' in changelist
+    finally:
+        client.close()
+
+
+def test_the_orders_feed_is_json_and_json_lines(demo: Server) -> None:
+    feed = httpx.get(demo.url + "/orders.json", timeout=120)
+    assert feed.headers["content-type"].startswith("application/json")
+    document = json.loads(feed.content)
+    assert document["count"] == len(document["results"]) == 120_000
+    first = document["results"][0]
+    assert list(first) == [
+        "id",
+        "created",
+        "customer",
+        "book",
+        "quantity",
+        "total",
+        "status",
+    ]
+    lines = httpx.get(demo.url + "/orders.json?format=ndjson", timeout=120)
+    assert lines.headers["content-type"].startswith("application/x-ndjson")
+    rows = [json.loads(line) for line in lines.text.splitlines()]
+    assert rows == document["results"]
+    client = signed_in(demo)
+    try:
+        index = client.get("/exports/").text
+        assert 'formaction="/exports/demo-order.ndjson"' in index
+        paid = client.get("/exports/demo-order.json?status=paid")
+        assert paid.status_code == 200
+        assert {row["status"] for row in json.loads(paid.content)} == {"Paid"}
+        changelist = client.get("/admin/demo/order/").text
+        assert 'href="/admin/demo/order/export.json' in changelist
     finally:
         client.close()

@@ -46,7 +46,7 @@ class OrderAdmin(StreamingCSVExportMixin, admin.ModelAdmin):
     list_select_related = ["book"]
     raw_id_fields = ["book"]
     date_hierarchy = "created"
-    export_formats = ("csv", "xlsx")
+    export_formats = ("csv", "xlsx", "json", "ndjson")
     # The button and the action export these (default: list_display's fields).
     csv_export_fields = [
         "id",

@@ -25,7 +25,7 @@ class OrderExport(CSVExport):
     choices_as_labels = ["status"]
     filter_fields = ["status", "created__gte", "created__lt", "total__gte"]
     filename = "orders.csv"
-    formats = ("csv", "xlsx")
+    formats = ("csv", "xlsx", "json", "ndjson")
 
 
 @register

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from demo import broadcast, live, views, xlsx_views
+from demo import broadcast, json_views, live, views, xlsx_views
 
 app_name = "demo"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("orders.csv", views.OrderExport.as_view(), name="orders-csv"),
     path("books.csv", views.books_csv, name="books-csv"),
     path("orders.xlsx", xlsx_views.OrderWorkbook.as_view(), name="orders-xlsx"),
+    path("orders.json", json_views.OrderFeed.as_view(), name="orders-json"),
     path("my-large-page.html", views.LargePage.as_view(), name="large-page"),
     path("stream", views.stream, name="stream"),
     path("clock", views.Clock.as_view(), name="clock"),

@@ -47,6 +47,16 @@ FEATURES = [
                 "label": "/orders.xlsx",
                 "how": "XLSXStreamView: the same orders as an Excel workbook",
             },
+            {
+                "url": "/orders.json",
+                "label": "/orders.json",
+                "how": "JSONStreamView: the same orders as one JSON document",
+            },
+            {
+                "url": "/orders.json?format=ndjson",
+                "label": "/orders.json?format=ndjson",
+                "how": "the same as JSON Lines, one order per line",
+            },
         ],
     },
     {
