@@ -21,6 +21,7 @@ polled elsewhere), ``"redis"`` (Redis Streams at ``URL``) or ``"memory"``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -185,8 +186,17 @@ class Subscription:
 
     def close(self) -> None:
         self._closed = True
-        if self._hub is not None and self._listener is not None:
-            self._hub.leave(self._listener)
+        listener = self._listener
+        if self._hub is None or listener is None:
+            return
+        self._hub.leave(listener)
+        # Wake whoever waits for its next event, on any thread or task.
+        if listener.loop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop is closed
+                listener.loop.call_soon_threadsafe(listener.signal)
+        else:
+            with listener.condition:
+                listener.condition.notify_all()
 
     def __enter__(self) -> Subscription:
         return self

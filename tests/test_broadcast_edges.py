@@ -3,11 +3,14 @@ subscription another task is waiting on, and event types the hub reserves."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.test import override_settings
 
+from django_streamkit._broadcast import memory
 from django_streamkit.broadcast import publish, subscribe
 from tests.test_broadcast import configured, take
 
@@ -37,3 +40,33 @@ def test_an_id_out_of_the_backends_range_is_reset_and_blocks_no_one(
             after = publish("orders", "next")
             assert take(sub, 1, timeout=5)[0].id == after
         head = after
+
+
+def test_aclose_wakes_the_task_waiting_for_the_next_event() -> None:
+    async def main() -> None:
+        sub = subscribe("orders")
+        waiting = asyncio.ensure_future(sub.__anext__())
+        while not sub.live:
+            await asyncio.sleep(0.01)
+        await sub.aclose()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(waiting, 3)
+
+    memory.clear()
+    with override_settings(STREAMKIT_BROADCAST={"BACKEND": "memory"}):
+        asyncio.run(main())
+
+
+def test_close_from_another_thread_wakes_an_async_subscriber() -> None:
+    async def main() -> None:
+        sub = subscribe("orders")
+        waiting = asyncio.ensure_future(sub.__anext__())
+        while not sub.live:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(sub.close)
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(waiting, 3)
+
+    memory.clear()
+    with override_settings(STREAMKIT_BROADCAST={"BACKEND": "memory"}):
+        asyncio.run(main())
