@@ -100,6 +100,12 @@ def publish(
     """
     check_channel(channel)
     ServerSentEvent(data, event=event)  # refuses a bad event type now
+    if event == "reset":
+        raise ValueError(
+            "Broadcast event='reset' is reserved: subscribers get it when "
+            "events they asked for are gone, and it passes every "
+            "EventChannel.filter_event() unfiltered; name yours otherwise."
+        )
     text = encode_data(data)
     backend = get_backend()
     alias = conf.broadcast()["DATABASE"]

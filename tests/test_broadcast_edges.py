@@ -70,3 +70,13 @@ def test_close_from_another_thread_wakes_an_async_subscriber() -> None:
     memory.clear()
     with override_settings(STREAMKIT_BROADCAST={"BACKEND": "memory"}):
         asyncio.run(main())
+
+
+def test_publish_refuses_the_reset_event_type() -> None:
+    # A published "reset" would make clients drop their state, and pass
+    # through every EventChannel.filter_event unfiltered.
+    with (
+        override_settings(STREAMKIT_BROADCAST={"BACKEND": "memory"}),
+        pytest.raises(ValueError, match="event='reset' is reserved"),
+    ):
+        publish("orders", {"secret": 1}, event="reset")
