@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -94,9 +94,9 @@ def publish(
 ) -> str | None:
     """Store ``data`` as the next event of ``channel`` and fan it out.
 
-    Returns the event's id; inside ``transaction.atomic()`` (of the
-    ``STREAMKIT_BROADCAST["DATABASE"]`` alias) it is published when the
-    transaction commits, never if it rolls back, and ``None`` is returned.
+    Returns the event's id; inside ``transaction.atomic()`` (of any
+    database) it is published when the transaction commits, never if it
+    rolls back, and ``None`` is returned.
     """
     check_channel(channel)
     ServerSentEvent(data, event=event)  # refuses a bad event type now
@@ -108,13 +108,25 @@ def publish(
         )
     text = encode_data(data)
     backend = get_backend()
-    alias = conf.broadcast()["DATABASE"]
-    if connections[alias].in_atomic_block:
-        transaction.on_commit(
-            lambda: backend.publish(channel, event, text), using=alias, robust=False
-        )
+    if _after_commits(lambda: backend.publish(channel, event, text)):
         return None
     return backend.publish(channel, event, text)
+
+
+def _after_commits(send: Callable[[], object]) -> bool:
+    """Defer ``send`` until every transaction open in this thread commits
+    (dropped if one rolls back); ``False`` if none is open. Any alias
+    counts: the request's (``ATOMIC_REQUESTS``) may not be the
+    ``DATABASE`` alias, which can be a direct one for ``LISTEN``."""
+    for connection in connections.all(initialized_only=True):
+        if connection.in_atomic_block:
+            transaction.on_commit(
+                lambda: _after_commits(send) or send(),
+                using=connection.alias,
+                robust=False,
+            )
+            return True
+    return False
 
 
 async def apublish(

@@ -8,10 +8,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import override_settings
 
 from django_streamkit._broadcast import memory
-from django_streamkit.broadcast import publish, subscribe
+from django_streamkit.broadcast import get_backend, publish, subscribe
 from tests.test_broadcast import configured, take
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -80,3 +81,20 @@ def test_publish_refuses_the_reset_event_type() -> None:
         pytest.raises(ValueError, match="event='reset' is reserved"),
     ):
         publish("orders", {"secret": 1}, event="reset")
+
+
+def test_publish_waits_for_a_transaction_on_another_alias() -> None:
+    # The request's transaction (ATOMIC_REQUESTS) is on "default", the
+    # broadcast's DATABASE a direct alias: the event must wait for it.
+    memory.clear()
+    config = {"BACKEND": "memory", "DATABASE": "postgres"}
+    with override_settings(STREAMKIT_BROADCAST=config):
+        with pytest.raises(ZeroDivisionError):  # noqa: PT012, SIM117
+            with transaction.atomic():
+                assert publish("orders", "rolled back") is None
+                1 / 0  # noqa: B018
+        with transaction.atomic():
+            assert publish("orders", "committed") is None
+            assert get_backend().head("orders") == "0"
+        assert get_backend().read("orders", "0").records[0].data == "committed"
+        assert get_backend().head("orders") == "1"
