@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.test import override_settings
 
@@ -98,3 +99,16 @@ def test_publish_waits_for_a_transaction_on_another_alias() -> None:
             assert get_backend().head("orders") == "0"
         assert get_backend().read("orders", "0").records[0].data == "committed"
         assert get_backend().head("orders") == "1"
+
+
+@pytest.mark.postgres
+def test_a_psycopg_that_loses_notifications_is_refused_by_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import psycopg
+
+    from django_streamkit._broadcast.database import DatabaseBackend
+
+    monkeypatch.setattr(psycopg, "__version__", "3.2.3")
+    with pytest.raises(ImproperlyConfigured, match=r"psycopg 3\.2\.3, which loses"):
+        DatabaseBackend("postgres", 10, 1.0)._listen()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import threading
 import weakref
@@ -172,6 +173,7 @@ class DatabaseBackend:
             return
         if self.listening and connection.connection is not None:
             return
+        _check_psycopg()
         connection.ensure_connection()
         if not callable(getattr(connection.connection, "notifies", None)):
             raise ImproperlyConfigured(
@@ -199,6 +201,24 @@ class DatabaseBackend:
             # lose it); this thread's connection to it goes with the thread.
             connection.connection.close()
             connection.connection = None
+
+
+#: Before it, notifications that arrive while the connection runs a query
+#: (the hub's reads) never reach ``notifies()``: their events would wait
+#: for the channel's next one.
+PSYCOPG_MIN = (3, 2, 4)
+
+
+def _check_psycopg() -> None:
+    import psycopg
+
+    found = tuple(int(p) for p in re.findall(r"\d+", psycopg.__version__)[:3])
+    if found < PSYCOPG_MIN:
+        raise ImproperlyConfigured(
+            f"The database broadcast backend listens with psycopg "
+            f"{psycopg.__version__}, which loses notifications that arrive "
+            "during a query; pip install 'psycopg>=3.2.4'."
+        )
 
 
 def _close_pipe(pipe: tuple[int, int]) -> None:
