@@ -112,3 +112,17 @@ def test_a_psycopg_that_loses_notifications_is_refused_by_version(
     monkeypatch.setattr(psycopg, "__version__", "3.2.3")
     with pytest.raises(ImproperlyConfigured, match=r"psycopg 3\.2\.3, which loses"):
         DatabaseBackend("postgres", 10, 1.0)._listen()
+
+
+def test_a_rolled_back_savepoint_drops_only_its_own_events() -> None:
+    memory.clear()
+    with override_settings(STREAMKIT_BROADCAST={"BACKEND": "memory"}):
+        with transaction.atomic():
+            publish("orders", "outer")
+            with pytest.raises(ZeroDivisionError):  # noqa: PT012, SIM117
+                with transaction.atomic():
+                    publish("orders", "savepoint")
+                    1 / 0  # noqa: B018
+            publish("orders", "after the savepoint")
+        records = get_backend().read("orders", "0").records
+    assert [r.data for r in records] == ["outer", "after the savepoint"]
