@@ -94,9 +94,10 @@ def publish(
 ) -> str | None:
     """Store ``data`` as the next event of ``channel`` and fan it out.
 
-    Returns the event's id; inside ``transaction.atomic()`` (of any
-    database) it is published when the transaction commits, never if it
-    rolls back, and ``None`` is returned.
+    Returns the event's id; inside ``transaction.atomic()`` (of the
+    ``STREAMKIT_BROADCAST["DATABASE"]`` alias, or else of any other) it is
+    published when that transaction commits, never if it rolls back, and
+    ``None`` is returned.
     """
     check_channel(channel)
     ServerSentEvent(data, event=event)  # refuses a bad event type now
@@ -114,19 +115,20 @@ def publish(
 
 
 def _after_commits(send: Callable[[], object]) -> bool:
-    """Defer ``send`` until every transaction open in this thread commits
-    (dropped if one rolls back); ``False`` if none is open. Any alias
-    counts: the request's (``ATOMIC_REQUESTS``) may not be the
-    ``DATABASE`` alias, which can be a direct one for ``LISTEN``."""
-    for connection in connections.all(initialized_only=True):
-        if connection.in_atomic_block:
-            transaction.on_commit(
-                lambda: _after_commits(send) or send(),
-                using=connection.alias,
-                robust=False,
-            )
-            return True
-    return False
+    """Run ``send`` by ``on_commit`` if a transaction is open in this thread
+    (the ``DATABASE`` alias's first, else any other's); ``False`` if none
+    is. The request's (``ATOMIC_REQUESTS``) may be on another alias than
+    ``DATABASE``, which can be a direct one for ``LISTEN``."""
+    alias = conf.broadcast()["DATABASE"]
+    if not connections[alias].in_atomic_block:
+        opened = [
+            c for c in connections.all(initialized_only=True) if c.in_atomic_block
+        ]
+        if not opened:
+            return False
+        alias = opened[0].alias
+    transaction.on_commit(send, using=alias, robust=False)
+    return True
 
 
 async def apublish(
