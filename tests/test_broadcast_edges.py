@@ -4,6 +4,7 @@ subscription another task is waiting on, and event types the hub reserves."""
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,6 +13,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.test import override_settings
 
+from django_streamkit._broadcast import hub as hub_module
 from django_streamkit._broadcast import memory
 from django_streamkit.broadcast import get_backend, publish, subscribe
 from tests.test_broadcast import configured, take
@@ -126,3 +128,18 @@ def test_a_rolled_back_savepoint_drops_only_its_own_events() -> None:
             publish("orders", "after the savepoint")
         records = get_backend().read("orders", "0").records
     assert [r.data for r in records] == ["outer", "after the savepoint"]
+
+
+def test_a_subscription_dropped_unclosed_leaves_its_hub(
+    store: dict[str, Any],
+) -> None:
+    sub = subscribe("orders")
+    assert next(sub) is None
+    assert sub.live
+    (hub,) = hub_module.hubs()
+    del sub
+    gc.collect()
+    assert hub.channels == {}
+    assert not hub.joining
+    hub.thread.join(timeout=5)  # and it ends after its linger
+    assert not hub.thread.is_alive()
