@@ -101,6 +101,11 @@ def publish(
     """
     check_channel(channel)
     ServerSentEvent(data, event=event)  # refuses a bad event type now
+    if event == "":
+        raise ValueError(
+            "Broadcast event='' is not an event type; use event=None for the "
+            "default ('message')."
+        )
     if event == "reset":
         raise ValueError(
             "Broadcast event='reset' is reserved: subscribers get it when "

@@ -143,3 +143,14 @@ def test_a_subscription_dropped_unclosed_leaves_its_hub(
     assert not hub.joining
     hub.thread.join(timeout=5)  # and it ends after its linger
     assert not hub.thread.is_alive()
+
+
+@pytest.mark.parametrize("backend", ["memory", "database"])
+def test_an_empty_event_type_is_refused_on_every_backend(backend: str) -> None:
+    # Redis refused it, the database stored it as none and memory sent
+    # "event: ": code tested on one backend behaved otherwise on another.
+    with (
+        override_settings(STREAMKIT_BROADCAST={"BACKEND": backend}),
+        pytest.raises(ValueError, match="event='' is not an event type"),
+    ):
+        publish("orders", 1, event="")
