@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import resource
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,7 +18,7 @@ from django.test import override_settings
 from django_streamkit._broadcast import hub as hub_module
 from django_streamkit._broadcast import memory
 from django_streamkit.broadcast import get_backend, publish, subscribe
-from tests.test_broadcast import configured, take
+from tests.test_broadcast import configured, stop_hubs, take
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -154,3 +156,36 @@ def test_an_empty_event_type_is_refused_on_every_backend(backend: str) -> None:
         pytest.raises(ValueError, match="event='' is not an event type"),
     ):
         publish("orders", 1, event="")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+def test_the_listen_socket_may_be_past_select_s_1024_descriptors(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A worker serving a thousand streams holds a thousand sockets: the hub's
+    # connection, opened after them, gets a descriptor select() refuses.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1200, hard), hard))
+    monkeypatch.setattr(hub_module, "LINGER", 0.05)
+    held = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.dup(0))
+        with (
+            override_settings(
+                STREAMKIT_BROADCAST={"BACKEND": "database", "DATABASE": "postgres"}
+            ),
+            subscribe("orders") as sub,
+        ):
+            assert next(sub) is None
+            assert sub.live
+            sent = publish("orders", "past 1024")
+            assert take(sub, 1, timeout=5)[0].id == sent
+        # Not by the hub failing, reconnecting and reading every channel.
+        assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+    finally:
+        for fd in held:
+            os.close(fd)
+        stop_hubs()

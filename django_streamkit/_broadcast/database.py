@@ -3,7 +3,7 @@ and polling elsewhere (SQLite), so any process sharing the database hears.
 
 The hub's thread reads through its own Django connection (connections are
 per thread), which on PostgreSQL is also the one ``LISTEN`` connection of
-the process. It waits in ``select()`` on that connection's socket and a
+the process. It waits in ``poll()`` on that connection's socket and a
 pipe that :meth:`DatabaseBackend.wake` writes to, so it never polls there.
 """
 
@@ -134,10 +134,13 @@ class DatabaseBackend:
             if not names:
                 raw = connections[self.alias].connection
                 assert raw is not None
-                readable, _, _ = select.select(
-                    [raw.fileno(), self.pipe[0]], [], [], timeout
-                )
-                if self.pipe[0] in readable:
+                # poll(), not select(): a worker holding a thousand streams
+                # gives this socket a descriptor past select()'s 1024.
+                poller = select.poll()
+                poller.register(raw.fileno(), select.POLLIN)
+                poller.register(self.pipe[0], select.POLLIN)
+                ready = {fd for fd, _ in poller.poll(timeout * 1000)}
+                if self.pipe[0] in ready:
                     os.read(self.pipe[0], 4096)
                 names = self._notified()
         return self._read_all({n: c for n, c in cursors.items() if n in names})
