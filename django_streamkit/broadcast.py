@@ -21,8 +21,9 @@ polled elsewhere), ``"redis"`` (Redis Streams at ``URL``) or ``"memory"``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -94,20 +95,45 @@ def publish(
     """Store ``data`` as the next event of ``channel`` and fan it out.
 
     Returns the event's id; inside ``transaction.atomic()`` (of the
-    ``STREAMKIT_BROADCAST["DATABASE"]`` alias) it is published when the
-    transaction commits, never if it rolls back, and ``None`` is returned.
+    ``STREAMKIT_BROADCAST["DATABASE"]`` alias, or else of any other) it is
+    published when that transaction commits, never if it rolls back, and
+    ``None`` is returned.
     """
     check_channel(channel)
     ServerSentEvent(data, event=event)  # refuses a bad event type now
+    if event == "":
+        raise ValueError(
+            "Broadcast event='' is not an event type; use event=None for the "
+            "default ('message')."
+        )
+    if event == "reset":
+        raise ValueError(
+            "Broadcast event='reset' is reserved: subscribers get it when "
+            "events they asked for are gone, and it passes every "
+            "EventChannel.filter_event() unfiltered; name yours otherwise."
+        )
     text = encode_data(data)
     backend = get_backend()
-    alias = conf.broadcast()["DATABASE"]
-    if connections[alias].in_atomic_block:
-        transaction.on_commit(
-            lambda: backend.publish(channel, event, text), using=alias, robust=False
-        )
+    if _after_commits(lambda: backend.publish(channel, event, text)):
         return None
     return backend.publish(channel, event, text)
+
+
+def _after_commits(send: Callable[[], object]) -> bool:
+    """Run ``send`` by ``on_commit`` if a transaction is open in this thread
+    (the ``DATABASE`` alias's first, else any other's); ``False`` if none
+    is. The request's (``ATOMIC_REQUESTS``) may be on another alias than
+    ``DATABASE``, which can be a direct one for ``LISTEN``."""
+    alias = conf.broadcast()["DATABASE"]
+    if not connections[alias].in_atomic_block:
+        opened = [
+            c for c in connections.all(initialized_only=True) if c.in_atomic_block
+        ]
+        if not opened:
+            return False
+        alias = opened[0].alias
+    transaction.on_commit(send, using=alias, robust=False)
+    return True
 
 
 async def apublish(
@@ -185,8 +211,17 @@ class Subscription:
 
     def close(self) -> None:
         self._closed = True
-        if self._hub is not None and self._listener is not None:
-            self._hub.leave(self._listener)
+        listener = self._listener
+        if self._hub is None or listener is None:
+            return
+        self._hub.leave(listener)
+        # Wake whoever waits for its next event, on any thread or task.
+        if listener.loop is not None:
+            with contextlib.suppress(RuntimeError):  # its loop is closed
+                listener.loop.call_soon_threadsafe(listener.signal)
+        else:
+            with listener.condition:
+                listener.condition.notify_all()
 
     def __enter__(self) -> Subscription:
         return self

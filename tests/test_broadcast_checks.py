@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core import checks
 from django.db import connection
 from django.test import override_settings
@@ -77,3 +78,17 @@ def test_missing_tables_are_a_warning_naming_migrate() -> None:
 def test_the_default_configuration_passes_without_a_database() -> None:
     # Outside a database test the query is refused; the check stays quiet.
     assert ids({}) == []
+
+
+def test_an_alias_set_up_for_transaction_pooling_is_warned_of(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = {"BACKEND": "database", "DATABASE": "postgres"}
+    assert "streamkit.W074" not in ids(config)
+    pooled = settings.DATABASES["postgres"]
+    monkeypatch.setitem(pooled, "DISABLE_SERVER_SIDE_CURSORS", True)
+    with override_settings(STREAMKIT_BROADCAST=config):
+        found = check_broadcast()
+    (warning,) = [m for m in found if m.id == "streamkit.W074"]
+    assert "'postgres'" in warning.msg
+    assert "LISTEN is accepted but no notification" in warning.msg

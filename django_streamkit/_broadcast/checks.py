@@ -12,12 +12,15 @@ streamkit.W073  The database backend's tables are missing from a database
                 publishing fails until they exist. A warning, so that
                 ``migrate`` itself is not stopped by it; a database never
                 migrated is left to Django's "unapplied migrations".
+streamkit.W074  The database backend's alias has DISABLE_SERVER_SIDE_CURSORS,
+                Django's setting for transaction pooling (PgBouncer), where
+                LISTEN is accepted but no notification ever arrives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.apps import AppConfig
 from django.conf import settings
@@ -59,8 +62,26 @@ def check_broadcast(
     if config["BACKEND"] == "redis":
         return _check_redis(config)
     if config["BACKEND"] == "database":
-        return _check_tables(config["DATABASE"])
+        return _check_pooling(config["DATABASE"]) + _check_tables(config["DATABASE"])
     return []
+
+
+def _check_pooling(alias: str) -> list[checks.CheckMessage]:
+    database = cast("dict[str, Any]", settings.DATABASES[alias])
+    engine = str(database.get("ENGINE", ""))
+    if "postgresql" not in engine or not database.get("DISABLE_SERVER_SIDE_CURSORS"):
+        return []
+    return [
+        checks.Warning(
+            f"The database broadcast backend listens on the {alias!r} database, "
+            "which sets DISABLE_SERVER_SIDE_CURSORS, as behind PgBouncer in "
+            "transaction mode: there LISTEN is accepted but no notification "
+            "arrives, so subscribers would wait for events that never come.",
+            hint='Point STREAMKIT_BROADCAST["DATABASE"] at an alias that connects '
+            "to PostgreSQL directly (or through a session-mode pool).",
+            id="streamkit.W074",
+        )
+    ]
 
 
 def _check_values(config: dict[str, Any]) -> list[checks.CheckMessage]:

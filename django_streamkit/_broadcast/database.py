@@ -3,7 +3,7 @@ and polling elsewhere (SQLite), so any process sharing the database hears.
 
 The hub's thread reads through its own Django connection (connections are
 per thread), which on PostgreSQL is also the one ``LISTEN`` connection of
-the process. It waits in ``select()`` on that connection's socket and a
+the process. It waits in ``poll()`` on that connection's socket and a
 pipe that :meth:`DatabaseBackend.wake` writes to, so it never polls there.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import threading
 import weakref
@@ -133,10 +134,13 @@ class DatabaseBackend:
             if not names:
                 raw = connections[self.alias].connection
                 assert raw is not None
-                readable, _, _ = select.select(
-                    [raw.fileno(), self.pipe[0]], [], [], timeout
-                )
-                if self.pipe[0] in readable:
+                # poll(), not select(): a worker holding a thousand streams
+                # gives this socket a descriptor past select()'s 1024.
+                poller = select.poll()
+                poller.register(raw.fileno(), select.POLLIN)
+                poller.register(self.pipe[0], select.POLLIN)
+                ready = {fd for fd, _ in poller.poll(timeout * 1000)}
+                if self.pipe[0] in ready:
                     os.read(self.pipe[0], 4096)
                 names = self._notified()
         return self._read_all({n: c for n, c in cursors.items() if n in names})
@@ -172,6 +176,7 @@ class DatabaseBackend:
             return
         if self.listening and connection.connection is not None:
             return
+        _check_psycopg()
         connection.ensure_connection()
         if not callable(getattr(connection.connection, "notifies", None)):
             raise ImproperlyConfigured(
@@ -199,6 +204,24 @@ class DatabaseBackend:
             # lose it); this thread's connection to it goes with the thread.
             connection.connection.close()
             connection.connection = None
+
+
+#: Before it, notifications that arrive while the connection runs a query
+#: (the hub's reads) never reach ``notifies()``: their events would wait
+#: for the channel's next one.
+PSYCOPG_MIN = (3, 2, 4)
+
+
+def _check_psycopg() -> None:
+    import psycopg
+
+    found = tuple(int(p) for p in re.findall(r"\d+", psycopg.__version__)[:3])
+    if found < PSYCOPG_MIN:
+        raise ImproperlyConfigured(
+            f"The database broadcast backend listens with psycopg "
+            f"{psycopg.__version__}, which loses notifications that arrive "
+            "during a query; pip install 'psycopg>=3.2.4'."
+        )
 
 
 def _close_pipe(pipe: tuple[int, int]) -> None:

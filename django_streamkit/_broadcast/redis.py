@@ -64,9 +64,11 @@ class RedisBackend:
 
     def key(self, event_id: str) -> tuple[int, ...] | None:
         ms, dash, seq = event_id.partition("-")
-        if dash and ms.isascii() and ms.isdigit() and seq.isascii() and seq.isdigit():
-            return (int(ms), int(seq))
-        return None
+        if not (dash and _part(ms) and _part(seq)):
+            return None
+        key = (int(ms), int(seq))
+        # Redis refuses ids past 64 bits, and the largest as a "(" start.
+        return key if max(key) < _LIMIT and key != (_LIMIT - 1,) * 2 else None
 
     def read(self, channel: str, after: str) -> Batch:
         stream = self.prefix + channel
@@ -111,6 +113,13 @@ class RedisBackend:
         reader, self.reader, self.reader_id = self.reader, None, None
         if reader is not None:
             reader.close()
+
+
+_LIMIT = 2**64
+
+
+def _part(text: str) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= 20
 
 
 def _batch(entries: Any, after: str) -> Batch:

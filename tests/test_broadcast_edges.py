@@ -1,0 +1,191 @@
+"""Broadcast at its edges: Last-Event-IDs no backend can read, closing a
+subscription another task is waiting on, and event types the hub reserves."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+import resource
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+from django.test import override_settings
+
+from django_streamkit._broadcast import hub as hub_module
+from django_streamkit._broadcast import memory
+from django_streamkit.broadcast import get_backend, publish, subscribe
+from tests.test_broadcast import configured, stop_hubs, take
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(params=["memory", "redis"])
+def store(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[dict[str, Any]]:
+    yield from configured(request, monkeypatch)
+
+
+def test_an_id_out_of_the_backends_range_is_reset_and_blocks_no_one(
+    store: dict[str, Any],
+) -> None:
+    # Redis refuses stream ids past 64 bits, and Python ints of over 4,300
+    # digits: a client's header must not stop the process's hub.
+    head = publish("orders", "only")
+    huge = [str(2**64) + "-0", "18446744073709551615-18446744073709551615"]
+    if store["BACKEND"] == "memory":
+        huge = ["9" * 5000]
+    for bogus in huge:
+        with subscribe("orders", last_event_id=bogus) as sub:
+            reset = take(sub, 1, timeout=5)[0]
+            assert (reset.event, reset.id) == ("reset", head)
+            after = publish("orders", "next")
+            assert take(sub, 1, timeout=5)[0].id == after
+        head = after
+
+
+def test_aclose_wakes_the_task_waiting_for_the_next_event() -> None:
+    async def main() -> None:
+        sub = subscribe("orders")
+        waiting = asyncio.ensure_future(sub.__anext__())
+        while not sub.live:
+            await asyncio.sleep(0.01)
+        await sub.aclose()
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(waiting, 3)
+
+    memory.clear()
+    with override_settings(STREAMKIT_BROADCAST={"BACKEND": "memory"}):
+        asyncio.run(main())
+
+
+def test_close_from_another_thread_wakes_an_async_subscriber() -> None:
+    async def main() -> None:
+        sub = subscribe("orders")
+        waiting = asyncio.ensure_future(sub.__anext__())
+        while not sub.live:
+            await asyncio.sleep(0.01)
+        await asyncio.to_thread(sub.close)
+        with pytest.raises(StopAsyncIteration):
+            await asyncio.wait_for(waiting, 3)
+
+    memory.clear()
+    with override_settings(STREAMKIT_BROADCAST={"BACKEND": "memory"}):
+        asyncio.run(main())
+
+
+def test_publish_refuses_the_reset_event_type() -> None:
+    # A published "reset" would make clients drop their state, and pass
+    # through every EventChannel.filter_event unfiltered.
+    with (
+        override_settings(STREAMKIT_BROADCAST={"BACKEND": "memory"}),
+        pytest.raises(ValueError, match="event='reset' is reserved"),
+    ):
+        publish("orders", {"secret": 1}, event="reset")
+
+
+def test_publish_waits_for_a_transaction_on_another_alias() -> None:
+    # The request's transaction (ATOMIC_REQUESTS) is on "default", the
+    # broadcast's DATABASE a direct alias: the event must wait for it.
+    memory.clear()
+    config = {"BACKEND": "memory", "DATABASE": "postgres"}
+    with override_settings(STREAMKIT_BROADCAST=config):
+        with pytest.raises(ZeroDivisionError):  # noqa: PT012, SIM117
+            with transaction.atomic():
+                assert publish("orders", "rolled back") is None
+                1 / 0  # noqa: B018
+        with transaction.atomic():
+            assert publish("orders", "committed") is None
+            assert get_backend().head("orders") == "0"
+        assert get_backend().read("orders", "0").records[0].data == "committed"
+        assert get_backend().head("orders") == "1"
+
+
+@pytest.mark.postgres
+def test_a_psycopg_that_loses_notifications_is_refused_by_version(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import psycopg
+
+    from django_streamkit._broadcast.database import DatabaseBackend
+
+    monkeypatch.setattr(psycopg, "__version__", "3.2.3")
+    with pytest.raises(ImproperlyConfigured, match=r"psycopg 3\.2\.3, which loses"):
+        DatabaseBackend("postgres", 10, 1.0)._listen()
+
+
+def test_a_rolled_back_savepoint_drops_only_its_own_events() -> None:
+    memory.clear()
+    with override_settings(STREAMKIT_BROADCAST={"BACKEND": "memory"}):
+        with transaction.atomic():
+            publish("orders", "outer")
+            with pytest.raises(ZeroDivisionError):  # noqa: PT012, SIM117
+                with transaction.atomic():
+                    publish("orders", "savepoint")
+                    1 / 0  # noqa: B018
+            publish("orders", "after the savepoint")
+        records = get_backend().read("orders", "0").records
+    assert [r.data for r in records] == ["outer", "after the savepoint"]
+
+
+def test_a_subscription_dropped_unclosed_leaves_its_hub(
+    store: dict[str, Any],
+) -> None:
+    sub = subscribe("orders")
+    assert next(sub) is None
+    assert sub.live
+    (hub,) = hub_module.hubs()
+    del sub
+    gc.collect()
+    assert hub.channels == {}
+    assert not hub.joining
+    hub.thread.join(timeout=5)  # and it ends after its linger
+    assert not hub.thread.is_alive()
+
+
+@pytest.mark.parametrize("backend", ["memory", "database"])
+def test_an_empty_event_type_is_refused_on_every_backend(backend: str) -> None:
+    # Redis refused it, the database stored it as none and memory sent
+    # "event: ": code tested on one backend behaved otherwise on another.
+    with (
+        override_settings(STREAMKIT_BROADCAST={"BACKEND": backend}),
+        pytest.raises(ValueError, match="event='' is not an event type"),
+    ):
+        publish("orders", 1, event="")
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"], transaction=True)
+def test_the_listen_socket_may_be_past_select_s_1024_descriptors(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A worker serving a thousand streams holds a thousand sockets: the hub's
+    # connection, opened after them, gets a descriptor select() refuses.
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(1200, hard), hard))
+    monkeypatch.setattr(hub_module, "LINGER", 0.05)
+    held = []
+    try:
+        while not held or held[-1] < 1100:
+            held.append(os.dup(0))
+        with (
+            override_settings(
+                STREAMKIT_BROADCAST={"BACKEND": "database", "DATABASE": "postgres"}
+            ),
+            subscribe("orders") as sub,
+        ):
+            assert next(sub) is None
+            assert sub.live
+            sent = publish("orders", "past 1024")
+            assert take(sub, 1, timeout=5)[0].id == sent
+        # Not by the hub failing, reconnecting and reading every channel.
+        assert [r.getMessage() for r in caplog.records if r.levelname == "ERROR"] == []
+    finally:
+        for fd in held:
+            os.close(fd)
+        stop_hubs()
