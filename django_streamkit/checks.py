@@ -40,7 +40,7 @@ streamkit.W065  A registered export's database has DISABLE_SERVER_SIDE_CURSORS
                 (grouped, distinct, sliced, a union, ordered at random, across
                 a to-many relation or by an ordered relation), and COPY doesn't
                 write its CSV: it is read whole into memory.
-streamkit.E070-E072, W073  Broadcast settings, Redis, tables: see
+streamkit.E070-E072, W073, W074  Broadcast settings, Redis, tables, PgBouncer: see
                 django_streamkit/_broadcast/checks.py.
 """
 
