@@ -616,3 +616,23 @@ def test_a_datetime_whose_local_time_python_cannot_hold_raises(
             copied, column, reference = three(queryset)  # in UTC: written
     assert copied == column == reference
     assert len(copies) == 2
+
+
+@pytest.mark.parametrize("terminator", ["\r\n", "\r"])
+def test_row_ends_are_rewritten_and_line_breaks_in_cells_kept(
+    copies: list[_copy.CopyFeed], terminator: str
+) -> None:
+    # Most chunks hold no line break in a cell (each row's end is rewritten
+    # at once); some do (only the breaks outside quotes are rows' ends).
+    texts = ["plain", "two\nlines", "a, comma", 'a "quote"', "cr\r\nlf", "end\n"]
+    Sample.objects.using(DB).bulk_create(
+        Sample(count=i, text=texts[i % len(texts)] if i % 7 == 0 else f"row {i}")
+        for i in range(500)
+    )
+    queryset = Sample.objects.using(DB).order_by("pk").values_list("count", "text")
+    copied, column, reference = three(
+        queryset, lineterminator=terminator, chunk_size=256
+    )
+    assert copies, "written by COPY"
+    assert copied == column == reference
+    assert copied.count(b"two\nlines") == 1 + 500 // 7 // len(texts)

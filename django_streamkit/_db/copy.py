@@ -115,7 +115,7 @@ class CopyFeed(Feed[bytes]):
                 first = read()
                 if not first:
                     return
-                yield self._shape(bytes(first))  # at once: the first byte
+                yield self._shape(bytes(first), 1)  # at once: the first byte
                 parts: list[bytes] = []
                 append = parts.append
                 held = 0
@@ -128,18 +128,20 @@ class CopyFeed(Feed[bytes]):
                     if held >= size or (
                         not len(parts) & 63 and time.monotonic() - began >= latency
                     ):
-                        yield self._shape(b"".join(parts))
+                        yield self._shape(b"".join(parts), len(parts))
                         parts.clear()
                         held, began = 0, time.monotonic()
                 if parts:
-                    yield self._shape(b"".join(parts))
+                    yield self._shape(b"".join(parts), len(parts))
 
-    def _shape(self, rows: bytes) -> bytes:
+    def _shape(self, rows: bytes, count: int) -> bytes:
         # COPY sends whole rows, each ended by "\n": a "\n" outside quotes
-        # ends a row (one inside a quoted cell is the cell's).
+        # ends a row (one inside a quoted cell is the cell's). Each read is
+        # one row (libpq returns "one data row at a time"), so ``count``
+        # newlines in ``count`` rows are all row ends: no quote to look for.
         terminator = self._terminator
         if terminator != b"\n":
-            if self._quote not in rows:
+            if self._quote not in rows or rows.count(b"\n") == count:
                 rows = rows.replace(b"\n", terminator)
             else:
                 parts = rows.split(self._quote)
