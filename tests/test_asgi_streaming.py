@@ -85,6 +85,34 @@ def test_a_stepped_response_is_closed_when_the_client_leaves(uvicorn: Server) ->
 
 
 @pytest.mark.server
+@pytest.mark.parametrize("mode", ["slow", "pause"])
+def test_a_slow_sync_source_arrives_as_it_is_made(uvicorn: Server, mode: str) -> None:
+    # Django's own StreamingHttpResponse over a generator making a row every
+    # 50 ms, or 3 rows then a 3 s pause: without the middleware, Django's
+    # ASGI handler collects it whole, so every row waits for the end.
+    url = f"{uvicorn.url}/paced/plain?kind=sync&mode={mode}"
+    rows = []
+    with httpx.stream("GET", url, timeout=30) as response:
+        pending = b""
+        for chunk in response.iter_raw():
+            arrived = time.time()
+            *lines, pending = (pending + chunk).split(b"\n")
+            rows += [(int(n), float(made), arrived) for n, made in map(_row, lines)]
+    assert [n for n, _, _ in rows] == list(range(40 if mode == "slow" else 8))
+    if mode == "slow":
+        assert max(arrived - made for _, made, arrived in rows) < 1.0
+        assert len({arrived for _, _, arrived in rows}) >= 8
+    else:
+        resumed = min(made for n, made, _ in rows if n >= 3)
+        assert all(arrived < resumed for n, _, arrived in rows if n < 3)
+
+
+def _row(line: bytes) -> tuple[str, str]:
+    n, made = line.decode().split(",")
+    return n, made
+
+
+@pytest.mark.server
 def test_an_async_source_forced_whole_under_wsgi_names_the_view() -> None:
     with serve("gunicorn", settings=SETTINGS) as gunicorn:
         response = httpx.get(f"{gunicorn.url}/matrix/plain-async", timeout=20)

@@ -91,6 +91,8 @@ def paced(request: HttpRequest, layer: str) -> StreamingHttpResponse:
     rows = async_source(request) if is_async else sync_source(request)
     if layer == "core":
         return StreamingResponse(_as_lines(rows), content_type="text/plain")
+    if layer == "plain":  # Django's own, for ASGIStreamingMiddleware
+        return StreamingHttpResponse(_as_lines(rows), content_type="text/plain")
     if layer == "csv":
         return StreamingCSVResponse(rows)
     if layer == "json":
