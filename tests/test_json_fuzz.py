@@ -256,3 +256,35 @@ def test_a_naive_and_an_aware_datetime() -> None:
     assert body == b'["2024-01-01T12:00:00.000","2024-01-01T12:00:00Z",' + (
         b'"2024-01-01T12:00:00.123Z"]'
     )
+
+
+@pytest.mark.parametrize("db", DATABASES)
+def test_numbers_dates_and_instants_at_the_edges_of_their_text(db: str) -> None:
+    # On PostgreSQL decimals, dates and instants arrive as the database's
+    # text, kept where it is what Django's encoder writes: tiny decimals
+    # (exponents in str()), negative ones, trailing zeros, instants with one
+    # microsecond, the first and last years.
+    moments = [
+        datetime.datetime(1, 1, 2, tzinfo=UTC),
+        datetime.datetime(2024, 1, 1, 12, 0, 0, 1, tzinfo=UTC),
+        datetime.datetime(2024, 1, 1, 12, 0, 0, 500000, tzinfo=UTC),
+        datetime.datetime(9999, 12, 30, 23, 59, 59, 999999, tzinfo=UTC),
+    ]
+    wides = ["0.000000001", "-0.000000100", "0E-9", "-12.500000000", "100"]
+    rows = [
+        Sample(
+            wide=decimal.Decimal(wides[i % len(wides)]),
+            price=decimal.Decimal("-1.50") if i % 2 else decimal.Decimal("0.00"),
+            day=datetime.date(1, 1, 1) if i % 3 else datetime.date(9999, 12, 31),
+            moment=moments[i % len(moments)],
+        )
+        for i in range(12)
+    ]
+    Sample.objects.using(db).bulk_create(rows)
+    queryset = (
+        Sample.objects.using(db).order_by("pk").values("wide", "price", "day", "moment")
+    )
+    body = b"".join(StreamingJSONResponse(queryset))
+    assert body == expected(reference(queryset))
+    for text in (b'"1E-9"', b'"-1.50"', b'"0001-01-01"', b'"2024-01-01T12:00:00.000Z"'):
+        assert text in body

@@ -98,6 +98,16 @@ def _dates(values: Cells) -> Cells:
     return cells
 
 
+def _exact(values: Cells, unusual: re.Pattern[str]) -> Cells:
+    # A numeric's text is str() of its Decimal unless it is unusual.
+    def cells(column: Column) -> Column:
+        if unusual.search("\n".join(column)) is not None:
+            return values(column)
+        return column
+
+    return cells
+
+
 class Loaders:
     """An execute wrapper for the one query: faster psycopg loaders.
 
@@ -106,14 +116,27 @@ class Loaders:
     set to the connection's, UTC. With ``as_text``, integers, numerics,
     timestamps and dates are loaded as PostgreSQL's text instead, which is
     their CSV cell or close to it; :attr:`columns` then maps those columns'
-    indexes to how their cells and values are made.
+    indexes to how their cells and values are made. With ``value_texts``
+    (another writer than CSV, which writes a value as its ``str()``),
+    numerics, timestamps and dates are loaded as text, their cells being
+    ``str()`` of the decimal and date, and the timestamp's
+    ``datetimes.utc_texts()``.
     """
 
     TEXT_TYPES = ("int2", "int4", "int8", "numeric", "timestamptz", "date")
+    VALUE_TEXT_TYPES = ("numeric", "timestamptz", "date")
 
-    def __init__(self, connection: Any, as_text: bool, datetimes: DateTimeText) -> None:
+    def __init__(
+        self,
+        connection: Any,
+        as_text: bool,
+        datetimes: DateTimeText,
+        *,
+        value_texts: bool = False,
+    ) -> None:
         self.connection = connection
         self.as_text = as_text
+        self.value_texts = value_texts and not as_text
         self.datetimes = datetimes
         self.columns: dict[int, Text] = {}
 
@@ -138,17 +161,24 @@ class Loaders:
         from psycopg.types.string import TextLoader
 
         adapters.register_loader("timestamptz", TimestamptzLoader)
-        if not self.as_text:
+        names: tuple[str, ...]
+        if self.as_text:
+            names = self.TEXT_TYPES
+        elif self.value_texts:
+            names = self.VALUE_TEXT_TYPES
+        else:
             return execute(sql, params, many, context)
-        for name in self.TEXT_TYPES:
+        for name in names:
             adapters.register_loader(name, TextLoader)
         result = execute(sql, params, many, context)
         types = adapters.types
-        kinds = {types[name].oid: name for name in self.TEXT_TYPES}
+        kinds = {types[name].oid: name for name in names}
         for index, column in enumerate(context["cursor"].description or ()):
             kind = kinds.get(column.type_code)
             if kind in ("int2", "int4", "int8"):
                 self.columns[index] = Text(_unsigned(_ints), _ints)
+            elif kind == "numeric" and self.value_texts:
+                self.columns[index] = Text(_exact(_decimals, _TINY), _decimals)
             elif kind == "numeric":
                 self.columns[index] = Text(_unsigned(_decimals, _TINY), _decimals)
             elif kind == "timestamptz":

@@ -140,11 +140,11 @@ class QuerySetRows(Generator[Any, None, None]):
         ``None`` when the rows have been started or are not ``values()`` or
         ``values_list()`` rows (then iterate instead).
 
-        With ``texts``, on SQLite, dates and UTC datetimes are handed to
-        ``finish`` as their text (``datetimes.utc_texts()`` for datetimes,
-        where ``datetimes.utc``), without Python parsing them, and decimals
-        that are not negative as ``str()`` of the value, where the values
-        have a fast shape; without it, as values.
+        With ``texts``, on SQLite and PostgreSQL, dates and UTC datetimes are
+        handed to ``finish`` as their text (``datetimes.utc_texts()`` for
+        datetimes, where ``datetimes.utc``), without Python parsing them, and
+        decimals (on SQLite those that are not negative) as ``str()`` of the
+        value, where the values have a fast shape; without it, as values.
         """
         if (
             self._rows is not None
@@ -269,7 +269,12 @@ class _ColumnPlan:
         queryset = self.queryset
         connection = connections[queryset.db]
         compiler = self._query(connection).get_compiler(queryset.db)
-        loaders = Loaders(connection, self.as_text, self.datetimes)
+        loaders = Loaders(
+            connection,
+            self.as_text,
+            self.datetimes,
+            value_texts=self.finish is not None and self.texts,
+        )
         # As QuerySet.iterator(): no server-side cursor where they're disabled.
         chunked = not connection.settings_dict.get("DISABLE_SERVER_SIDE_CURSORS")
         with connection.execute_wrapper(loaders):

@@ -45,8 +45,17 @@ __all__ = [
 ]
 
 _QUOTED = '"%s"'.__mod__
-# What the encoder's string escaper (ensure_ascii=False) escapes.
-_ESCAPED = re.compile(r'[\x00-\x1f\\"]')
+# What the encoder's string escaper (ensure_ascii=False) escapes, as UTF-8
+# bytes (none of them is part of a longer character's bytes).
+_ESCAPED = bytes(range(0x20)) + b'"\\'
+
+
+def needs_escaping(text: str) -> bool:
+    """Whether the encoder's string escaper changes anything in ``text``:
+    one C-level pass over its bytes (a copy, faster than a regular
+    expression's search)."""
+    data = text.encode("utf-8", "surrogatepass")
+    return len(data.translate(None, _ESCAPED)) != len(data)
 
 
 def django_datetime(value: datetime.datetime) -> str:
@@ -223,7 +232,7 @@ class ColumnRows:
             except TypeError:
                 pass
             else:
-                if _ESCAPED.search(joined) is None:
+                if not needs_escaping(joined):
                     return Quoted(column)
             return self._fragments(column)
         kinds = set(map(type, column))
