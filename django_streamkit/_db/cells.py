@@ -21,14 +21,26 @@ from django_streamkit._writers.datetimes import DateTimeText
 Column = Sequence[Any]
 Cells = Callable[[Column], Column]
 
-#: ISO dates, each ended by a newline (see :func:`fits`).
-DATES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2}\n)*")
-
 
 def fits(pattern: re.Pattern[str], texts: Iterable[str]) -> bool:
     """Whether every text has the shape ``pattern`` repeats, each ended by a
     newline: one C-level match over the whole column."""
     return pattern.fullmatch("\n".join(texts) + "\n") is not None
+
+
+_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+
+
+def shaped(texts: Sequence[str], shape: str) -> bool:
+    """Whether every text is ``shape`` with any ASCII digit where it has
+    "0" (``"0000-00-00"``: ISO dates): a byte translation and a
+    comparison, a few times faster than :func:`fits`'s regular expression."""
+    joined = "\n".join(texts)
+    if len(joined) != (len(shape) + 1) * len(texts) - 1:
+        return False
+    return (
+        joined.encode().translate(_DIGITS) == "\n".join([shape] * len(texts)).encode()
+    )
 
 
 def has_negative(texts: Iterable[str]) -> bool:

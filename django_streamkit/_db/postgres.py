@@ -16,12 +16,12 @@ from typing import Any
 from django.conf import settings
 
 from django_streamkit._db.cells import (
-    DATES,
     Cells,
     Column,
     fits,
     has_negative,
     nulls_apart,
+    shaped,
 )
 from django_streamkit._writers.datetimes import DateTimeText
 
@@ -82,7 +82,7 @@ def _timestamps(values: Cells, datetimes: DateTimeText) -> Cells:
         return values  # written in another time zone: converted per value
 
     def cells(column: Column) -> Column:
-        if fits(_TIMESTAMPS, column):
+        if shaped(column, "0000-00-00 00:00:00+00") or fits(_TIMESTAMPS, column):
             return datetimes.utc_texts([text[:-3] for text in column])
         return values(column)
 
@@ -91,7 +91,7 @@ def _timestamps(values: Cells, datetimes: DateTimeText) -> Cells:
 
 def _dates(values: Cells) -> Cells:
     def cells(column: Column) -> Column:
-        if fits(DATES, column):
+        if shaped(column, "0000-00-00"):
             return column
         return values(column)
 

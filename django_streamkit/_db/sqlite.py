@@ -11,7 +11,6 @@ import datetime
 import decimal
 import re
 from collections.abc import Callable, Collection
-from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -19,13 +18,13 @@ from django.db.models.expressions import Col, Func
 from django.db.models.sql import Query
 
 from django_streamkit._db.cells import (
-    DATES,
     Cells,
     Column,
     django_converters,
     fits,
     has_negative,
     nulls_apart,
+    shaped,
 )
 from django_streamkit._writers.datetimes import DateTimeText
 
@@ -150,9 +149,9 @@ def _sqlite_utc_datetimes(slow: Cells, datetimes: DateTimeText) -> Cells:
     def cells(column: Column) -> Column:
         kinds = set(map(type, column))
         if kinds == {str}:  # selected without SQLite's own converter
-            if not fits(_DATETIME_TEXT, column) or not _valid(
-                datetime.datetime.fromisoformat, column
-            ):
+            if not (
+                shaped(column, "0000-00-00 00:00:00") or fits(_DATETIME_TEXT, column)
+            ) or not _valid(datetime.datetime.fromisoformat, column):
                 return slow(column)
             return utc_texts(column)
         if kinds != {datetime.datetime}:
@@ -171,7 +170,7 @@ def _sqlite_dates(slow: Cells) -> Cells:
     def cells(column: Column) -> Column:
         if (
             set(map(type, column)) == {str}
-            and fits(DATES, column)
+            and shaped(column, "0000-00-00")
             and _valid(datetime.date.fromisoformat, column)
         ):
             return column  # str(date) of what Django parses
@@ -180,31 +179,24 @@ def _sqlite_dates(slow: Cells) -> Cells:
     return cells
 
 
-@cache
-def _decimal_shape(max_digits: int, places: int) -> re.Pattern[str]:
-    # A float's shortest repr with at most `places` decimals and `max_digits`
-    # (<= 15) digits in all: it is exactly the decimal Django makes of it
-    # (15-digit rounding, then quantize), and "%.{places}f" writes it.
-    whole = (
-        f"(?:0|[1-9][0-9]{{0,{max_digits - places - 1}}})"
-        if max_digits > places
-        else "0"
-    )
-    fraction = r"(?:\.0)?" if places == 0 else rf"(?:\.[0-9]{{1,{places}}})?"
-    return re.compile(f"(?:-?{whole}{fraction}\n)*")
-
-
 def _sqlite_decimals(max_digits: int, places: int, slow: Cells, as_text: bool) -> Cells:
-    shape = _decimal_shape(max_digits, places)
+    bound = 10 ** (max_digits - places)
     text = f"%.{places}f".__mod__
 
     @nulls_apart
     def cells(column: Column) -> Column:
         if not set(map(type, column)) <= {float, int}:
             return slow(column)
-        if not fits(shape, map(repr, column)):
-            return slow(column)
+        # Each value is the float nearest to its text with ``places``
+        # decimals (no more than ``max_digits`` <= 15 digits), so Django's
+        # 15-digit rounding and quantize give that decimal, and (places
+        # <= 6) its str() is that text.
         texts = list(map(text, column))
+        if (
+            list(map(float, texts)) != list(column)
+            or max(map(abs, column), default=0) >= bound
+        ):
+            return slow(column)
         if as_text and not has_negative(texts):
             return texts
         return list(map(decimal.Decimal, texts))
