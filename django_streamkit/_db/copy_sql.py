@@ -34,6 +34,8 @@ QUOTINGS = (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC)
 _TIMESTAMP = "'YYYY-MM-DD\"T\"HH24:MI:SS.US'"
 # The triggers' code points: ascii() of the first character, no string made.
 _ESCAPED = ", ".join(str(ord(t)) for t in TRIGGERS)
+# Above every trigger: most text starts there (letters, any non-ASCII).
+_ABOVE = max(map(ord, TRIGGERS)) + 1
 
 
 class Inexact(Exception):
@@ -106,8 +108,12 @@ def cell(
     datetimes: DateTimeText,
     params: list[object],
     iso_dates: bool = False,
+    *,
+    empty_null: bool = False,
 ) -> str:
-    """The SQL of ``col``'s text (NULL for ``None``), adding its ``params``."""
+    """The SQL of ``col``'s text (NULL for ``None``), adding its ``params``;
+    with ``empty_null``, NULL for ``""`` too where :func:`nulls_empty` says
+    it costs nothing (an escaped text column's ``CASE`` tells "" apart)."""
     shaped: list[object] = []
     if col.kind == "numeric" and col.scale is not None and col.scale <= 6:
         value = f"{ref}::text"  # never below 1e-6 but 0, never with an exponent
@@ -120,7 +126,7 @@ def cell(
             if local:  # the value's, the guard's zone, the value's again
                 shaped[:] = [*shaped, _zone_name(datetimes), *shaped]
     if col.escape and col.kind in TEXTS:
-        value = _escaped(value)
+        value = _escaped(value, empty_null and nulls_empty(col))
     if col.labels is None:
         params.extend(shaped)
         return value
@@ -184,11 +190,21 @@ def _in_range(ref: str, kind: str, value: str, local: bool = False) -> str:
     )
 
 
-def _escaped(value: str) -> str:
+def nulls_empty(col: Column) -> bool:
+    """Whether :func:`cell` with ``empty_null`` already writes ``""`` as NULL."""
+    return col.escape and col.kind in TEXTS and col.labels is None
+
+
+def _escaped(value: str, empty_null: bool) -> str:
+    # One comparison for most cells (a letter or any non-ASCII first), the
+    # triggers' list only below them; ascii('') is 0.
     first = f"ascii({value})"
     quote = "''''"  # SQL for one '
+    empty = f"WHEN {first} = 0 THEN NULL " if empty_null else ""
     return (
-        f"(CASE WHEN {first} IN ({_ESCAPED}) THEN {quote} || {value} ELSE {value} END)"
+        f"(CASE WHEN {first} >= {_ABOVE} THEN {value}"
+        f" WHEN {first} IN ({_ESCAPED}) THEN {quote} || {value}"
+        f" {empty}ELSE {value} END)"
     )
 
 
@@ -257,16 +273,20 @@ def copy_statement(
     forced = []
     single = len(columns) == 1
     for index, col in enumerate(columns):
-        sql = cell(f'_sk."c{index}"', col, datetimes, params, iso_dates)
         # csv.writer writes None as "" where it quotes every cell of the
         # column (and in a lone cell); COPY quotes an empty string, never NULL.
         quoted = quoting == csv.QUOTE_ALL or (
             quoting == csv.QUOTE_NONNUMERIC and col.kind not in NUMBERS
         )
-        if quoted or single or quoting == csv.QUOTE_NONNUMERIC:
+        coalesced = quoted or single or quoting == csv.QUOTE_NONNUMERIC
+        # Elsewhere "" is written bare, as None is.
+        empty_null = not coalesced and (col.kind in TEXTS or bool(col.labels))
+        ref = f'_sk."c{index}"'
+        sql = cell(ref, col, datetimes, params, iso_dates, empty_null=empty_null)
+        if coalesced:
             sql = f"COALESCE({sql}, '')"
-        elif col.kind in TEXTS or col.labels:
-            sql = f"NULLIF({sql}, '')"  # "" is written bare, as None is
+        elif empty_null and not nulls_empty(col):
+            sql = f"NULLIF({sql}, '')"
         if quoted:
             forced.append(f'"c{index}"')
         cells.append(f'{sql} AS "c{index}"')
