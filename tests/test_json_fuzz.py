@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import F, TextField, Value
+from django.db.models import DateTimeField, F, TextField, Value
 from django.db.models.functions import Concat
 from django.test import override_settings
 from django.utils.functional import lazy
@@ -34,7 +34,7 @@ from django_streamkit import (
     stream_ndjson,
 )
 from tests.support.databases import each_database
-from tests.support.testapp.models import Sample
+from tests.support.testapp.models import Pair, Sample
 from tests.test_queryset_csv import FIELDS, full, sparse
 
 as_lazy = lazy(str, str)
@@ -288,3 +288,31 @@ def test_numbers_dates_and_instants_at_the_edges_of_their_text(db: str) -> None:
     assert body == expected(reference(queryset))
     for text in (b'"1E-9"', b'"-1.50"', b'"0001-01-01"', b'"2024-01-01T12:00:00.000Z"'):
         assert text in body
+
+
+@pytest.mark.parametrize("db", DATABASES)
+def test_a_composite_primary_key_with_instants_and_dates(db: str) -> None:
+    # A composite primary key is read row by row through Django's
+    # results_iter(): on PostgreSQL the instants and dates there must be
+    # the values, not the text they arrive as for the column reader.
+    Pair.objects.using(db).bulk_create(
+        Pair(left=i, right=i % 2, name=f"n{i}") for i in range(3)
+    )
+    queryset = (
+        Pair.objects.using(db)
+        .annotate(
+            seen=Value(
+                datetime.datetime(2024, 1, 1, 12, 0, 0, 1, tzinfo=UTC),
+                output_field=DateTimeField(),
+            ),
+            day=Value(datetime.date(2024, 1, 2)),
+        )
+        .order_by("name")
+        .values("pk", "name", "seen", "day")
+    )
+    body = b"".join(StreamingJSONResponse(queryset))
+    assert body == expected(reference(queryset))
+    assert body.startswith(
+        b'[{"pk":[0,0],"name":"n0","seen":"2024-01-01T12:00:00.000Z",'
+        b'"day":"2024-01-02"}'
+    )

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from django.db import connections
-from django.db.models import Count, F, Max
+from django.db.models import Count, DateTimeField, F, Max, Value
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -30,7 +30,7 @@ from django_streamkit._db import queryset as _queryset
 from django_streamkit._db import sqlite as _cells_sqlite
 from django_streamkit.csv import queryset_rows
 from tests.support.databases import each_database
-from tests.support.testapp.models import Sample
+from tests.support.testapp.models import Pair, Sample
 
 FIELDS = [f.name for f in Sample._meta.concrete_fields]
 DATABASES = each_database()
@@ -370,3 +370,26 @@ def test_an_aggregates_dates_stay_dates_where_the_quoting_tells_them_apart() -> 
     csv.writer(out, quoting=quoting).writerows(list(latest))
     assert ours == out.getvalue().encode()
     assert ours.startswith(b'"a",')
+
+
+@pytest.mark.parametrize("db", DATABASES)
+def test_a_composite_primary_key_is_written_as_its_values(db: str) -> None:
+    # A composite primary key is read row by row through Django's
+    # results_iter(): on PostgreSQL its integers and the other columns must
+    # be the values (a tuple of ints, a datetime), not the text they arrive
+    # as for the column reader.
+    Pair.objects.using(db).bulk_create(
+        Pair(left=i, right=i % 2, name=f"n{i}") for i in range(3)
+    )
+    seen = datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.UTC)
+    queryset = (
+        Pair.objects.using(db)
+        .annotate(seen=Value(seen, output_field=DateTimeField()))
+        .order_by("name")
+        .values_list("pk", "left", "name", "seen")
+    )
+    for options in DIALECTS:
+        fast, reference = both(queryset, **options)
+        assert fast == reference
+    fast, _ = both(queryset)
+    assert fast.splitlines()[1] == b'"(1, 1)",1,n1,2024-01-01T12:00:00.000000'

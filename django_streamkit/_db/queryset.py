@@ -283,7 +283,11 @@ class _ColumnPlan:
             )
         fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
         if getattr(compiler, "has_composite_fields", lambda fields: False)(fields):
-            # A composite primary key is one value of several columns.
+            # A composite primary key is one value of several columns, made
+            # by Django from the values: the columns PostgreSQL sent as text
+            # are loaded as values first.
+            if loaders.columns:
+                chunks = (_loaded(chunk, loaders.columns) for chunk in chunks)
             rows: Iterator[Any] = map(
                 tuple, compiler.results_iter(chunks, tuple_expected=True)
             )
@@ -356,6 +360,14 @@ def _columns(chunk: list[Any], columns: list[Cells | None]) -> list[Any]:
         col if cells is None else cells(col)
         for col, cells in zip(cols, columns, strict=True)
     ]
+
+
+def _loaded(chunk: list[Any], texts: dict[int, Text]) -> list[tuple[Any, ...]]:
+    """A chunk of raw rows with the columns sent as text made values."""
+    cols: list[Sequence[Any]] = list(zip(*chunk, strict=True))
+    for index, text in texts.items():
+        cols[index] = text.values(cols[index])
+    return list(zip(*cols, strict=True))
 
 
 def _convert(chunk: list[Any], columns: list[Cells | None]) -> list[tuple[Any, ...]]:
