@@ -316,3 +316,33 @@ def test_a_composite_primary_key_with_instants_and_dates(db: str) -> None:
         b'[{"pk":[0,0],"name":"n0","seen":"2024-01-01T12:00:00.000Z",'
         b'"day":"2024-01-02"}'
     )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("day", "0044-03-15 BC"),
+        ("day", "12345-01-01"),
+        ("day", "infinity"),
+        ("moment", "10000-01-01 00:00:00+00"),
+        ("moment", "-infinity"),
+    ],
+)
+def test_values_python_cannot_hold_raise_djangos_error(column: str, value: str) -> None:
+    # Read as text, they are loaded by psycopg outside Django's cursor: the
+    # error must still be Django's, as the rows Django reads raise it.
+    from django.db import DataError, connections, transaction
+
+    Sample.objects.using("postgres").create(count=1, day=datetime.date(2024, 1, 2))
+    with connections["postgres"].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Sample._meta.db_table} (count, {column}) VALUES (2, %s)",
+            [value],
+        )
+    queryset = Sample.objects.using("postgres").order_by("pk").values(column, "count")
+    with pytest.raises(DataError), transaction.atomic(using="postgres"):
+        reference(queryset)
+    with pytest.raises(DataError, match="year"), transaction.atomic(using="postgres"):
+        b"".join(StreamingJSONResponse(queryset))

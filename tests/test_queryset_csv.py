@@ -393,3 +393,34 @@ def test_a_composite_primary_key_is_written_as_its_values(db: str) -> None:
         assert fast == reference
     fast, _ = both(queryset)
     assert fast.splitlines()[1] == b'"(1, 1)",1,n1,2024-01-01T12:00:00.000000'
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("day", "0044-03-15 BC"),
+        ("day", "12345-01-01"),
+        ("moment", "10000-01-01 00:00:00+00"),
+        ("moment", "infinity"),
+    ],
+)
+def test_values_python_cannot_hold_raise_djangos_error(column: str, value: str) -> None:
+    # Read as text, they are loaded by psycopg outside Django's cursor: the
+    # error must still be Django's, as the rows Django reads raise it.
+    from django.db import DataError, transaction
+
+    Sample.objects.using("postgres").create(count=1, day=datetime.date(2024, 1, 2))
+    with connections["postgres"].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Sample._meta.db_table} (count, {column}) VALUES (2, %s)",
+            [value],
+        )
+    queryset = (
+        Sample.objects.using("postgres").order_by("pk").values_list(column, "count")
+    )
+    with pytest.raises(DataError), transaction.atomic(using="postgres"):
+        list(queryset.iterator())
+    with pytest.raises(DataError, match="year"), transaction.atomic(using="postgres"):
+        b"".join(stream_csv(queryset))

@@ -67,7 +67,10 @@ def _loaded(connection: Any, loader_class: Any, oid: int, tz: bool) -> Cells:
     timezone = connection.timezone
 
     def values(column: Column) -> Column:
-        loaded = [loader.load(text.encode()) for text in column]
+        # As a value Django's cursor loads raises (a date before year 1,
+        # say): Django's class of the error, the driver's as its cause.
+        with connection.wrap_database_errors:
+            loaded = [loader.load(text.encode()) for text in column]
         if tz:  # as Django's loader does
             return [value.replace(tzinfo=timezone) for value in loaded]
         return loaded

@@ -287,7 +287,8 @@ class _ColumnPlan:
             # by Django from the values: the columns PostgreSQL sent as text
             # are loaded as values first.
             if loaders.columns:
-                chunks = (_loaded(chunk, loaders.columns) for chunk in chunks)
+                texts = loaders.columns
+                chunks = _each(chunks, lambda chunk: _loaded(chunk, texts))
             rows: Iterator[Any] = map(
                 tuple, compiler.results_iter(chunks, tuple_expected=True)
             )
@@ -307,10 +308,10 @@ class _ColumnPlan:
             for index in range(len(fields))
         ]
         if self.finish is not None:
-            return (_columns(chunk, columns) for chunk in chunks)
+            return _each(chunks, lambda chunk: _columns(chunk, columns))
         if all(cells is None for cells in columns):
             return iter(chunks)
-        return (_convert(chunk, columns) for chunk in chunks)
+        return _each(chunks, lambda chunk: _convert(chunk, columns))
 
     def _query(self, connection: Any) -> Query:
         query = self.queryset.query
@@ -360,6 +361,18 @@ def _columns(chunk: list[Any], columns: list[Cells | None]) -> list[Any]:
         col if cells is None else cells(col)
         for col, cells in zip(cols, columns, strict=True)
     ]
+
+
+def _each(chunks: Any, convert: Callable[[Any], Any]) -> Iterator[Any]:
+    """``convert`` of each fetched chunk. Where it raises (a value Python
+    can't hold) or the reading stops, Django's chunks are closed at once,
+    closing the cursor inside its transaction, not when collected."""
+    try:
+        for chunk in chunks:
+            yield convert(chunk)
+    finally:
+        if (close := getattr(chunks, "close", None)) is not None:
+            close()
 
 
 def _loaded(chunk: list[Any], texts: dict[int, Text]) -> list[tuple[Any, ...]]:
