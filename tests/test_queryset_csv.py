@@ -424,3 +424,23 @@ def test_values_python_cannot_hold_raise_djangos_error(column: str, value: str) 
         list(queryset.iterator())
     with pytest.raises(DataError, match="year"), transaction.atomic(using="postgres"):
         b"".join(stream_csv(queryset))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_instants_in_a_session_zone_psycopg_cannot_name() -> None:
+    # Set behind Django's back, a zone psycopg doesn't know ("<+05>-05"):
+    # PostgreSQL writes "17:00:00+05", psycopg reads it in UTC (12:00), and
+    # the fixed-width text must not pass for UTC's "+00".
+    moment = datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.UTC)
+    Sample.objects.using("postgres").bulk_create(
+        Sample(moment=moment + datetime.timedelta(days=i), count=i) for i in range(3)
+    )
+    with connections["postgres"].cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE INTERVAL '+05:00' HOUR TO MINUTE")
+    queryset = (
+        Sample.objects.using("postgres").order_by("pk").values_list("moment", "count")
+    )
+    fast, reference = both(queryset)
+    assert fast == reference
+    assert fast.startswith(b"2024-01-01T12:00:00.000000,0\r\n")
