@@ -12,11 +12,13 @@ import csv
 import datetime
 import decimal
 import io
+import json
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
 from django.db.models import Count, DateTimeField, F, Max, Value
 from django.test import override_settings
@@ -24,7 +26,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_streamkit import stream_csv
+from django_streamkit import StreamingJSONResponse, stream_csv
 from django_streamkit._db import postgres as _cells_postgres
 from django_streamkit._db import queryset as _queryset
 from django_streamkit._db import sqlite as _cells_sqlite
@@ -444,3 +446,58 @@ def test_instants_in_a_session_zone_psycopg_cannot_name() -> None:
     fast, reference = both(queryset)
     assert fast == reference
     assert fast.startswith(b"2024-01-01T12:00:00.000000,0\r\n")
+
+
+def _outcome(write: Callable[[], bytes]) -> bytes | type[BaseException]:
+    try:
+        return write()
+    except (decimal.InvalidOperation, ValueError, OverflowError) as error:
+        return type(error)
+
+
+@pytest.mark.django_db(databases=["default"])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    numbers=st.lists(
+        st.floats()  # -0.0, inf; SQLite stores NaN as NULL
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.integers(-(10**9), 10**9).map(lambda n: n / 1000)
+        | st.sampled_from([5e-7, 1e-6, 0.5, 2.675, 1.005, 1e15, 999999.995]),
+        min_size=1,
+        max_size=6,
+    ),
+    field=st.sampled_from(["price", "fine", "wide"]),
+)
+def test_sqlite_numbers_written_behind_the_orms_back(
+    numbers: list[float | int], field: str
+) -> None:
+    # Any REAL or INTEGER a DecimalField column may hold on SQLite: the
+    # column reader's float round trip gives Django's decimals, or falls
+    # back to Django's converter, which raises where Django's read raises.
+    Sample.objects.all().delete()
+    table = Sample._meta.db_table
+    with connections["default"].cursor() as cursor:
+        for number in numbers:
+            cursor.execute(f"INSERT INTO {table} ({field}) VALUES (%s)", [number])
+    queryset = Sample.objects.order_by("pk").values_list(field, "count")
+    for options in DIALECTS:
+        fast = _outcome(lambda o=options: b"".join(stream_csv(queryset, **o)))
+        reference = _outcome(
+            lambda o=options: b"".join(stream_csv(iter(list(queryset.iterator())), **o))
+        )
+        assert fast == reference
+    values = queryset.values(field)
+    body = _outcome(lambda: b"".join(StreamingJSONResponse(values)))
+    document = _outcome(
+        lambda: json.dumps(
+            list(values),
+            cls=DjangoJSONEncoder,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+    )
+    assert body == document
