@@ -366,3 +366,15 @@ def test_instants_in_a_session_zone_psycopg_cannot_name() -> None:
     body = b"".join(StreamingJSONResponse(queryset))
     assert body == expected(reference(queryset))
     assert body.startswith(b'[{"moment":"2024-01-01T12:00:00Z"}')
+
+
+@settings(max_examples=300)
+@given(text=any_text | st.text(st.sampled_from('\x00\x1f "\\\x7f\u2028\ud800é')))
+def test_what_needs_escaping_is_what_the_encoder_escapes(text: str) -> None:
+    # The byte translation that tells a column of strings needs no escaping
+    # (lone surrogates too) against the encoder's own string escaper.
+    from json.encoder import encode_basestring
+
+    from django_streamkit._writers.json_cells import needs_escaping
+
+    assert needs_escaping(text) == (encode_basestring(text) != f'"{text}"')
