@@ -378,3 +378,21 @@ def test_what_needs_escaping_is_what_the_encoder_escapes(text: str) -> None:
     from django_streamkit._writers.json_cells import needs_escaping
 
     assert needs_escaping(text) == (encode_basestring(text) != f'"{text}"')
+
+
+@pytest.mark.parametrize("db", DATABASES)
+def test_labels_of_datetimes_are_looked_up_by_the_datetime(db: str) -> None:
+    # SQLite's UTC datetimes become their text without Python parsing them;
+    # a labelled column's labels are keyed by datetimes.
+    from django_streamkit._db.queryset import QuerySetRows
+
+    noon = datetime.datetime(2024, 1, 1, 12, tzinfo=UTC)
+    Sample.objects.using(db).bulk_create(
+        Sample(moment=noon + datetime.timedelta(hours=i % 2), count=i) for i in range(4)
+    )
+    queryset = Sample.objects.using(db).order_by("pk").values_list("moment", "count")
+    labels = {0: {noon: "noon"}}
+    body = b"".join(StreamingJSONResponse(QuerySetRows(queryset, 100, labels)))
+    rows = [[labels[0].get(moment, moment), count] for moment, count in queryset]
+    assert body == expected(rows)
+    assert body.startswith(b'[["noon",0],')

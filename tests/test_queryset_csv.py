@@ -501,3 +501,21 @@ def test_sqlite_numbers_written_behind_the_orms_back(
         ).encode()
     )
     assert body == document
+
+
+@pytest.mark.parametrize("db", DATABASES)
+@pytest.mark.parametrize("style", ["iso", "local"])
+def test_labels_of_datetimes_are_looked_up_by_the_datetime(db: str, style: str) -> None:
+    # Written in UTC, SQLite's datetimes become their text without Python
+    # parsing them; a labelled column's labels are keyed by datetimes.
+    noon = datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.UTC)
+    Sample.objects.using(db).bulk_create(
+        Sample(moment=noon + datetime.timedelta(hours=i % 2), count=i) for i in range(4)
+    )
+    queryset = Sample.objects.using(db).order_by("pk").values_list("moment", "count")
+    labels = {0: {noon: "noon"}}
+    with override_settings(STREAMKIT_CSV_DATETIME_FORMAT=style):
+        fast = b"".join(stream_csv(queryset_rows(queryset, labels)))
+        reference = b"".join(stream_csv(iter(list(queryset_rows(queryset, labels)))))
+    assert fast == reference
+    assert fast.startswith(b"noon,0\r\n")

@@ -340,6 +340,7 @@ class _ColumnPlan:
                     # Another writer may take a decimal's text for the value.
                     self.texts and labels is None,
                     self.datetimes,
+                    labelled=labels is not None,
                 )
             )
         if labels is not None:
