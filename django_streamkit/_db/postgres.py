@@ -78,14 +78,6 @@ def _loaded(connection: Any, loader_class: Any, oid: int, tz: bool) -> Cells:
     return values
 
 
-def _utc_whole(column: Column) -> bool:
-    # Instants without a fraction, each in UTC: shaped() takes any digits
-    # for the offset's "00", and "+" is only ever the offset's.
-    if not shaped(column, "0000-00-00 00:00:00+00"):
-        return False
-    return "\n".join(column).count("+00") == len(column)
-
-
 def _timestamps(values: Cells, datetimes: DateTimeText) -> Cells:
     # PostgreSQL writes "2024-01-01 10:00:00.5+00" in UTC: the datetime's
     # UTC wall-clock text and "+00".
@@ -93,7 +85,9 @@ def _timestamps(values: Cells, datetimes: DateTimeText) -> Cells:
         return values  # written in another time zone: converted per value
 
     def cells(column: Column) -> Column:
-        if _utc_whole(column) or fits(_TIMESTAMPS, column):
+        # Whole seconds (most instants) at C speed; "+00" is UTC's, digits and all.
+        utc = shaped(column, "0000-00-00 00:00:00+00", exact_end=3)
+        if utc or fits(_TIMESTAMPS, column):
             return datetimes.utc_texts([text[:-3] for text in column])
         return values(column)
 
