@@ -636,3 +636,32 @@ def test_row_ends_are_rewritten_and_line_breaks_in_cells_kept(
     assert copies, "written by COPY"
     assert copied == column == reference
     assert copied.count(b"two\nlines") == 1 + 500 // 7 // len(texts)
+
+
+# First characters around the triggers ("\t" 9, "\r" 13, "+" 43, "-" 45,
+# "=" 61, "@" 64): the CASE asks ascii() >= 65 first, then the triggers, then
+# "" (ascii() 0), which is NULL where None and "" are both written bare.
+EDGES = ["", "=1", "+", "-x", "@", "\tx", "\rx", "A", "?", "<", " =", "0"]
+EDGES += ["\x01", "\x7f", "é", "\u20ac=", "'=", "\n=", None]
+
+
+@pytest.mark.parametrize("escape", [True, False])
+def test_first_characters_around_the_triggers_and_empty_text(
+    copies: list[_copy.CopyFeed], escape: bool
+) -> None:
+    Sample.objects.using(DB).bulk_create(
+        Sample(text=text, size=text and text[:1], count=i)
+        for i, text in enumerate(EDGES)
+    )
+    queryset = (
+        Sample.objects.using(DB).order_by("pk").values_list("text", "size", "count")
+    )
+    labels = {1: {"@": "", "A": "=A"}}
+    for options in MORE_DIALECTS:
+        for with_labels in (None, labels):
+            copies.clear()
+            copied, column, reference = three(
+                queryset, with_labels, escape_formulas=escape, **options
+            )
+            assert copies, "COPY ran"
+            assert copied == column == reference, (options, with_labels)

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import F, TextField, Value
+from django.db.models import DateTimeField, F, TextField, Value
 from django.db.models.functions import Concat
 from django.test import override_settings
 from django.utils.functional import lazy
@@ -34,7 +34,7 @@ from django_streamkit import (
     stream_ndjson,
 )
 from tests.support.databases import each_database
-from tests.support.testapp.models import Sample
+from tests.support.testapp.models import Pair, Sample
 from tests.test_queryset_csv import FIELDS, full, sparse
 
 as_lazy = lazy(str, str)
@@ -288,3 +288,111 @@ def test_numbers_dates_and_instants_at_the_edges_of_their_text(db: str) -> None:
     assert body == expected(reference(queryset))
     for text in (b'"1E-9"', b'"-1.50"', b'"0001-01-01"', b'"2024-01-01T12:00:00.000Z"'):
         assert text in body
+
+
+@pytest.mark.parametrize("db", DATABASES)
+def test_a_composite_primary_key_with_instants_and_dates(db: str) -> None:
+    # A composite primary key is read row by row through Django's
+    # results_iter(): on PostgreSQL the instants and dates there must be
+    # the values, not the text they arrive as for the column reader.
+    Pair.objects.using(db).bulk_create(
+        Pair(left=i, right=i % 2, name=f"n{i}") for i in range(3)
+    )
+    queryset = (
+        Pair.objects.using(db)
+        .annotate(
+            seen=Value(
+                datetime.datetime(2024, 1, 1, 12, 0, 0, 1, tzinfo=UTC),
+                output_field=DateTimeField(),
+            ),
+            day=Value(datetime.date(2024, 1, 2)),
+        )
+        .order_by("name")
+        .values("pk", "name", "seen", "day")
+    )
+    body = b"".join(StreamingJSONResponse(queryset))
+    assert body == expected(reference(queryset))
+    assert body.startswith(
+        b'[{"pk":[0,0],"name":"n0","seen":"2024-01-01T12:00:00.000Z",'
+        b'"day":"2024-01-02"}'
+    )
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("day", "0044-03-15 BC"),
+        ("day", "12345-01-01"),
+        ("day", "infinity"),
+        ("moment", "10000-01-01 00:00:00+00"),
+        ("moment", "-infinity"),
+    ],
+)
+def test_values_python_cannot_hold_raise_djangos_error(column: str, value: str) -> None:
+    # Read as text, they are loaded by psycopg outside Django's cursor: the
+    # error must still be Django's, as the rows Django reads raise it.
+    from django.db import DataError, connections, transaction
+
+    Sample.objects.using("postgres").create(count=1, day=datetime.date(2024, 1, 2))
+    with connections["postgres"].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Sample._meta.db_table} (count, {column}) VALUES (2, %s)",
+            [value],
+        )
+    queryset = Sample.objects.using("postgres").order_by("pk").values(column, "count")
+    with pytest.raises(DataError), transaction.atomic(using="postgres"):
+        reference(queryset)
+    with pytest.raises(DataError, match="year"), transaction.atomic(using="postgres"):
+        b"".join(StreamingJSONResponse(queryset))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_instants_in_a_session_zone_psycopg_cannot_name() -> None:
+    # Set behind Django's back, a zone psycopg doesn't know ("<+05>-05"):
+    # PostgreSQL writes "17:00:00+05", psycopg reads it in UTC (12:00), and
+    # the fixed-width text must not pass for UTC's "+00".
+    from django.db import connections
+
+    moment = datetime.datetime(2024, 1, 1, 12, tzinfo=UTC)
+    Sample.objects.using("postgres").bulk_create(
+        Sample(moment=moment + datetime.timedelta(days=i)) for i in range(3)
+    )
+    with connections["postgres"].cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE INTERVAL '+05:00' HOUR TO MINUTE")
+    queryset = Sample.objects.using("postgres").order_by("pk").values("moment")
+    body = b"".join(StreamingJSONResponse(queryset))
+    assert body == expected(reference(queryset))
+    assert body.startswith(b'[{"moment":"2024-01-01T12:00:00Z"}')
+
+
+@settings(max_examples=300)
+@given(text=any_text | st.text(st.sampled_from('\x00\x1f "\\\x7f\u2028\ud800é')))
+def test_what_needs_escaping_is_what_the_encoder_escapes(text: str) -> None:
+    # The byte translation that tells a column of strings needs no escaping
+    # (lone surrogates too) against the encoder's own string escaper.
+    from json.encoder import encode_basestring
+
+    from django_streamkit._writers.json_cells import needs_escaping
+
+    assert needs_escaping(text) == (encode_basestring(text) != f'"{text}"')
+
+
+@pytest.mark.parametrize("db", DATABASES)
+def test_labels_of_datetimes_are_looked_up_by_the_datetime(db: str) -> None:
+    # SQLite's UTC datetimes become their text without Python parsing them;
+    # a labelled column's labels are keyed by datetimes.
+    from django_streamkit._db.queryset import QuerySetRows
+
+    noon = datetime.datetime(2024, 1, 1, 12, tzinfo=UTC)
+    Sample.objects.using(db).bulk_create(
+        Sample(moment=noon + datetime.timedelta(hours=i % 2), count=i) for i in range(4)
+    )
+    queryset = Sample.objects.using(db).order_by("pk").values_list("moment", "count")
+    labels = {0: {noon: "noon"}}
+    body = b"".join(StreamingJSONResponse(QuerySetRows(queryset, 100, labels)))
+    rows = [[labels[0].get(moment, moment), count] for moment, count in queryset]
+    assert body == expected(rows)
+    assert body.startswith(b'[["noon",0],')

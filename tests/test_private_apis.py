@@ -831,11 +831,13 @@ def test_a_gunicorn_worker_is_found_and_notified_through_its_sigterm_handler() -
 @pytest.mark.postgres
 @pytest.mark.django_db(databases=["default", "postgres"])
 def test_copy_raises_through_djangos_error_wrapper() -> None:
-    """(_db/copy.py) ``connection.wrap_database_errors``, the context manager
-    Django's cursors use, turns a psycopg error raised inside it into
-    Django's class of it (the driver's as ``__cause__``) and, for errors
-    other than data and integrity errors, sets ``errors_occurred`` so the
-    connection is checked at the request's end."""
+    """(_db/copy.py, _db/postgres.py) ``connection.wrap_database_errors``,
+    the context manager Django's cursors use (around COPY, and around the
+    values psycopg loads from the text the column reader fetched), turns a
+    psycopg error raised inside it into Django's class of it (the driver's
+    as ``__cause__``) and, for errors other than data and integrity errors,
+    sets ``errors_occurred`` so the connection is checked at the request's
+    end."""
     import psycopg
     from django.db import DataError, OperationalError
 

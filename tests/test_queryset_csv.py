@@ -12,25 +12,27 @@ import csv
 import datetime
 import decimal
 import io
+import json
 import re
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connections
-from django.db.models import Count, F, Max
+from django.db.models import Count, DateTimeField, F, Max, Value
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from django_streamkit import stream_csv
+from django_streamkit import StreamingJSONResponse, stream_csv
 from django_streamkit._db import postgres as _cells_postgres
 from django_streamkit._db import queryset as _queryset
 from django_streamkit._db import sqlite as _cells_sqlite
 from django_streamkit.csv import queryset_rows
 from tests.support.databases import each_database
-from tests.support.testapp.models import Sample
+from tests.support.testapp.models import Pair, Sample
 
 FIELDS = [f.name for f in Sample._meta.concrete_fields]
 DATABASES = each_database()
@@ -370,3 +372,150 @@ def test_an_aggregates_dates_stay_dates_where_the_quoting_tells_them_apart() -> 
     csv.writer(out, quoting=quoting).writerows(list(latest))
     assert ours == out.getvalue().encode()
     assert ours.startswith(b'"a",')
+
+
+@pytest.mark.parametrize("db", DATABASES)
+def test_a_composite_primary_key_is_written_as_its_values(db: str) -> None:
+    # A composite primary key is read row by row through Django's
+    # results_iter(): on PostgreSQL its integers and the other columns must
+    # be the values (a tuple of ints, a datetime), not the text they arrive
+    # as for the column reader.
+    Pair.objects.using(db).bulk_create(
+        Pair(left=i, right=i % 2, name=f"n{i}") for i in range(3)
+    )
+    seen = datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.UTC)
+    queryset = (
+        Pair.objects.using(db)
+        .annotate(seen=Value(seen, output_field=DateTimeField()))
+        .order_by("name")
+        .values_list("pk", "left", "name", "seen")
+    )
+    for options in DIALECTS:
+        fast, reference = both(queryset, **options)
+        assert fast == reference
+    fast, _ = both(queryset)
+    assert fast.splitlines()[1] == b'"(1, 1)",1,n1,2024-01-01T12:00:00.000000'
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("day", "0044-03-15 BC"),
+        ("day", "12345-01-01"),
+        ("moment", "10000-01-01 00:00:00+00"),
+        ("moment", "infinity"),
+    ],
+)
+def test_values_python_cannot_hold_raise_djangos_error(column: str, value: str) -> None:
+    # Read as text, they are loaded by psycopg outside Django's cursor: the
+    # error must still be Django's, as the rows Django reads raise it.
+    from django.db import DataError, transaction
+
+    Sample.objects.using("postgres").create(count=1, day=datetime.date(2024, 1, 2))
+    with connections["postgres"].cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {Sample._meta.db_table} (count, {column}) VALUES (2, %s)",
+            [value],
+        )
+    queryset = (
+        Sample.objects.using("postgres").order_by("pk").values_list(column, "count")
+    )
+    with pytest.raises(DataError), transaction.atomic(using="postgres"):
+        list(queryset.iterator())
+    with pytest.raises(DataError, match="year"), transaction.atomic(using="postgres"):
+        b"".join(stream_csv(queryset))
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_instants_in_a_session_zone_psycopg_cannot_name() -> None:
+    # Set behind Django's back, a zone psycopg doesn't know ("<+05>-05"):
+    # PostgreSQL writes "17:00:00+05", psycopg reads it in UTC (12:00), and
+    # the fixed-width text must not pass for UTC's "+00".
+    moment = datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.UTC)
+    Sample.objects.using("postgres").bulk_create(
+        Sample(moment=moment + datetime.timedelta(days=i), count=i) for i in range(3)
+    )
+    with connections["postgres"].cursor() as cursor:
+        cursor.execute("SET LOCAL TIME ZONE INTERVAL '+05:00' HOUR TO MINUTE")
+    queryset = (
+        Sample.objects.using("postgres").order_by("pk").values_list("moment", "count")
+    )
+    fast, reference = both(queryset)
+    assert fast == reference
+    assert fast.startswith(b"2024-01-01T12:00:00.000000,0\r\n")
+
+
+def _outcome(write: Callable[[], bytes]) -> bytes | type[BaseException]:
+    try:
+        return write()
+    except (decimal.InvalidOperation, ValueError, OverflowError) as error:
+        return type(error)
+
+
+@pytest.mark.django_db(databases=["default"])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    numbers=st.lists(
+        st.floats()  # -0.0, inf; SQLite stores NaN as NULL
+        | st.integers(-(2**63), 2**63 - 1)
+        | st.integers(-(10**9), 10**9).map(lambda n: n / 1000)
+        | st.sampled_from([5e-7, 1e-6, 0.5, 2.675, 1.005, 1e15, 999999.995]),
+        min_size=1,
+        max_size=6,
+    ),
+    field=st.sampled_from(["price", "fine", "wide"]),
+)
+def test_sqlite_numbers_written_behind_the_orms_back(
+    numbers: list[float | int], field: str
+) -> None:
+    # Any REAL or INTEGER a DecimalField column may hold on SQLite: the
+    # column reader's float round trip gives Django's decimals, or falls
+    # back to Django's converter, which raises where Django's read raises.
+    Sample.objects.all().delete()
+    table = Sample._meta.db_table
+    with connections["default"].cursor() as cursor:
+        for number in numbers:
+            cursor.execute(f"INSERT INTO {table} ({field}) VALUES (%s)", [number])
+    queryset = Sample.objects.order_by("pk").values_list(field, "count")
+    for options in DIALECTS:
+        fast = _outcome(lambda o=options: b"".join(stream_csv(queryset, **o)))
+        reference = _outcome(
+            lambda o=options: b"".join(stream_csv(iter(list(queryset.iterator())), **o))
+        )
+        assert fast == reference
+    values = queryset.values(field)
+    body = _outcome(lambda: b"".join(StreamingJSONResponse(values)))
+    document = _outcome(
+        lambda: json.dumps(
+            list(values),
+            cls=DjangoJSONEncoder,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
+    )
+    assert body == document
+
+
+@pytest.mark.parametrize("db", DATABASES)
+@pytest.mark.parametrize("style", ["iso", "local"])
+def test_labels_of_datetimes_are_looked_up_by_the_datetime(db: str, style: str) -> None:
+    # Written in UTC, SQLite's datetimes become their text without Python
+    # parsing them; a labelled column's labels are keyed by datetimes.
+    noon = datetime.datetime(2024, 1, 1, 12, tzinfo=datetime.UTC)
+    Sample.objects.using(db).bulk_create(
+        Sample(moment=noon + datetime.timedelta(hours=i % 2), count=i) for i in range(4)
+    )
+    queryset = Sample.objects.using(db).order_by("pk").values_list("moment", "count")
+    labels = {0: {noon: "noon"}}
+    with override_settings(STREAMKIT_CSV_DATETIME_FORMAT=style):
+        fast = b"".join(stream_csv(queryset_rows(queryset, labels)))
+        reference = b"".join(stream_csv(iter(list(queryset_rows(queryset, labels)))))
+    assert fast == reference
+    assert fast.startswith(b"noon,0\r\n")

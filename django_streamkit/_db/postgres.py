@@ -67,7 +67,10 @@ def _loaded(connection: Any, loader_class: Any, oid: int, tz: bool) -> Cells:
     timezone = connection.timezone
 
     def values(column: Column) -> Column:
-        loaded = [loader.load(text.encode()) for text in column]
+        # As a value Django's cursor loads raises (a date before year 1,
+        # say): Django's class of the error, the driver's as its cause.
+        with connection.wrap_database_errors:
+            loaded = [loader.load(text.encode()) for text in column]
         if tz:  # as Django's loader does
             return [value.replace(tzinfo=timezone) for value in loaded]
         return loaded
@@ -82,7 +85,9 @@ def _timestamps(values: Cells, datetimes: DateTimeText) -> Cells:
         return values  # written in another time zone: converted per value
 
     def cells(column: Column) -> Column:
-        if shaped(column, "0000-00-00 00:00:00+00") or fits(_TIMESTAMPS, column):
+        # Whole seconds (most instants) at C speed; "+00" is UTC's, digits and all.
+        utc = shaped(column, "0000-00-00 00:00:00+00", exact_end=3)
+        if utc or fits(_TIMESTAMPS, column):
             return datetimes.utc_texts([text[:-3] for text in column])
         return values(column)
 

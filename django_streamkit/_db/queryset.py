@@ -283,7 +283,12 @@ class _ColumnPlan:
             )
         fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
         if getattr(compiler, "has_composite_fields", lambda fields: False)(fields):
-            # A composite primary key is one value of several columns.
+            # A composite primary key is one value of several columns, made
+            # by Django from the values: the columns PostgreSQL sent as text
+            # are loaded as values first.
+            if loaders.columns:
+                texts = loaders.columns
+                chunks = _each(chunks, lambda chunk: _loaded(chunk, texts))
             rows: Iterator[Any] = map(
                 tuple, compiler.results_iter(chunks, tuple_expected=True)
             )
@@ -303,10 +308,10 @@ class _ColumnPlan:
             for index in range(len(fields))
         ]
         if self.finish is not None:
-            return (_columns(chunk, columns) for chunk in chunks)
+            return _each(chunks, lambda chunk: _columns(chunk, columns))
         if all(cells is None for cells in columns):
             return iter(chunks)
-        return (_convert(chunk, columns) for chunk in chunks)
+        return _each(chunks, lambda chunk: _convert(chunk, columns))
 
     def _query(self, connection: Any) -> Query:
         query = self.queryset.query
@@ -335,6 +340,7 @@ class _ColumnPlan:
                     # Another writer may take a decimal's text for the value.
                     self.texts and labels is None,
                     self.datetimes,
+                    labelled=labels is not None,
                 )
             )
         if labels is not None:
@@ -356,6 +362,26 @@ def _columns(chunk: list[Any], columns: list[Cells | None]) -> list[Any]:
         col if cells is None else cells(col)
         for col, cells in zip(cols, columns, strict=True)
     ]
+
+
+def _each(chunks: Any, convert: Callable[[Any], Any]) -> Iterator[Any]:
+    """``convert`` of each fetched chunk. Where it raises (a value Python
+    can't hold) or the reading stops, Django's chunks are closed at once,
+    closing the cursor inside its transaction, not when collected."""
+    try:
+        for chunk in chunks:
+            yield convert(chunk)
+    finally:
+        if (close := getattr(chunks, "close", None)) is not None:
+            close()
+
+
+def _loaded(chunk: list[Any], texts: dict[int, Text]) -> list[tuple[Any, ...]]:
+    """A chunk of raw rows with the columns sent as text made values."""
+    cols: list[Sequence[Any]] = list(zip(*chunk, strict=True))
+    for index, text in texts.items():
+        cols[index] = text.values(cols[index])
+    return list(zip(*cols, strict=True))
 
 
 def _convert(chunk: list[Any], columns: list[Cells | None]) -> list[tuple[Any, ...]]:

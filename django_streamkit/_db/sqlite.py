@@ -80,18 +80,26 @@ def fast_converter(
     connection: Any,
     as_text: bool,
     datetimes: DateTimeText,
+    *,
+    labelled: bool = False,
 ) -> Cells:
     """Django's converters for a column, or a faster exact equivalent.
 
     With ``as_text`` the result may be the values' text where it can't be
-    mistaken for a formula. Datetimes' text is ``datetimes``'.
+    mistaken for a formula. Datetimes' text is ``datetimes``', but in a
+    ``labelled`` column (its labels are keyed by the values).
     """
     slow = django_converters(convs, expression, connection)
     if len(convs) != 1 or connection.vendor != "sqlite":
         return slow
     (converter,) = convs
     if converter == connection.ops.convert_datetimefield_value:
-        if settings.USE_TZ and connection.timezone_name == "UTC" and datetimes.utc:
+        if (
+            settings.USE_TZ
+            and connection.timezone_name == "UTC"
+            and datetimes.utc
+            and not labelled
+        ):
             return _sqlite_utc_datetimes(slow, datetimes)
     elif converter == connection.ops.convert_datefield_value:
         # Their text: only where it may stand for the value (another JSON
