@@ -280,6 +280,46 @@ def test_any_float_in_any_dialect_is_written_as_repr_writes_it(
     assert copied == column == reference
 
 
+# Reals: their text, read into a double by psycopg, written by repr().
+REALS = st.floats(width=32) | _signed(
+    st.sampled_from([1e6, 999999.9375, 1e6 + 0.0625, 2.0**24, 2.0**24 + 2, 1e-45])
+    | st.sampled_from([1e-5, 1e-4, 9999999562023526.0, 1.0000000272564224e16])
+    | st.floats(1e5, 9.999999843067494e16, width=32)
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    reals=st.lists(st.none() | REALS, min_size=1, max_size=12),
+    options=st.sampled_from(MORE_DIALECTS),
+    escape=st.booleans(),
+)
+def test_any_real_is_written_as_repr_writes_the_double_psycopg_reads(
+    copies: list[_copy.CopyFeed],
+    reals: list[float | None],
+    options: dict[str, Any],
+    escape: bool,
+) -> None:
+    Sample.objects.using(DB).all().delete()
+    Sample.objects.using(DB).bulk_create(
+        Sample(ratio=ratio, count=i) for i, ratio in enumerate(reals)
+    )
+    queryset = (
+        Sample.objects.using(DB)
+        .annotate(real=RawSQL("ratio::real", [], output_field=FloatField()))
+        .order_by("pk")
+        .values_list("real", "count")
+    )
+    copies.clear()
+    copied, column, reference = three(queryset, escape_formulas=escape, **options)
+    assert len(copies) == 1, "written by COPY"
+    assert copied == column == reference
+
+
 def test_floats_and_float_expressions_are_written_as_repr_writes_them(
     copies: list[_copy.CopyFeed],
 ) -> None:
@@ -330,11 +370,15 @@ def test_floats_fall_back_where_the_session_writes_fewer_digits(
         cursor.execute(f"SET extra_float_digits = {digits}")
     try:
         floats = samples.values_list("ratio", "count")
-        why = _copy.inexact(queryset_rows(floats), _fmt({}))
-        if copied:
-            assert why is None
-        else:
-            assert "extra_float_digits" in (why or "")
+        reals = samples.annotate(
+            real=RawSQL("ratio::real", [], output_field=FloatField())
+        ).values_list("real")
+        for rows in (floats, reals):
+            why = _copy.inexact(queryset_rows(rows), _fmt({}))
+            if copied:
+                assert why is None
+            else:
+                assert "extra_float_digits" in (why or "")
         written, column, reference = three(floats)
         assert written == column == reference
         assert len(copies) == copied
@@ -390,7 +434,7 @@ def test_relations_annotations_and_filters_of_a_view(
 @pytest.mark.parametrize(
     ("fields", "options", "reason"),
     [
-        (["real", "count"], {}, "a float4 column"),
+        (["address", "count"], {}, "a inet column"),
         (["text"], {}, "a lone text column"),
         (["count", "text"], {"lineterminator": ";\n"}, "lineterminator"),
         (["count"], {"escapechar": "\\", "doublequote": False}, "escapechar"),
@@ -415,7 +459,7 @@ def test_what_copy_cannot_write_exactly_falls_back(
     )
     queryset = (
         Sample.objects.using(DB)
-        .annotate(real=RawSQL("ratio::real", [], output_field=FloatField()))
+        .annotate(address=RawSQL("'::1'::inet", [], output_field=CharField()))
         .order_by("pk")
         .values_list(*fields)
     )

@@ -32,6 +32,7 @@ from django.utils.functional import Promise
 
 from django_streamkit._core.feed import Feed
 from django_streamkit._db.copy_sql import (
+    FLOATS,
     INTEGERS,
     Column,
     Inexact,
@@ -213,7 +214,7 @@ def _build(
     if getattr(compiler, "has_composite_fields", lambda fields: False)(fields):
         raise Inexact("a composite primary key")
     kinds, scales, width, float_digits = _kinds(connection, sql, params)
-    if "float8" in kinds[: len(fields)] and float_digits <= 0:
+    if FLOATS & set(kinds[: len(fields)]) and float_digits <= 0:
         raise Inexact(
             f"extra_float_digits = {float_digits}: PostgreSQL writes floats "
             "with fewer digits than repr()"
@@ -290,7 +291,7 @@ def _check_converters(convs: list[Any], expression: Any, kind: str) -> None:
         if name.startswith("BaseExpression.convert_value") and (
             (internal.endswith("IntegerField") and kind in INTEGERS)
             or (internal == "DecimalField" and kind == "numeric")
-            or (internal == "FloatField" and kind in ("float4", "float8"))
+            or (internal == "FloatField" and kind in FLOATS)
         ):
             continue
         if name == "TruncBase.convert_value" and (internal, kind) in (

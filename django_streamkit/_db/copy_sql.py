@@ -28,7 +28,8 @@ INTEGERS = frozenset({"int2", "int4", "int8"})
 TEXTS = frozenset({"text", "varchar"})
 #: Types whose Python values csv.writer's QUOTE_NONNUMERIC sees as numbers
 #: (``PyNumber_Check``: a ``bool`` is an ``int``, a ``UUID`` has ``__int__``).
-NUMBERS = INTEGERS | {"numeric", "float8", "bool", "uuid"}
+FLOATS = frozenset({"float4", "float8"})
+NUMBERS = INTEGERS | FLOATS | {"numeric", "bool", "uuid"}
 SHAPED = NUMBERS | TEXTS | {"date", "timestamptz", "timestamp", "time", "uuid"}
 QUOTINGS = (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC)
 
@@ -216,6 +217,8 @@ def _shaped(ref: str, kind: str, datetimes: DateTimeText, params: list[object]) 
         return _decimal(ref)
     if kind == "float8":
         return _float(ref)
+    if kind == "float4":
+        return _real(ref)
     if kind == "date":
         return f"to_char({ref}, 'YYYY-MM-DD')"
     if kind == "date ISO":  # a date's text where DateStyle is ISO
@@ -264,6 +267,29 @@ def _float(ref: str) -> str:
         f" WHEN {ref} = 'Infinity' THEN 'inf'"
         f" WHEN {ref} = '-Infinity' THEN '-inf'"
         f" WHEN abs({ref}) < '1e300' THEN {_large_float(ref)}"
+        f" ELSE {text} END)"
+        f" WHEN {ref} = trunc({ref}) THEN {text} || '.0'"
+        f" ELSE {text} END)"
+    )
+
+
+def _real(ref: str) -> str:
+    # psycopg reads a real's text into a double, whose repr() has the same
+    # digits: any other decimal that reads back as that double is within one
+    # of its units in the last place (about 1e-16 of it) of the text, and
+    # two decimals of at most 9 digits are 1e-9 of it apart. PostgreSQL
+    # writes reals in scientific notation from 1e6 (a real, as 1e16 is not),
+    # so from 1e6 the text's exponent says which notation repr() writes, and
+    # the text's numeric writes the fixed one. A real's text is integral
+    # when the real is (integers below 2**24 are reals; above, all are).
+    text = f"{ref}::text"
+    return (
+        f"(CASE WHEN abs({ref}) >= '1e6' THEN (CASE"
+        f" WHEN {ref} = 'NaN' THEN 'nan'"
+        f" WHEN {ref} = 'Infinity' THEN 'inf'"
+        f" WHEN {ref} = '-Infinity' THEN '-inf'"
+        f" WHEN split_part({text}, 'e', 2)::int < 16 THEN {text}::numeric::text"
+        f" || (CASE WHEN {ref} = trunc({ref}) THEN '.0' ELSE '' END)"
         f" ELSE {text} END)"
         f" WHEN {ref} = trunc({ref}) THEN {text} || '.0'"
         f" ELSE {text} END)"
