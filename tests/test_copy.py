@@ -391,6 +391,31 @@ def test_floats_fall_back_where_the_session_writes_fewer_digits(
             cursor.execute("RESET extra_float_digits")
 
 
+def test_a_copy_run_where_the_setting_changed_raises_instead_of_writing_digits() -> (
+    None
+):
+    # The setting is learned before the COPY, which is a statement of its own
+    # (behind a pooler in transaction mode, maybe in another session).
+    from django.db import DataError
+
+    Sample.objects.using(DB).bulk_create(Sample(ratio=1 / 3, count=i) for i in range(3))
+    queryset = Sample.objects.using(DB).order_by("pk").values_list("count", "ratio")
+    feed = _copy.copy_feed(queryset_rows(queryset), _fmt({}))
+    assert feed is not None
+
+    def read_after_a_set(feed: _copy.CopyFeed) -> bytes:
+        # In a savepoint, whose rollback undoes the SET.
+        with transaction.atomic(using=DB), connections[DB].cursor() as cursor:
+            cursor.execute("SET extra_float_digits = 0")
+            return b"".join(feed.chunks())
+
+    with pytest.raises(DataError, match="extra_float_digits is 0"):
+        read_after_a_set(feed)
+    feed = _copy.copy_feed(queryset_rows(queryset), _fmt({}))
+    assert feed is not None
+    assert b"".join(feed.chunks()).startswith(b"0,0.3333333333333333\r\n")
+
+
 def test_relations_annotations_and_filters_of_a_view(
     copies: list[_copy.CopyFeed],
 ) -> None:

@@ -359,6 +359,7 @@ def copy_statement(
     cells = []
     forced = []
     single = len(columns) == 1
+    guarded = False
     for index, col in enumerate(columns):
         # csv.writer writes None as "" where it quotes every cell of the
         # column (and in a lone cell); COPY quotes an empty string, never NULL.
@@ -370,6 +371,9 @@ def copy_statement(
         empty_null = not coalesced and (col.kind in TEXTS or bool(col.labels))
         ref = f'_sk."c{index}"'
         sql = cell(ref, col, datetimes, params, iso_dates, empty_null=empty_null)
+        if col.kind in FLOATS and not guarded:
+            sql = _digits_guard(sql)
+            guarded = True
         if coalesced:
             sql = f"COALESCE({sql}, '')"
         elif empty_null and not nulls_empty(col):
@@ -390,6 +394,23 @@ def copy_statement(
         f" TO STDOUT ({', '.join(options)})"
     )
     return statement, [*params, *query_params]
+
+
+def _digits_guard(sql: str) -> str:
+    # The floats' shapes need the shortest text (extra_float_digits > 0),
+    # which the query that learned the types saw; a statement of its own,
+    # the COPY may run where another session's SET left it otherwise (a
+    # pooler in transaction mode). The setting is read once (an InitPlan);
+    # the error's text is not a constant, so it is not raised at planning.
+    setting = "current_setting('extra_float_digits')"
+    message = (
+        f"('CSV export: extra_float_digits is ' || {setting} || ', so PostgreSQL "
+        "writes floats with fewer digits than repr(); set it to 1 or more')"
+    )
+    return (
+        f"(CASE WHEN (SELECT {setting}::int > 0) THEN {sql}"
+        f" ELSE {message}::int::text END)"
+    )
 
 
 def _literal(char: str) -> str:
