@@ -307,7 +307,10 @@ def _large_float(ref: str) -> str:
     # and at most one of them reads back; without one, the digits are the
     # same. A bound is (2m + 1) * 2**k with 2m + 1 < 2**54, so its trailing
     # zeros are fewer than 24 and it is below 1e39: the check stops at
-    # 1e300, where the neighbour above can't overflow.
+    # 1e300, where the neighbour above can't overflow. Nor can PostgreSQL's
+    # digits be fewer than 16 there: two decimals of 15 digits are further
+    # apart (1e-15 of the value) than the interval is wide (2.2e-16), so
+    # texts shorter than "d.ddddddddddddddde+XX" (21 characters) are kept.
     value = f"abs({ref})"
     digits = f"replace(split_part({value}::text, 'e', 1), '.', '')"
     step = f"(split_part({value}::text, 'e', 2)::int - length({digits}) + 2)"
@@ -324,6 +327,7 @@ def _large_float(ref: str) -> str:
 
     return (
         f"(CASE WHEN {ref} < 0 THEN '-' ELSE '' END) || (CASE"
+        f" WHEN length({value}::text) < 21 THEN {value}::text"
         f" WHEN {low}::float8 = {value} THEN {written(low)}"
         f" WHEN {high}::float8 = {value} THEN {written(high)}"
         f" ELSE {value}::text END)"
