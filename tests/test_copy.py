@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import datetime
 import decimal
+import random
 import re
+import struct
 import sys
 import zoneinfo
 from collections.abc import Iterator
@@ -20,17 +22,20 @@ from typing import Any
 import pytest
 from django.db import connections, transaction
 from django.db.models import (
+    Avg,
     Case,
     CharField,
     Count,
     DecimalField,
     ExpressionWrapper,
     F,
+    FloatField,
     IntegerField,
     Value,
     When,
 )
-from django.db.models.functions import Concat, Upper
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Cast, Concat, Upper
 from django.test import RequestFactory, override_settings
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -49,16 +54,50 @@ pytestmark = [
 ]
 
 DB = "postgres"
-# Every value type COPY writes exactly (a float is Python's to write).
-EXACT = [f.name for f in Sample._meta.concrete_fields if f.name != "ratio"]
+# Every value type COPY writes exactly.
+EXACT = [f.name for f in Sample._meta.concrete_fields]
 MORE_DIALECTS: list[dict[str, Any]] = [
     *DIALECTS,
     {"quoting": csv.QUOTE_NONNUMERIC, "lineterminator": "\r"},
     {"delimiter": "|", "quotechar": "'"},
 ]
 
-full = st.builds(Sample, **VALUES)
-sparse = st.builds(Sample, **{name: st.none() | s for name, s in VALUES.items()})
+
+def _signed(floats: st.SearchStrategy[float]) -> st.SearchStrategy[float]:
+    return st.tuples(floats, st.booleans()).map(lambda p: -p[0] if p[1] else p[0])
+
+
+# Where repr() and PostgreSQL's text part: integral values (".0"), exponents
+# 15 (PostgreSQL's scientific, Python's fixed) and 16, the -4/-5 boundary,
+# 17 significant digits, subnormals, NaN, the infinities, -0.0.
+SPECIAL_FLOATS = [0.0, 1.0, 1e15, 1e15 + 0.25, 1e16, 9999999999999998.0, 1e-4]
+SPECIAL_FLOATS += [
+    1e-5,
+    9.999999999999999e-05,
+    0.00011,
+    5e-324,
+    2.2250738585072014e-308,
+]
+SPECIAL_FLOATS += [1.7976931348623157e308, 123456789012345.6, 0.1, 1 / 3, 2.0**53]
+# From 2**54 to 1e39 repr()'s digits may be shorter than PostgreSQL's (a
+# bound of the interval, which reads back by rounding half to even):
+# "5.4767598729732224e+16", "9.999999999999999e+22", "7.0000000000000004e+22".
+SPECIAL_FLOATS += [5.476759872973222e16, 1e23, 7e22, 2.0**54, 2.0**54 + 4]
+SPECIAL_FLOATS += [float("nan"), float("inf")]
+FLOATS = st.floats() | _signed(
+    st.sampled_from(SPECIAL_FLOATS)
+    | st.floats(1e14, 1e17)
+    | st.floats(1e-6, 1e-3)
+    | st.integers(0, 2**54).map(float)
+    | st.builds(
+        lambda digits, exponent: float(f"{digits}e{exponent}"),
+        st.integers(10**16, 10**17 - 1),
+        st.integers(-340, 300),
+    )
+)
+COPY_VALUES = {**VALUES, "ratio": FLOATS}
+full = st.builds(Sample, **COPY_VALUES)
+sparse = st.builds(Sample, **{name: st.none() | s for name, s in COPY_VALUES.items()})
 
 
 @pytest.fixture
@@ -203,6 +242,180 @@ def test_decimals_str_writes_with_an_exponent() -> None:
     assert copied.count(b"E-") >= 4  # str()'s exponents
 
 
+def _random_doubles(count: int) -> list[float]:
+    # Any bit pattern (every exponent, every digit count, NaN payloads), and
+    # as many from 2**54 to 2**90, where the digits part (about 1 in 250).
+    rng = random.Random(20261201)
+    bits = [struct.unpack("<d", rng.randbytes(8))[0] for _ in range(count)]
+    large = [rng.getrandbits(53) * 2.0 ** rng.randint(2, 37) for _ in range(count)]
+    return bits + large
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    floats=st.lists(st.none() | FLOATS, min_size=1, max_size=12),
+    fields=st.sampled_from([("ratio", "count"), ("count", "ratio"), ("ratio",)]),
+    options=st.sampled_from(MORE_DIALECTS),
+    escape=st.booleans(),
+)
+def test_any_float_in_any_dialect_is_written_as_repr_writes_it(
+    copies: list[_copy.CopyFeed],
+    floats: list[float | None],
+    fields: tuple[str, ...],
+    options: dict[str, Any],
+    escape: bool,
+) -> None:
+    Sample.objects.using(DB).all().delete()
+    Sample.objects.using(DB).bulk_create(
+        Sample(ratio=ratio, count=i) for i, ratio in enumerate(floats)
+    )
+    queryset = Sample.objects.using(DB).order_by("pk").values_list(*fields)
+    copies.clear()
+    copied, column, reference = three(queryset, escape_formulas=escape, **options)
+    assert len(copies) == 1, "written by COPY"
+    assert copied == column == reference
+
+
+# Reals: their text, read into a double by psycopg, written by repr().
+REALS = st.floats(width=32) | _signed(
+    st.sampled_from([1e6, 999999.9375, 1e6 + 0.0625, 2.0**24, 2.0**24 + 2, 1e-45])
+    | st.sampled_from([1e-5, 1e-4, 9999999562023526.0, 1.0000000272564224e16])
+    | st.floats(1e5, 9.999999843067494e16, width=32)
+)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(
+    reals=st.lists(st.none() | REALS, min_size=1, max_size=12),
+    options=st.sampled_from(MORE_DIALECTS),
+    escape=st.booleans(),
+)
+def test_any_real_is_written_as_repr_writes_the_double_psycopg_reads(
+    copies: list[_copy.CopyFeed],
+    reals: list[float | None],
+    options: dict[str, Any],
+    escape: bool,
+) -> None:
+    Sample.objects.using(DB).all().delete()
+    Sample.objects.using(DB).bulk_create(
+        Sample(ratio=ratio, count=i) for i, ratio in enumerate(reals)
+    )
+    queryset = (
+        Sample.objects.using(DB)
+        .annotate(real=RawSQL("ratio::real", [], output_field=FloatField()))
+        .order_by("pk")
+        .values_list("real", "count")
+    )
+    copies.clear()
+    copied, column, reference = three(queryset, escape_formulas=escape, **options)
+    assert len(copies) == 1, "written by COPY"
+    assert copied == column == reference
+
+
+def test_floats_and_float_expressions_are_written_as_repr_writes_them(
+    copies: list[_copy.CopyFeed],
+) -> None:
+    values = [*SPECIAL_FLOATS, *(-value for value in SPECIAL_FLOATS), -0.0]
+    values += [float("-inf"), *_random_doubles(2000)]
+    Sample.objects.using(DB).bulk_create(
+        Sample(ratio=ratio, count=i - 2000) for i, ratio in enumerate(values)
+    )
+    queryset = (
+        Sample.objects.using(DB)
+        .annotate(
+            more=F("ratio") + 1,  # / 2 of a subnormal raises underflow
+            cast=Cast("count", FloatField()),
+            scaled=ExpressionWrapper(
+                Cast("count", FloatField()) * Value(1e14), output_field=FloatField()
+            ),
+        )
+        .order_by("pk")
+        .values_list("ratio", "more", "cast", "scaled", "count")
+    )
+    for options in MORE_DIALECTS:
+        for escape in (False, True):
+            copies.clear()
+            copied, column, reference = three(
+                queryset, escape_formulas=escape, **options
+            )
+            assert len(copies) == 1, "written by COPY"
+            assert copied == column == reference, options
+    plain = b"".join(stream_csv(queryset.values_list("ratio")))  # type: ignore[arg-type]
+    written = plain.decode().split()
+    assert written[: len(SPECIAL_FLOATS)] == [repr(v) for v in SPECIAL_FLOATS]
+    assert "1000000000000000.2" in written
+    assert {"1e+16", "-0.0", "-inf", "nan", "1e-05", "1e+23"} <= set(written)
+
+
+@pytest.mark.parametrize(
+    ("digits", "copied"), [("0", False), ("-15", False), ("3", True)]
+)
+def test_floats_fall_back_where_the_session_writes_fewer_digits(
+    copies: list[_copy.CopyFeed], digits: str, copied: bool
+) -> None:
+    # extra_float_digits <= 0 writes %.15g (and fewer) digits: not repr()'s.
+    Sample.objects.using(DB).bulk_create(
+        Sample(ratio=ratio, count=i) for i, ratio in enumerate([0.1, 1 / 3, 1e15, 2.5])
+    )
+    samples = Sample.objects.using(DB).order_by("pk")
+    with connections[DB].cursor() as cursor:
+        cursor.execute(f"SET extra_float_digits = {digits}")
+    try:
+        floats = samples.values_list("ratio", "count")
+        reals = samples.annotate(
+            real=RawSQL("ratio::real", [], output_field=FloatField())
+        ).values_list("real")
+        for rows in (floats, reals):
+            why = _copy.inexact(queryset_rows(rows), _fmt({}))
+            if copied:
+                assert why is None
+            else:
+                assert "extra_float_digits" in (why or "")
+        written, column, reference = three(floats)
+        assert written == column == reference
+        assert len(copies) == copied
+        # Without a float column the setting changes nothing.
+        written, column, reference = three(samples.values_list("count", "text"))
+        assert written == column == reference
+        assert len(copies) == copied + 1
+    finally:
+        with connections[DB].cursor() as cursor:
+            cursor.execute("RESET extra_float_digits")
+
+
+def test_a_copy_run_where_the_setting_changed_raises_instead_of_writing_digits() -> (
+    None
+):
+    # The setting is learned before the COPY, which is a statement of its own
+    # (behind a pooler in transaction mode, maybe in another session).
+    from django.db import DataError
+
+    Sample.objects.using(DB).bulk_create(Sample(ratio=1 / 3, count=i) for i in range(3))
+    queryset = Sample.objects.using(DB).order_by("pk").values_list("count", "ratio")
+    feed = _copy.copy_feed(queryset_rows(queryset), _fmt({}))
+    assert feed is not None
+
+    def read_after_a_set(feed: _copy.CopyFeed) -> bytes:
+        # In a savepoint, whose rollback undoes the SET.
+        with transaction.atomic(using=DB), connections[DB].cursor() as cursor:
+            cursor.execute("SET extra_float_digits = 0")
+            return b"".join(feed.chunks())
+
+    with pytest.raises(DataError, match="extra_float_digits is 0"):
+        read_after_a_set(feed)
+    feed = _copy.copy_feed(queryset_rows(queryset), _fmt({}))
+    assert feed is not None
+    assert b"".join(feed.chunks()).startswith(b"0,0.3333333333333333\r\n")
+
+
 def test_relations_annotations_and_filters_of_a_view(
     copies: list[_copy.CopyFeed],
 ) -> None:
@@ -246,7 +459,7 @@ def test_relations_annotations_and_filters_of_a_view(
 @pytest.mark.parametrize(
     ("fields", "options", "reason"),
     [
-        (["ratio", "count"], {}, "a float8 column"),
+        (["address", "count"], {}, "a inet column"),
         (["text"], {}, "a lone text column"),
         (["count", "text"], {"lineterminator": ";\n"}, "lineterminator"),
         (["count"], {"escapechar": "\\", "doublequote": False}, "escapechar"),
@@ -269,7 +482,12 @@ def test_what_copy_cannot_write_exactly_falls_back(
     Sample.objects.using(DB).bulk_create(
         Sample(ratio=i / 3, count=i, text=f"\\.{i}" if i else "\\.") for i in range(5)
     )
-    queryset = Sample.objects.using(DB).order_by("pk").values_list(*fields)
+    queryset = (
+        Sample.objects.using(DB)
+        .annotate(address=RawSQL("'::1'::inet", [], output_field=CharField()))
+        .order_by("pk")
+        .values_list(*fields)
+    )
     why = _copy.inexact(queryset_rows(queryset), _fmt(options))
     assert reason in (why or "")
     copied, column, reference = three(queryset, **options)
@@ -289,6 +507,9 @@ def test_other_fallbacks_name_their_reason(copies: list[_copy.CopyFeed]) -> None
         "choice labels keyed": queryset_rows(
             samples.values_list("count", "size"), {0: {"1": "one"}}
         ),
+        "choice labels keyed by values a float8": queryset_rows(
+            samples.values_list("ratio", "size"), {0: {0.5: "half"}}
+        ),
         "rows made by Python": _copy.QuerySetRows(samples, 10, row=lambda o: [o.pk]),
     }
     # An expression whose output_field is not what PostgreSQL returns.
@@ -296,6 +517,18 @@ def test_other_fallbacks_name_their_reason(copies: list[_copy.CopyFeed]) -> None
         n=ExpressionWrapper(F("count") * 2, output_field=DecimalField())
     )
     cases["Django converts in Python"] = queryset_rows(decimal_count.values_list("n"))
+    # PostgreSQL's avg() of integers is a numeric, which Django makes a float.
+    average = samples.values("size").annotate(mean=Avg("count"))
+    cases["Django converts in Python (Avg"] = queryset_rows(
+        average.values_list("size", "mean")
+    )
+    # An integer times a float literal: a numeric too (the query's literal).
+    literal = samples.annotate(
+        half=ExpressionWrapper(F("count") * Value(0.5), output_field=FloatField())
+    )
+    cases["Django converts in Python (ExpressionWrapper"] = queryset_rows(
+        literal.values_list("half")
+    )
     nonnumeric = _fmt({"quoting": csv.QUOTE_NONNUMERIC})
     for reason, rows in cases.items():
         why = _copy.inexact(rows, nonnumeric if reason == "labelled numbers" else fmt)

@@ -32,6 +32,7 @@ from django.utils.functional import Promise
 
 from django_streamkit._core.feed import Feed
 from django_streamkit._db.copy_sql import (
+    FLOATS,
     INTEGERS,
     Column,
     Inexact,
@@ -212,7 +213,12 @@ def _build(
     fields = [s[0] for s in compiler.select[0 : compiler.col_count]]
     if getattr(compiler, "has_composite_fields", lambda fields: False)(fields):
         raise Inexact("a composite primary key")
-    kinds, scales, width = _kinds(connection, sql, params)
+    kinds, scales, width, float_digits = _kinds(connection, sql, params)
+    if FLOATS & set(kinds[: len(fields)]) and float_digits <= 0:
+        raise Inexact(
+            f"extra_float_digits = {float_digits}: PostgreSQL writes floats "
+            "with fewer digits than repr()"
+        )
     converters = compiler.get_converters(fields)
     for index, (convs, expression) in converters.items():
         _check_converters(convs, expression, kinds[index])
@@ -252,17 +258,27 @@ def _build(
 
 def _kinds(
     connection: Any, sql: str, params: Any
-) -> tuple[list[str], list[int | None], int]:
-    # The types PostgreSQL gives the query's columns: what each cell's text is.
+) -> tuple[list[str], list[int | None], int, int]:
+    # The types PostgreSQL gives the query's columns (what each cell's text
+    # is) and, in the same round trip, the session's extra_float_digits
+    # (which shapes a float's text, and which the server doesn't report):
+    # one row, the query's columns NULL.
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM ({sql}) AS _sk LIMIT 0", params)
-        description = cursor.description
+        cursor.execute(
+            "SELECT _sk.*, current_setting('extra_float_digits')"
+            f" FROM (SELECT) AS _one LEFT JOIN (SELECT * FROM ({sql}) AS _sk"
+            " LIMIT 0) AS _sk ON true",
+            params,
+        )
+        *description, _ = cursor.description
+        (*_, float_digits) = cursor.fetchone()
         types = cursor.cursor.adapters.types
     kinds = []
     for item in description:
         info = types.get(item.type_code)
         kinds.append(info.name if info is not None else f"type {item.type_code}")
-    return kinds, [item.scale for item in description], len(kinds)
+    scales = [item.scale for item in description]
+    return kinds, scales, len(kinds), int(float_digits)
 
 
 def _check_converters(convs: list[Any], expression: Any, kind: str) -> None:
@@ -275,6 +291,7 @@ def _check_converters(convs: list[Any], expression: Any, kind: str) -> None:
         if name.startswith("BaseExpression.convert_value") and (
             (internal.endswith("IntegerField") and kind in INTEGERS)
             or (internal == "DecimalField" and kind == "numeric")
+            or (internal == "FloatField" and kind in FLOATS)
         ):
             continue
         if name == "TruncBase.convert_value" and (internal, kind) in (

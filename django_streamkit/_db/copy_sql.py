@@ -4,8 +4,9 @@
 in ``COPY (SELECT <cells> FROM (<query>) ...) TO STDOUT (FORMAT csv, ...)``,
 where every cell is the text ``csv.writer`` would write for Django's value:
 ``True``/``False``, integers, decimals as ``str(Decimal)`` writes them
-(exponents below 1e-6 included), dates, datetimes and times in the one shape
-of :class:`~django_streamkit._writers.datetimes.DateTimeText`, UUIDs, choice
+(exponents below 1e-6 included), floats as ``repr()`` writes them, dates,
+datetimes and times in the one shape of
+:class:`~django_streamkit._writers.datetimes.DateTimeText`, UUIDs, choice
 labels as a ``CASE``, formula escaping as a ``CASE`` on the first character.
 NULL and the empty string are told apart as the writer's quoting rules tell
 ``None`` and ``""`` apart. What can't be written exactly raises
@@ -27,7 +28,8 @@ INTEGERS = frozenset({"int2", "int4", "int8"})
 TEXTS = frozenset({"text", "varchar"})
 #: Types whose Python values csv.writer's QUOTE_NONNUMERIC sees as numbers
 #: (``PyNumber_Check``: a ``bool`` is an ``int``, a ``UUID`` has ``__int__``).
-NUMBERS = INTEGERS | {"numeric", "bool", "uuid"}
+FLOATS = frozenset({"float4", "float8"})
+NUMBERS = INTEGERS | FLOATS | {"numeric", "bool", "uuid"}
 SHAPED = NUMBERS | TEXTS | {"date", "timestamptz", "timestamp", "time", "uuid"}
 QUOTINGS = (csv.QUOTE_MINIMAL, csv.QUOTE_ALL, csv.QUOTE_NONNUMERIC)
 
@@ -213,6 +215,10 @@ def _shaped(ref: str, kind: str, datetimes: DateTimeText, params: list[object]) 
         return f"(CASE WHEN {ref} THEN 'True' WHEN NOT {ref} THEN 'False' END)"
     if kind == "numeric":
         return _decimal(ref)
+    if kind == "float8":
+        return _float(ref)
+    if kind == "float4":
+        return _real(ref)
     if kind == "date":
         return f"to_char({ref}, 'YYYY-MM-DD')"
     if kind == "date ISO":  # a date's text where DateStyle is ISO
@@ -240,6 +246,91 @@ def _decimal(ref: str) -> str:
         f" ELSE (CASE WHEN {ref} < 0 THEN '-' ELSE '' END) || left({digits}, 1)"
         f" || (CASE WHEN length({digits}) > 1 THEN '.' || substr({digits}, 2)"
         f" ELSE '' END) || 'E' || (length({digits}) - 1 - scale({ref}))::text END)"
+    )
+
+
+def _float(ref: str) -> str:
+    # repr() writes fixed notation from 1e-4 to below 1e16, with ".0" when
+    # integral, and 'nan', 'inf'. PostgreSQL's shortest text (with
+    # extra_float_digits > 0) has the same scientific form ("1e-05",
+    # "1.5e+300"), but is scientific from 1e15, writes whole numbers bare
+    # and 'NaN', 'Infinity'. 1e15 and 1e16 are doubles, so no value below
+    # either has digits that round up to it. From 1e15 to 1e16 the digits'
+    # numeric writes them in fixed notation (a fraction has one digit
+    # there). NaN is above every number, so above 1e15.
+    text = f"{ref}::text"
+    return (
+        f"(CASE WHEN abs({ref}) >= '1e15' THEN (CASE"
+        f" WHEN abs({ref}) < '1e16' THEN {text}::numeric::text"
+        f" || (CASE WHEN {ref} = trunc({ref}) THEN '.0' ELSE '' END)"
+        f" WHEN {ref} = 'NaN' THEN 'nan'"
+        f" WHEN {ref} = 'Infinity' THEN 'inf'"
+        f" WHEN {ref} = '-Infinity' THEN '-inf'"
+        f" WHEN abs({ref}) < '1e300' THEN {_large_float(ref)}"
+        f" ELSE {text} END)"
+        f" WHEN {ref} = trunc({ref}) THEN {text} || '.0'"
+        f" ELSE {text} END)"
+    )
+
+
+def _real(ref: str) -> str:
+    # psycopg reads a real's text into a double, whose repr() has the same
+    # digits: any other decimal that reads back as that double is within one
+    # of its units in the last place (about 1e-16 of it) of the text, and
+    # two decimals of at most 9 digits are 1e-9 of it apart. PostgreSQL
+    # writes reals in scientific notation from 1e6 (a real, as 1e16 is not),
+    # so from 1e6 the text's exponent says which notation repr() writes, and
+    # the text's numeric writes the fixed one. A real's text is integral
+    # when the real is (integers below 2**24 are reals; above, all are).
+    text = f"{ref}::text"
+    return (
+        f"(CASE WHEN abs({ref}) >= '1e6' THEN (CASE"
+        f" WHEN {ref} = 'NaN' THEN 'nan'"
+        f" WHEN {ref} = 'Infinity' THEN 'inf'"
+        f" WHEN {ref} = '-Infinity' THEN '-inf'"
+        f" WHEN split_part({text}, 'e', 2)::int < 16 THEN {text}::numeric::text"
+        f" || (CASE WHEN {ref} = trunc({ref}) THEN '.0' ELSE '' END)"
+        f" ELSE {text} END)"
+        f" WHEN {ref} = trunc({ref}) THEN {text} || '.0'"
+        f" ELSE {text} END)"
+    )
+
+
+def _large_float(ref: str) -> str:
+    # PostgreSQL's digits are the shortest strictly inside the interval that
+    # reads back as the value; repr()'s may be its bound, which reads back
+    # as the value when the mantissa is even (round half to even): from
+    # 2**54 (where the bounds are integers) such a bound can be shorter
+    # ("5.476759872973222e+16" against "5.4767598729732224e+16"; "1e+23").
+    # A shorter string that reads back is, in n - 1 digits, one of the two
+    # neighbours of PostgreSQL's n digits (a point between would be inside),
+    # and at most one of them reads back; without one, the digits are the
+    # same. A bound is (2m + 1) * 2**k with 2m + 1 < 2**54, so its trailing
+    # zeros are fewer than 24 and it is below 1e39: the check stops at
+    # 1e300, where the neighbour above can't overflow. Nor can PostgreSQL's
+    # digits be fewer than 16 there: two decimals of 15 digits are further
+    # apart (1e-15 of the value) than the interval is wide (2.2e-16), so
+    # texts shorter than "d.ddddddddddddddde+XX" (21 characters) are kept.
+    value = f"abs({ref})"
+    digits = f"replace(split_part({value}::text, 'e', 1), '.', '')"
+    step = f"(split_part({value}::text, 'e', 2)::int - length({digits}) + 2)"
+    low = f"trunc({value}::text::numeric, -{step})"
+    high = f"({low} + ('1e' || {step})::numeric)"
+
+    def written(number: str) -> str:  # an integer's text as repr() writes it
+        kept = f"rtrim({number}::text, '0')"
+        return (
+            f"left({kept}, 1) || (CASE WHEN length({kept}) > 1 THEN '.'"
+            f" || substr({kept}, 2) ELSE '' END) || 'e+'"
+            f" || (length({number}::text) - 1)::text"
+        )
+
+    return (
+        f"(CASE WHEN {ref} < 0 THEN '-' ELSE '' END) || (CASE"
+        f" WHEN length({value}::text) < 21 THEN {value}::text"
+        f" WHEN {low}::float8 = {value} THEN {written(low)}"
+        f" WHEN {high}::float8 = {value} THEN {written(high)}"
+        f" ELSE {value}::text END)"
     )
 
 
@@ -272,6 +363,7 @@ def copy_statement(
     cells = []
     forced = []
     single = len(columns) == 1
+    guarded = False
     for index, col in enumerate(columns):
         # csv.writer writes None as "" where it quotes every cell of the
         # column (and in a lone cell); COPY quotes an empty string, never NULL.
@@ -283,6 +375,9 @@ def copy_statement(
         empty_null = not coalesced and (col.kind in TEXTS or bool(col.labels))
         ref = f'_sk."c{index}"'
         sql = cell(ref, col, datetimes, params, iso_dates, empty_null=empty_null)
+        if col.kind in FLOATS and not guarded:
+            sql = _digits_guard(sql)
+            guarded = True
         if coalesced:
             sql = f"COALESCE({sql}, '')"
         elif empty_null and not nulls_empty(col):
@@ -303,6 +398,23 @@ def copy_statement(
         f" TO STDOUT ({', '.join(options)})"
     )
     return statement, [*params, *query_params]
+
+
+def _digits_guard(sql: str) -> str:
+    # The floats' shapes need the shortest text (extra_float_digits > 0),
+    # which the query that learned the types saw; a statement of its own,
+    # the COPY may run where another session's SET left it otherwise (a
+    # pooler in transaction mode). The setting is read once (an InitPlan);
+    # the error's text is not a constant, so it is not raised at planning.
+    setting = "current_setting('extra_float_digits')"
+    message = (
+        f"('CSV export: extra_float_digits is ' || {setting} || ', so PostgreSQL "
+        "writes floats with fewer digits than repr(); set it to 1 or more')"
+    )
+    return (
+        f"(CASE WHEN (SELECT {setting}::int > 0) THEN {sql}"
+        f" ELSE {message}::int::text END)"
+    )
 
 
 def _literal(char: str) -> str:
