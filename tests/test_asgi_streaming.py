@@ -88,7 +88,7 @@ def test_a_stepped_response_is_closed_when_the_client_leaves(uvicorn: Server) ->
 @pytest.mark.parametrize("mode", ["slow", "pause"])
 def test_a_slow_sync_source_arrives_as_it_is_made(uvicorn: Server, mode: str) -> None:
     # Django's own StreamingHttpResponse over a generator making a row every
-    # 50 ms, or 3 rows then a 3 s pause: without the middleware, Django's
+    # 50 ms, or 3 rows then a 2 s pause: without the middleware, Django's
     # ASGI handler collects it whole, so every row waits for the end.
     url = f"{uvicorn.url}/paced/plain?kind=sync&mode={mode}"
     rows = []

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.support.servers import Server, serve
+from tests.support.views import PAUSE
 
 pytestmark = pytest.mark.server
 
@@ -42,7 +43,7 @@ def test_first_bytes_arrive_while_the_source_sleeps(server: Server, kind: str) -
     total = time.monotonic() - start
     assert first_at is not None
     assert first_at < 1.5, f"first bytes after {first_at:.2f}s"
-    assert total >= 3, "the source sleeps 3 s mid-way, so the body ends later"
+    assert total >= PAUSE, "the source sleeps mid-way, so the body ends later"
     assert body.count(b"\n") == 20
 
 

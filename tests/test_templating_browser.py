@@ -17,7 +17,6 @@ import pytest
 from playwright.sync_api import Browser, sync_playwright
 
 from tests.support.servers import Server, serve
-from tests.support.template_views import PAUSE
 
 pytestmark = pytest.mark.server
 
@@ -33,6 +32,9 @@ FLAGS = [
     "--disable-sync",
 ]
 ROWS, PAUSE_AT = 6000, 3000  # ~150 KB of rows, so whole chunks leave before it
+# Seconds the rows pause: the browser, not only the server, has to lay out a
+# row before the pause ends.
+PAUSE = 3.0
 
 STATE = """() => ({
     rows: document.querySelectorAll('#rows tr').length,
@@ -65,7 +67,7 @@ def test_first_rows_render_before_the_page_finishes(
     browser: Browser, server: Server
 ) -> None:
     page = browser.new_page()
-    url = f"{server.url}/templates/table?n={ROWS}&sleep_after={PAUSE_AT}"
+    url = f"{server.url}/templates/table?n={ROWS}&sleep_after={PAUSE_AT}&pause={PAUSE}"
     start = time.monotonic()
     page.goto(url, wait_until="commit", timeout=15_000)
     seen: dict[str, Any] | None = None

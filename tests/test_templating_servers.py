@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from tests.support.servers import Server, serve
+from tests.support.views import PAUSE
 
 pytestmark = pytest.mark.server
 
@@ -58,7 +59,7 @@ def test_first_bytes_arrive_while_the_rows_pause(server: Server) -> None:
         total = time.monotonic() - start
         assert first_at is not None
         assert first_at < 1.5, f"{url}: first bytes after {first_at:.2f}s"
-        assert total >= 3, "the rows pause 3 s mid-way, so the page ends later"
+        assert total >= PAUSE, "the rows pause mid-way, so the page ends later"
         assert body.count(b"<tr ") == 200
         assert body.rstrip().endswith(b"</html>")
 

@@ -26,7 +26,7 @@ from django_streamkit import (
 )
 from django_streamkit.context import request_scope
 from django_streamkit.views import StreamingView
-from tests.support.views import _mark
+from tests.support.views import PAUSE, _mark
 
 TEMPLATE = "{% for row in rows %}{{ row[0] }},{{ row[1] }}\n{% endfor %}"
 
@@ -36,9 +36,9 @@ def _plan(request: HttpRequest) -> tuple[int, int, float, float]:
     mode = request.GET.get("mode", "slow")
     return {
         "slow": (40, -1, 0.0, 0.05),  # a short row every 50 ms
-        # 3 rows at once, a 3 s pause, 5 more: 3 is no multiple of the
-        # template's buffer size (5) or of anything else that might batch.
-        "pause": (8, 3, 3.0, 0.0),
+        # 3 rows at once, a pause (PAUSE, 2 s), 5 more: 3 is no multiple of
+        # the template's buffer size (5) or of anything else that might batch.
+        "pause": (8, 3, PAUSE, 0.0),
         "endless": (2400, -1, 0.0, 0.05),  # two minutes at most
     }[mode]
 

@@ -1,6 +1,7 @@
 """Views over streamed Jinja2 templates, for the tests and the real servers.
 
-``?n=`` rows, ``&sleep_after=i`` pauses (bounded) before row i,
+``?n=`` rows, ``&sleep_after=i`` pauses (bounded) before row i, for
+``&pause=`` seconds (``tests.support.views.PAUSE``, 2 s, by default),
 ``&fail_after=i`` raises at row i, ``&source=gen|agen|qs`` picks the rows'
 source, ``&db=`` the database of ``source=qs``, ``&token=`` marks the source's
 ``finally`` for the disconnect test.
@@ -19,34 +20,42 @@ from django.urls import path
 from django_streamkit import StreamingTemplateResponse
 from django_streamkit.views import AsyncTemplateStreamView, TemplateStreamView
 from tests.support.testapp.models import Row
-from tests.support.views import _mark
-
-PAUSE = 3.0  # seconds a paused source sleeps, once
+from tests.support.views import PAUSE, _mark
 
 
 def rows(
-    n: int, *, sleep_after: int = -1, fail_after: int = -1, token: str = ""
+    n: int,
+    *,
+    sleep_after: int = -1,
+    pause: float = PAUSE,
+    fail_after: int = -1,
+    token: str = "",
 ) -> Iterator[dict[str, Any]]:
     try:
         for i in range(n):
             if i == fail_after:
                 raise RuntimeError(f"boom in the template's rows at row {i}")
             if i == sleep_after:
-                time.sleep(PAUSE)
+                time.sleep(pause)
             yield {"name": f"row {i:07d}", "value": i}
     finally:
         _mark(token)
 
 
 async def arows(
-    n: int, *, sleep_after: int = -1, fail_after: int = -1, token: str = ""
+    n: int,
+    *,
+    sleep_after: int = -1,
+    pause: float = PAUSE,
+    fail_after: int = -1,
+    token: str = "",
 ) -> AsyncIterator[dict[str, Any]]:
     try:
         for i in range(n):
             if i == fail_after:
                 raise RuntimeError(f"boom in the template's rows at row {i}")
             if i == sleep_after:
-                await asyncio.sleep(PAUSE)
+                await asyncio.sleep(pause)
             yield {"name": f"row {i:07d}", "value": i}
     finally:
         _mark(token)
@@ -77,6 +86,8 @@ def _context(request: HttpRequest) -> dict[str, Any]:
     options = {
         "n": int(get.get("n", "100")),
         "sleep_after": int(get.get("sleep_after", "-1")),
+        # Seconds of that pause, at most 10 (the views stay bounded).
+        "pause": min(float(get.get("pause", PAUSE)), 10.0),
         "fail_after": int(get.get("fail_after", "-1")),
         "token": get.get("token", ""),
     }

@@ -25,12 +25,18 @@ def _mark(token: str, state: str = "closed") -> None:
         Path(directory, token).write_text(state)
 
 
+# Seconds a paused source sleeps, once: longer than every bound a test puts
+# on a row made before it (1.5 s at most), so a row held back until the
+# source wakes fails that bound.
+PAUSE = 2.0
+
+
 def sync_rows(n: int, *, sleep_after: int = -1, fail_after: int = -1) -> Iterator[str]:
     for i in range(n):
         if i == fail_after:
             raise RuntimeError(f"boom mid-stream at row {i}")
         if i == sleep_after:
-            time.sleep(3)
+            time.sleep(PAUSE)
         yield ROW.format(i)
 
 
@@ -41,7 +47,7 @@ async def async_rows(
         if i == fail_after:
             raise RuntimeError(f"boom mid-stream at row {i}")
         if i == sleep_after:
-            await asyncio.sleep(3)
+            await asyncio.sleep(PAUSE)
         yield ROW.format(i)
 
 
