@@ -203,10 +203,13 @@ class Subscription:
                 "subscribe() to read it synchronously."
             )
         with listener.condition:
-            if not listener.queue:
+            if not listener.queue and not listener.ended:
                 listener.condition.wait(WAIT)
             if listener.queue:
                 return listener.queue.popleft()
+        if listener.ended:  # dropped by the hub (see hub.Hub.drop)
+            self._closed = True
+            raise StopIteration
         return None
 
     def close(self) -> None:
@@ -244,6 +247,9 @@ class Subscription:
                 "subscribe() to read it asynchronously."
             )
         while not listener.queue:
+            if listener.ended:  # dropped by the hub (see hub.Hub.drop)
+                self._closed = True
+                raise StopAsyncIteration
             listener.wakeup.clear()
             await listener.wakeup.wait()
             if self._closed:

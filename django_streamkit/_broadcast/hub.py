@@ -14,6 +14,7 @@ its connection and ends a moment after its last subscriber leaves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -56,6 +57,8 @@ class Listener:
         self.condition = threading.Condition()
         self.ready = threading.Event()
         self.wakeup: asyncio.Event | None = None
+        #: Dropped by the hub: its subscription ends once its queue is read.
+        self.ended = False
 
     def take(self, events: Iterable[ServerSentEvent]) -> None:
         """Append (on the listener's own thread or loop, or under its lock)."""
@@ -68,6 +71,17 @@ class Listener:
     def signal(self) -> None:
         if self.wakeup is not None:
             self.wakeup.set()
+
+    def end(self) -> None:
+        """Make its subscription stop (from any thread), waking its reader."""
+        self.ended = True
+        self.ready.set()
+        if self.loop is None:
+            with self.condition:
+                self.condition.notify_all()
+        else:
+            with contextlib.suppress(RuntimeError):  # its loop is closed
+                self.loop.call_soon_threadsafe(self.signal)
 
 
 @dataclass
@@ -110,6 +124,16 @@ class Hub:
                 if not state.listeners:
                     del self.channels[listener.channel]
         self.backend.wake()  # so an idle hub starts its linger now
+
+    def drop(self, listener: Listener, why: str) -> None:
+        """End one subscriber that failed, with the error being handled
+        logged: the others, and the hub, go on. An event stream over it
+        ends, and its ``EventSource`` reconnects with its Last-Event-ID."""
+        logger.exception(
+            "Broadcast subscriber of %r dropped: %s", listener.channel, why
+        )
+        self.leave(listener)
+        listener.end()
 
     # -- the hub's thread -----------------------------------------------------
 
@@ -157,7 +181,16 @@ class Hub:
                 # Read before joining, so the channel's cursor is no later
                 # than anything the backend will report after it.
                 state = _Channel(self.backend.head(listener.channel))
-            first = self._start(listener, state.cursor)
+            try:
+                first = self._start(listener, state.cursor)
+            except Exception:
+                # Its own start (its replay) failed: retrying it before the
+                # others would hold every subscriber of the process.
+                with self.lock:
+                    if self.joining and self.joining[0] is listener:
+                        self.joining.popleft()
+                self.drop(listener, "its start failed")
+                continue
             with self.lock:
                 if not self.joining or self.joining[0] is not listener:
                     continue  # it left meanwhile
@@ -201,6 +234,7 @@ class Hub:
         if not batches:
             return
         deliveries: list[tuple[Listener, list[ServerSentEvent]]] = []
+        failed: list[Listener] = []
         key = self.backend.key
         with self.lock:
             for name, batch in batches.items():
@@ -213,7 +247,20 @@ class Hub:
                     state.cursor = batch.lost_until
                 else:
                     continue
-                events = [(key(r.id), to_event(r)) for r in batch.records]
+                try:
+                    events = [(key(r.id), to_event(r)) for r in batch.records]
+                except Exception:
+                    # A record no event can be made of (written by something
+                    # else than publish()): its channel's subscribers end, the
+                    # other channels' batches still go out.
+                    logger.exception(
+                        "Broadcast channel %r has a record that is not an "
+                        "event; its subscribers are dropped",
+                        name,
+                    )
+                    failed.extend(state.listeners)
+                    del self.channels[name]
+                    continue
                 lost = batch.lost_until
                 for listener in state.listeners:
                     position = listener.position
@@ -233,6 +280,8 @@ class Hub:
                         listener.position = key(str(mine[-1].id))
                         deliveries.append((listener, mine))
         self._deliver(deliveries)
+        for listener in failed:
+            listener.end()
 
     def _deliver(
         self,
@@ -245,32 +294,40 @@ class Hub:
         ] = {}
         for listener, events in deliveries:
             if listener.loop is None:
-                with listener.condition:
-                    listener.take(events)
-                    if ready:
-                        listener.live = True
-                    listener.condition.notify_all()
+                try:
+                    with listener.condition:
+                        listener.take(events)
+                        if ready:
+                            listener.live = True
+                        listener.condition.notify_all()
+                except Exception:
+                    self.drop(listener, "taking its events failed")
+                    continue
                 if ready:
                     listener.ready.set()
             else:
                 by_loop.setdefault(listener.loop, []).append((listener, events))
         for loop, items in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_take_on_loop, items, ready)
+                loop.call_soon_threadsafe(self._take_on_loop, items, ready)
             except RuntimeError:  # the loop is closed: its subscribers are gone
                 for listener, _ in items:
                     self.leave(listener)
 
-
-def _take_on_loop(
-    items: list[tuple[Listener, list[ServerSentEvent]]], ready: bool
-) -> None:
-    for listener, events in items:
-        listener.take(events)
-        if ready:
-            listener.live = True
-            listener.ready.set()
-        listener.signal()
+    def _take_on_loop(
+        self, items: list[tuple[Listener, list[ServerSentEvent]]], ready: bool
+    ) -> None:
+        # On the subscribers' event loop: one failing leaves the others.
+        for listener, events in items:
+            try:
+                listener.take(events)
+            except Exception:
+                self.drop(listener, "taking its events failed")
+                continue
+            if ready:
+                listener.live = True
+                listener.ready.set()
+            listener.signal()
 
 
 _hubs: dict[str, Hub] = {}
