@@ -30,7 +30,7 @@ logger = logging.getLogger("django_streamkit")
 
 #: How long an idle hub keeps its connection for the next subscriber.
 LINGER = 2.0
-#: Events a subscriber may have waiting before it is reset (a stuck client).
+#: Events a subscriber may have waiting before it is ended (a stuck client).
 MAX_PENDING = 10_000
 
 
@@ -59,14 +59,25 @@ class Listener:
         self.wakeup: asyncio.Event | None = None
         #: Dropped by the hub: its subscription ends once its queue is read.
         self.ended = False
+        #: Its replay, which it may have waiting beside MAX_PENDING live ones.
+        self.replayed = 0
 
-    def take(self, events: Iterable[ServerSentEvent]) -> None:
-        """Append (on the listener's own thread or loop, or under its lock)."""
+    def take(self, events: Iterable[ServerSentEvent]) -> bool:
+        """Append (on the listener's own thread or loop, or under its lock);
+        ``False`` if that made it overflow: it is then ended, its queue
+        freed, and the hub drops it."""
+        if self.ended:
+            return True
         self.queue.extend(events)
-        if len(self.queue) > MAX_PENDING:
-            last = self.queue[-1]
-            self.queue.clear()
-            self.queue.append(reset_event(None, str(last.id)))
+        if len(self.queue) <= MAX_PENDING + self.replayed:
+            return True
+        # A consumer this far behind (a client that stopped reading) is
+        # ended rather than fed forever, or told to skip what it missed: it
+        # resumes from the last event it did get (an EventSource reconnects
+        # with it), from the retained events.
+        self.queue.clear()
+        self.ended = True
+        return False
 
     def signal(self) -> None:
         if self.wakeup is not None:
@@ -135,6 +146,16 @@ class Hub:
         self.leave(listener)
         listener.end()
 
+    def _overflowed(self, listener: Listener) -> None:
+        logger.warning(
+            "Broadcast subscriber of %r fell more than %d events behind and "
+            "was ended; it resumes from its last event id",
+            listener.channel,
+            MAX_PENDING,
+        )
+        self.leave(listener)
+        listener.end()
+
     # -- the hub's thread -----------------------------------------------------
 
     def _run(self) -> None:
@@ -198,6 +219,7 @@ class Hub:
                 self.channels.setdefault(listener.channel, state).listeners.append(
                     listener
                 )
+            listener.replayed = len(first)
             self._deliver([(listener, first)], ready=True)
 
     def _start(self, listener: Listener, cursor: str) -> list[ServerSentEvent]:
@@ -296,13 +318,15 @@ class Hub:
             if listener.loop is None:
                 try:
                     with listener.condition:
-                        listener.take(events)
+                        kept = listener.take(events)
                         if ready:
                             listener.live = True
                         listener.condition.notify_all()
                 except Exception:
                     self.drop(listener, "taking its events failed")
                     continue
+                if not kept:
+                    self._overflowed(listener)
                 if ready:
                     listener.ready.set()
             else:
@@ -320,10 +344,12 @@ class Hub:
         # On the subscribers' event loop: one failing leaves the others.
         for listener, events in items:
             try:
-                listener.take(events)
+                kept = listener.take(events)
             except Exception:
                 self.drop(listener, "taking its events failed")
                 continue
+            if not kept:
+                self._overflowed(listener)
             if ready:
                 listener.live = True
                 listener.ready.set()
