@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import os
 import resource
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,7 +19,7 @@ from django.test import override_settings
 
 from django_streamkit._broadcast import hub as hub_module
 from django_streamkit._broadcast import memory
-from django_streamkit.broadcast import get_backend, publish, subscribe
+from django_streamkit.broadcast import Subscription, get_backend, publish, subscribe
 from tests.test_broadcast import configured, stop_hubs, take
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -189,3 +191,120 @@ def test_the_listen_socket_may_be_past_select_s_1024_descriptors(
         for fd in held:
             os.close(fd)
         stop_hubs()
+
+
+def live(subscription: Subscription) -> None:
+    """Iterate until the hub has admitted it (a bounded wait)."""
+    for _ in range(10):
+        if subscription.live:
+            return
+        assert next(subscription) is None
+    raise AssertionError(f"{subscription} never went live")
+
+
+def test_a_subscriber_whose_start_fails_is_ended_and_blocks_no_one(
+    store: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    kind = type(get_backend())
+    read = kind.read
+
+    def failing_read(self: Any, channel: str, after: str) -> Any:
+        if channel == "poisoned":
+            raise RuntimeError("its replay cannot be read")
+        return read(self, channel, after)
+
+    monkeypatch.setattr(kind, "read", failing_read)
+    publish("poisoned", "unreadable")
+    with subscribe("orders") as good:
+        live(good)
+        start = "0-0" if store["BACKEND"] == "redis" else "0"
+        with subscribe("poisoned", last_event_id=start) as bad:
+            # Its start fails on the hub's thread: it ends, with the error
+            # logged (so an EventSource reconnects), and the others still get
+            # their events: the hub does not retry it forever.
+            got = list(itertools.islice(bad, 5))
+            assert len(got) < 5
+            assert not any(got)
+            sent = [publish("orders", n) for n in range(3)]
+            assert [e.id for e in take(good, 3, timeout=5)] == sent
+    assert "its replay cannot be read" in caplog.text
+
+
+def test_a_subscriber_whose_delivery_raises_is_ended_and_the_others_get_all(
+    store: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    with subscribe("orders") as bad, subscribe("orders") as good:
+        # The failing one first: the hub hands a batch out in join order.
+        live(bad)
+        live(good)
+        assert bad._listener is not None
+
+        def refuse(events: object) -> None:
+            raise RuntimeError("this subscriber cannot take events")
+
+        bad._listener.take = refuse  # type: ignore[method-assign]
+        sent = [publish("orders", n) for n in range(3)]
+        assert [e.id for e in take(good, 3, timeout=5)] == sent
+        assert list(itertools.islice(bad, 5)) == []
+        after = publish("orders", "after")
+        assert take(good, 1, timeout=5)[0].id == after
+    assert "this subscriber cannot take events" in caplog.text
+
+
+def test_stuck_subscribers_hold_up_no_one(store: dict[str, Any]) -> None:
+    # A sync subscriber that never reads, and an async one whose event loop
+    # is blocked (a view stuck in a sync call): the hub never waits on them.
+    blocked = threading.Event()
+    ready = threading.Event()
+
+    async def stuck() -> None:
+        sub = subscribe("orders")
+        waiting = asyncio.ensure_future(sub.__anext__())
+        while not sub.live:
+            await asyncio.sleep(0.01)
+        ready.set()
+        blocked.wait(10)  # blocks the loop itself
+        waiting.cancel()
+        await sub.aclose()
+
+    thread = threading.Thread(target=asyncio.run, args=(stuck(),))
+    thread.start()
+    try:
+        assert ready.wait(10)
+        with subscribe("orders") as idle, subscribe("orders") as good:
+            live(idle)
+            live(good)
+            sent = [publish("orders", n) for n in range(20)]
+            assert [e.id for e in take(good, 20, timeout=5)] == sent
+    finally:
+        blocked.set()
+        thread.join(10)
+
+
+def test_a_record_that_is_not_an_event_ends_only_its_channel(
+    store: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # As one written by something else than publish(): an event type with a
+    # line break cannot be sent.
+    make = hub_module.to_event
+
+    def to_event(record: Any) -> Any:
+        if record.data == "poison":
+            return make(type(record)(record.id, "bad\ntype", record.data))
+        return make(record)
+
+    monkeypatch.setattr(hub_module, "to_event", to_event)
+    with subscribe("poisoned") as bad, subscribe("orders") as good:
+        live(bad)
+        live(good)
+        publish("poisoned", "poison")
+        sent = [publish("orders", n) for n in range(3)]
+        assert [e.id for e in take(good, 3, timeout=5)] == sent
+        got = list(itertools.islice(bad, 5))
+        assert len(got) < 5
+        assert not any(got)
+    assert "'poisoned' has a record that is not an event" in caplog.text

@@ -475,6 +475,31 @@ def test_response_resource_closers() -> None:
     assert closed == ["source"]
 
 
+def test_handlers_register_the_request_close_among_the_closers() -> None:
+    """``BaseHandler.get_response`` and ``get_response_async`` append
+    ``request.close`` to ``response._resource_closers``
+    (_events/response.py): how an event stream returned by a function view
+    learns that it answers a HEAD request, under WSGI and ASGI."""
+    import asyncio
+
+    from django.core.handlers.asgi import ASGIHandler
+    from django.core.handlers.base import BaseHandler
+
+    factory = RequestFactory()
+    for is_async in (False, True):
+        handler = BaseHandler()
+        handler.load_middleware(is_async=is_async)
+        request = factory.head("/healthz")
+        if is_async:
+            response = asyncio.run(handler.get_response_async(request))
+        else:
+            response = handler.get_response(request)
+        owners = [getattr(c, "__self__", None) for c in response._resource_closers]
+        assert request in owners
+        response.close()
+    assert ASGIHandler.get_response_async is BaseHandler.get_response_async
+
+
 def test_streaming_response_set_streaming_content_hook() -> None:
     """``StreamingHttpResponse._set_streaming_content(value)`` (responses.py):
     the hook the constructor and the ``streaming_content`` setter both go

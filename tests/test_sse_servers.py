@@ -111,3 +111,24 @@ def test_a_non_ascii_last_event_id_comes_back_as_sent(server: Server) -> None:
     ):
         data = [event.data for event in source.iter_sse() if event.data]
     assert data == [sent]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_head_to_a_function_view_never_starts_the_source(
+    server: Server, kind: str
+) -> None:
+    token = uuid.uuid4().hex
+    url = f"{server.url}/sse/probed?kind={kind}&token={token}"
+    with httpx.Client(timeout=10) as client:
+        got = client.get(f"{url}x")
+        head = client.head(url)
+    assert server.wait_for_marker(f"{token}x", timeout=5), "GET starts it"
+    assert head.status_code == 200
+    assert head.content == b""
+    # The GET's headers, the framing header aside (no body, so no chunks).
+    for name in ("content-type", "cache-control", "content-encoding"):
+        assert head.headers[name] == got.headers[name]
+    # Servers read a HEAD body to its end: the source would have run (and
+    # held the worker for as long as it runs) had it been started.
+    time.sleep(0.5)
+    assert not (server.markers / token).exists(), "HEAD started the source"

@@ -14,6 +14,7 @@ its connection and ends a moment after its last subscriber leaves.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import threading
@@ -29,7 +30,7 @@ logger = logging.getLogger("django_streamkit")
 
 #: How long an idle hub keeps its connection for the next subscriber.
 LINGER = 2.0
-#: Events a subscriber may have waiting before it is reset (a stuck client).
+#: Events a subscriber may have waiting before it is ended (a stuck client).
 MAX_PENDING = 10_000
 
 
@@ -56,18 +57,45 @@ class Listener:
         self.condition = threading.Condition()
         self.ready = threading.Event()
         self.wakeup: asyncio.Event | None = None
+        #: Dropped by the hub: its subscription ends once its queue is read.
+        self.ended = False
+        #: Its replay, which it may have waiting beside MAX_PENDING live ones.
+        self.replayed = 0
+        #: How it is iterated ("sync" or "async"), fixed by its first step;
+        #: until then the hub hands it events as to a sync one.
+        self.mode: str | None = None
 
-    def take(self, events: Iterable[ServerSentEvent]) -> None:
-        """Append (on the listener's own thread or loop, or under its lock)."""
+    def take(self, events: Iterable[ServerSentEvent]) -> bool:
+        """Append (on the listener's own thread or loop, or under its lock);
+        ``False`` if that made it overflow: it is then ended, its queue
+        freed, and the hub drops it."""
+        if self.ended:
+            return True
         self.queue.extend(events)
-        if len(self.queue) > MAX_PENDING:
-            last = self.queue[-1]
-            self.queue.clear()
-            self.queue.append(reset_event(None, str(last.id)))
+        if len(self.queue) <= MAX_PENDING + self.replayed:
+            return True
+        # A consumer this far behind (a client that stopped reading) is
+        # ended rather than fed forever, or told to skip what it missed: it
+        # resumes from the last event it did get (an EventSource reconnects
+        # with it), from the retained events.
+        self.queue.clear()
+        self.ended = True
+        return False
 
     def signal(self) -> None:
         if self.wakeup is not None:
             self.wakeup.set()
+
+    def end(self) -> None:
+        """Make its subscription stop (from any thread), waking its reader."""
+        self.ended = True
+        self.ready.set()
+        if self.loop is None:
+            with self.condition:
+                self.condition.notify_all()
+        else:
+            with contextlib.suppress(RuntimeError):  # its loop is closed
+                self.loop.call_soon_threadsafe(self.signal)
 
 
 @dataclass
@@ -111,6 +139,26 @@ class Hub:
                     del self.channels[listener.channel]
         self.backend.wake()  # so an idle hub starts its linger now
 
+    def drop(self, listener: Listener, why: str) -> None:
+        """End one subscriber that failed, with the error being handled
+        logged: the others, and the hub, go on. An event stream over it
+        ends, and its ``EventSource`` reconnects with its Last-Event-ID."""
+        logger.exception(
+            "Broadcast subscriber of %r dropped: %s", listener.channel, why
+        )
+        self.leave(listener)
+        listener.end()
+
+    def _overflowed(self, listener: Listener) -> None:
+        logger.warning(
+            "Broadcast subscriber of %r fell more than %d events behind and "
+            "was ended; it resumes from its last event id",
+            listener.channel,
+            MAX_PENDING,
+        )
+        self.leave(listener)
+        listener.end()
+
     # -- the hub's thread -----------------------------------------------------
 
     def _run(self) -> None:
@@ -147,17 +195,35 @@ class Hub:
             logger.exception("Closing the broadcast %s backend", self.backend.name)
 
     def _admit(self) -> None:
+        # A head read serves the listeners that had joined before it.
+        heads: dict[str, tuple[str, list[Listener]]] = {}
         while True:
             with self.lock:
                 if not self.joining:
                     return
                 listener = self.joining[0]
                 state = self.channels.get(listener.channel)
+                waiting = [j for j in self.joining if j.channel == listener.channel]
+            # A failing head read is the backend's (the hub reconnects and
+            # admits it then), a failing start the listener's own.
+            head, served = heads.get(listener.channel, ("", []))
+            if listener not in served:
+                head = self.backend.head(listener.channel)
+                heads[listener.channel] = (head, waiting)
             if state is None:
                 # Read before joining, so the channel's cursor is no later
                 # than anything the backend will report after it.
-                state = _Channel(self.backend.head(listener.channel))
-            first = self._start(listener, state.cursor)
+                state = _Channel(head)
+            try:
+                first = self._start(listener, state.cursor, head)
+            except Exception:
+                # Its own start (its replay) failed: retrying it before the
+                # others would hold every subscriber of the process.
+                with self.lock:
+                    if self.joining and self.joining[0] is listener:
+                        self.joining.popleft()
+                self.drop(listener, "its start failed")
+                continue
             with self.lock:
                 if not self.joining or self.joining[0] is not listener:
                     continue  # it left meanwhile
@@ -165,14 +231,19 @@ class Hub:
                 self.channels.setdefault(listener.channel, state).listeners.append(
                     listener
                 )
+            listener.replayed = len(first)
             self._deliver([(listener, first)], ready=True)
 
-    def _start(self, listener: Listener, cursor: str) -> list[ServerSentEvent]:
-        """Where ``listener`` starts: the hub's cursor, or its last event id."""
+    def _start(
+        self, listener: Listener, cursor: str, head: str
+    ) -> list[ServerSentEvent]:
+        """Where ``listener`` starts: the channel's head, read after it joined
+        (so it gets every event published after ``subscribe()`` returned,
+        and none published before it was called), or its last event id."""
         backend = self.backend
         last = listener.last_event_id
         if last is None:
-            listener.position = backend.key(cursor)
+            listener.position = backend.key(head)
             return []
         key = backend.key(last)
         if key is None:
@@ -201,6 +272,7 @@ class Hub:
         if not batches:
             return
         deliveries: list[tuple[Listener, list[ServerSentEvent]]] = []
+        failed: list[Listener] = []
         key = self.backend.key
         with self.lock:
             for name, batch in batches.items():
@@ -213,7 +285,20 @@ class Hub:
                     state.cursor = batch.lost_until
                 else:
                     continue
-                events = [(key(r.id), to_event(r)) for r in batch.records]
+                try:
+                    events = [(key(r.id), to_event(r)) for r in batch.records]
+                except Exception:
+                    # A record no event can be made of (written by something
+                    # else than publish()): its channel's subscribers end, the
+                    # other channels' batches still go out.
+                    logger.exception(
+                        "Broadcast channel %r has a record that is not an "
+                        "event; its subscribers are dropped",
+                        name,
+                    )
+                    failed.extend(state.listeners)
+                    del self.channels[name]
+                    continue
                 lost = batch.lost_until
                 for listener in state.listeners:
                     position = listener.position
@@ -233,6 +318,8 @@ class Hub:
                         listener.position = key(str(mine[-1].id))
                         deliveries.append((listener, mine))
         self._deliver(deliveries)
+        for listener in failed:
+            listener.end()
 
     def _deliver(
         self,
@@ -245,32 +332,48 @@ class Hub:
         ] = {}
         for listener, events in deliveries:
             if listener.loop is None:
-                with listener.condition:
-                    listener.take(events)
-                    if ready:
-                        listener.live = True
-                    listener.condition.notify_all()
+                try:
+                    with listener.condition:
+                        kept = listener.take(events)
+                        if ready:
+                            listener.live = True
+                        listener.condition.notify_all()
+                        moved = listener.loop  # its first async step, meanwhile
+                except Exception:
+                    self.drop(listener, "taking its events failed")
+                    continue
+                if not kept:
+                    self._overflowed(listener)
+                if moved is not None:
+                    with contextlib.suppress(RuntimeError):  # its loop is closed
+                        moved.call_soon_threadsafe(listener.signal)
                 if ready:
                     listener.ready.set()
             else:
                 by_loop.setdefault(listener.loop, []).append((listener, events))
         for loop, items in by_loop.items():
             try:
-                loop.call_soon_threadsafe(_take_on_loop, items, ready)
+                loop.call_soon_threadsafe(self._take_on_loop, items, ready)
             except RuntimeError:  # the loop is closed: its subscribers are gone
                 for listener, _ in items:
                     self.leave(listener)
 
-
-def _take_on_loop(
-    items: list[tuple[Listener, list[ServerSentEvent]]], ready: bool
-) -> None:
-    for listener, events in items:
-        listener.take(events)
-        if ready:
-            listener.live = True
-            listener.ready.set()
-        listener.signal()
+    def _take_on_loop(
+        self, items: list[tuple[Listener, list[ServerSentEvent]]], ready: bool
+    ) -> None:
+        # On the subscribers' event loop: one failing leaves the others.
+        for listener, events in items:
+            try:
+                kept = listener.take(events)
+            except Exception:
+                self.drop(listener, "taking its events failed")
+                continue
+            if not kept:
+                self._overflowed(listener)
+            if ready:
+                listener.live = True
+                listener.ready.set()
+            listener.signal()
 
 
 _hubs: dict[str, Hub] = {}

@@ -22,6 +22,13 @@ from django_streamkit._broadcast.base import Batch, Record, decode_data
 #: The longest blocking read: the backstop for a wake-up sent just before
 #: the read began (CLIENT UNBLOCK only reaches a client already blocked).
 BLOCK_MS = 1000
+#: Seconds an answer may take past its ``BLOCK`` before the link is taken
+#: for lost (a half-open connection: Redis gone, or a NAT or proxy that
+#: dropped it, sends nothing and closes nothing). The hub then reconnects
+#: and reads on from its cursors, so nothing is lost or given twice.
+READ_SLACK = 5.0
+#: The wake-up's own timeout.
+WAKE_TIMEOUT = 0.5
 
 _PUBLISH = """
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
@@ -42,8 +49,18 @@ class RedisBackend:
     def __init__(self, url: str, prefix: str, retention: int) -> None:
         self.prefix = prefix
         self.retention = retention
-        self.client: redis.Redis = redis.Redis.from_url(url, decode_responses=True)
+        # Publishing: the URL's options win, else redis-py 8's default
+        # timeout (earlier releases wait for ever on a dead link).
+        self.client: redis.Redis = redis.Redis.from_url(
+            url, decode_responses=True, socket_timeout=READ_SLACK
+        )
         self.url = url
+        # The hub's own reads (head, replays) are bounded whatever the URL
+        # says, and so is the wake-up, sent from subscribers' threads and
+        # event loops, which must never wait long (a lost one is made up
+        # for by BLOCK_MS).
+        self.control = _bounded(url, READ_SLACK)
+        self.waker = _bounded(url, WAKE_TIMEOUT)
         self.reader: redis.Redis | None = None
         self.reader_id: int | None = None
         self.woken = threading.Event()
@@ -59,7 +76,7 @@ class RedisBackend:
         )
 
     def head(self, channel: str) -> str:
-        newest = self.client.xrevrange(self.prefix + channel, count=1)
+        newest = self.control.xrevrange(self.prefix + channel, count=1)
         return str(newest[0][0]) if newest else "0-0"
 
     def key(self, event_id: str) -> tuple[int, ...] | None:
@@ -72,7 +89,7 @@ class RedisBackend:
 
     def read(self, channel: str, after: str) -> Batch:
         stream = self.prefix + channel
-        entries = self.client.xrange(stream, min="(" + after, max="+")
+        entries = self.control.xrange(stream, min="(" + after, max="+")
         return _batch(entries, after)
 
     def wait(self, cursors: Mapping[str, str], timeout: float) -> dict[str, Batch]:
@@ -96,8 +113,8 @@ class RedisBackend:
 
     def _reader(self) -> redis.Redis:
         if self.reader is None:
-            self.reader = redis.Redis.from_url(
-                self.url, decode_responses=True, single_connection_client=True
+            self.reader = _bounded(
+                self.url, BLOCK_MS / 1000 + READ_SLACK, single_connection_client=True
             )
             self.reader_id = int(self.reader.client_id())
         return self.reader
@@ -107,12 +124,26 @@ class RedisBackend:
         if self.reader_id is not None:
             # If this fails, the hub's read ends by itself within BLOCK_MS.
             with contextlib.suppress(redis.RedisError):
-                self.client.client_unblock(self.reader_id)
+                self.waker.client_unblock(self.reader_id)
 
     def close(self) -> None:
         reader, self.reader, self.reader_id = self.reader, None, None
         if reader is not None:
-            reader.close()
+            reader.close()  # gives its connection back to its own pool
+            reader.connection_pool.disconnect()
+        # Connections that may be on the lost link go too.
+        self.control.connection_pool.disconnect()
+        self.waker.connection_pool.disconnect()
+
+
+def _bounded(url: str, timeout: float, **options: Any) -> redis.Redis:
+    """A client on ``url`` whose every read and connect ends in ``timeout``
+    seconds, whatever the URL's own options."""
+    pool = redis.ConnectionPool.from_url(url, decode_responses=True)
+    pool.connection_kwargs.update(
+        socket_timeout=timeout, socket_connect_timeout=timeout, socket_keepalive=True
+    )
+    return redis.Redis(connection_pool=pool, **options)
 
 
 _LIMIT = 2**64

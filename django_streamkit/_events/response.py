@@ -104,7 +104,23 @@ class EventStreamResponse(StreamingResponse):
 
     # A stream that is never silent is checked after each chunk too, so it
     # also ends when the server is told to stop, not when it is killed.
+    def _answers_head(self) -> bool:
+        """Whether this answers a HEAD request. Django's handler registers
+        the request's ``close`` among the response's closers (WSGI and ASGI
+        alike); it is how a response returned by a function view learns its
+        request."""
+        for closer in self._resource_closers:
+            request = getattr(closer, "__self__", None)
+            if isinstance(request, HttpRequest):
+                return request.method == "HEAD"
+        return False
+
     def __iter__(self) -> Iterator[bytes]:
+        if self._answers_head():
+            # The GET's headers and no body: servers read a HEAD body to its
+            # end before dropping it, so the source would run (and hold the
+            # worker) for as long as it goes on. It is closed unstarted.
+            return
         self._watch()
         chunks = super().__iter__()
         try:
@@ -116,6 +132,10 @@ class EventStreamResponse(StreamingResponse):
             chunks.close()  # type: ignore[attr-defined]
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        if self._answers_head():
+            if self._stream.feed.is_async:
+                await self._aclose()  # no closer runs an async source's
+            return
         self._watch()
         chunks = super().__aiter__()
         try:

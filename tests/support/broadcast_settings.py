@@ -36,4 +36,5 @@ else:
         "BACKEND": "redis",
         "URL": os.environ.get("STREAMKIT_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"),
         "PREFIX": os.environ.get("STREAMKIT_TEST_REDIS_PREFIX", "streamkit-test:"),
+        "RETENTION": int(os.environ.get("STREAMKIT_TEST_RETENTION", "1000")),
     }

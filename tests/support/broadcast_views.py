@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest
 from django.urls import path
 
 from django_streamkit import EventStreamResponse, last_event_id
+from django_streamkit._broadcast import hub
 from django_streamkit.broadcast import subscribe
 from django_streamkit.events import sync_only
+
+# A small queue per subscriber, so a test's slow client overflows it soon.
+if os.environ.get("STREAMKIT_TEST_MAX_PENDING"):
+    hub.MAX_PENDING = int(os.environ["STREAMKIT_TEST_MAX_PENDING"])
 
 
 def channel(request: HttpRequest, name: str) -> EventStreamResponse:

@@ -145,6 +145,28 @@ class AsyncResume(EventStreamView):
             yield ServerSentEvent(f"event {n}", id=n, event="tick")
 
 
+def _probed_sync(token: str) -> Iterator[str]:
+    _mark(token, "started")
+    for n in range(3):
+        time.sleep(0.1)
+        yield f"event {n}"
+
+
+async def _probed_async(token: str) -> AsyncIterator[str]:
+    _mark(token, "started")
+    for n in range(3):
+        await asyncio.sleep(0.1)
+        yield f"event {n}"
+
+
+def probed(request: HttpRequest) -> EventStreamResponse:
+    """A function view over a source that records that it started."""
+    token = request.GET.get("token", "")
+    if request.GET.get("kind") == "async":
+        return EventStreamResponse(_probed_async(token), retry=500)
+    return EventStreamResponse(_probed_sync(token), retry=500)
+
+
 def echo_id(request: HttpRequest) -> EventStreamResponse:
     """One event: what ``last_event_id()`` read from the request."""
     return EventStreamResponse([str(last_event_id(request))])
@@ -152,6 +174,7 @@ def echo_id(request: HttpRequest) -> EventStreamResponse:
 
 urlpatterns = [
     path("echo-id", echo_id),
+    path("probed", probed),
     path("slow", slow),
     path("blocked", blocked),
     path("silent", silent),
