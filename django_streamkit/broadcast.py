@@ -32,7 +32,6 @@ from django.db import connections, transaction
 
 from django_streamkit._broadcast import hub as _hub
 from django_streamkit._broadcast.base import Backend, check_channel, encode_data
-from django_streamkit._core.bridge import in_event_loop
 from django_streamkit._events.event import ServerSentEvent
 from django_streamkit.conf import conf
 
@@ -49,10 +48,6 @@ BACKENDS = ("database", "redis", "memory")
 
 #: How long the sync iterator waits before it yields ``None``.
 WAIT = 1.0
-#: How long ``subscribe()`` waits (outside an event loop) for the hub to
-#: take it in; past it (the backend is down), the hub takes it in once it
-#: has reconnected.
-ADMISSION = 5.0
 
 _backends: dict[str, Backend] = {}
 
@@ -151,24 +146,16 @@ async def apublish(
 def subscribe(channel: str, *, last_event_id: str | None = None) -> Subscription:
     """The events of ``channel``: the retained ones after ``last_event_id``
     (a ``reset`` event first if some of them are no longer retained), then
-    live ones; with ``last_event_id=None``, live ones: every event published
-    after ``subscribe()`` returns, once, and none published before it was
-    called. Iterate it (yields ``None`` while it waits) or iterate it
-    asynchronously; close it when done.
-
-    It joins the process's hub at once and, outside an event loop, waits
-    for the hub to take it in (a moment; at most ``ADMISSION`` seconds).
-    Inside one it does not block the loop: the rule then holds from when it
-    is ``live``, which its first ``__anext__`` awaits."""
+    live ones; with ``last_event_id=None``, live ones from the first
+    iteration on. Iterate it (yields ``None`` while it waits) or iterate it
+    asynchronously; close it when done."""
     check_channel(channel)
     if last_event_id is not None and not isinstance(last_event_id, str):
         raise ValueError(
             f"last_event_id={last_event_id!r} must be a str (the Last-Event-ID "
             "header) or None."
         )
-    subscription = Subscription(channel, last_event_id)
-    subscription._join()
-    return subscription
+    return Subscription(channel, last_event_id)
 
 
 class Subscription:
@@ -189,15 +176,16 @@ class Subscription:
         """Whether it is receiving: it started, and its replay was read."""
         return self._listener is not None and self._listener.live
 
-    def _join(self) -> _hub.Listener:
+    def _join(self, loop: asyncio.AbstractEventLoop | None) -> _hub.Listener:
         listener = _hub.Listener(self.channel, self.last_event_id)
+        if loop is not None:
+            listener.loop = loop
+            listener.wakeup = asyncio.Event()
         key, config = _config()
         self._hub = _hub.join(key, lambda: make_backend(config), listener)
         self._listener = listener
         # Leave the hub even if the subscription is dropped unclosed.
         weakref.finalize(self, self._hub.leave, listener)
-        if not in_event_loop():
-            listener.ready.wait(ADMISSION)
         return listener
 
     # -- sync -----------------------------------------------------------------
@@ -208,10 +196,8 @@ class Subscription:
     def __next__(self) -> ServerSentEvent | None:
         if self._closed:
             raise StopIteration
-        listener = self._listener or self._join()
-        if listener.mode is None:
-            listener.mode = "sync"
-        elif listener.mode != "sync":
+        listener = self._listener or self._join(None)
+        if listener.loop is not None:
             raise RuntimeError(
                 "This subscription is iterated asynchronously; iterate a new "
                 "subscribe() to read it synchronously."
@@ -254,13 +240,7 @@ class Subscription:
     async def __anext__(self) -> ServerSentEvent:
         if self._closed:
             raise StopAsyncIteration
-        listener = self._listener or self._join()
-        if listener.mode is None:
-            # From now on the hub hands it events on this loop.
-            with listener.condition:
-                listener.wakeup = asyncio.Event()
-                listener.loop = asyncio.get_running_loop()
-                listener.mode = "async"
+        listener = self._listener or self._join(asyncio.get_running_loop())
         if listener.wakeup is None:
             raise RuntimeError(
                 "This subscription is iterated synchronously; iterate a new "

@@ -196,9 +196,9 @@ def test_the_listen_socket_may_be_past_select_s_1024_descriptors(
 def live(subscription: Subscription) -> None:
     """Iterate until the hub has admitted it (a bounded wait)."""
     for _ in range(10):
+        assert next(subscription) is None
         if subscription.live:
             return
-        assert next(subscription) is None
     raise AssertionError(f"{subscription} never went live")
 
 

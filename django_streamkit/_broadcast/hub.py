@@ -61,9 +61,6 @@ class Listener:
         self.ended = False
         #: Its replay, which it may have waiting beside MAX_PENDING live ones.
         self.replayed = 0
-        #: How it is iterated ("sync" or "async"), fixed by its first step;
-        #: until then the hub hands it events as to a sync one.
-        self.mode: str | None = None
 
     def take(self, events: Iterable[ServerSentEvent]) -> bool:
         """Append (on the listener's own thread or loop, or under its lock);
@@ -195,27 +192,18 @@ class Hub:
             logger.exception("Closing the broadcast %s backend", self.backend.name)
 
     def _admit(self) -> None:
-        # A head read serves the listeners that had joined before it.
-        heads: dict[str, tuple[str, list[Listener]]] = {}
         while True:
             with self.lock:
                 if not self.joining:
                     return
                 listener = self.joining[0]
                 state = self.channels.get(listener.channel)
-                waiting = [j for j in self.joining if j.channel == listener.channel]
-            # A failing head read is the backend's (the hub reconnects and
-            # admits it then), a failing start the listener's own.
-            head, served = heads.get(listener.channel, ("", []))
-            if listener not in served:
-                head = self.backend.head(listener.channel)
-                heads[listener.channel] = (head, waiting)
             if state is None:
                 # Read before joining, so the channel's cursor is no later
                 # than anything the backend will report after it.
-                state = _Channel(head)
+                state = _Channel(self.backend.head(listener.channel))
             try:
-                first = self._start(listener, state.cursor, head)
+                first = self._start(listener, state.cursor)
             except Exception:
                 # Its own start (its replay) failed: retrying it before the
                 # others would hold every subscriber of the process.
@@ -234,16 +222,12 @@ class Hub:
             listener.replayed = len(first)
             self._deliver([(listener, first)], ready=True)
 
-    def _start(
-        self, listener: Listener, cursor: str, head: str
-    ) -> list[ServerSentEvent]:
-        """Where ``listener`` starts: the channel's head, read after it joined
-        (so it gets every event published after ``subscribe()`` returned,
-        and none published before it was called), or its last event id."""
+    def _start(self, listener: Listener, cursor: str) -> list[ServerSentEvent]:
+        """Where ``listener`` starts: the hub's cursor, or its last event id."""
         backend = self.backend
         last = listener.last_event_id
         if last is None:
-            listener.position = backend.key(head)
+            listener.position = backend.key(cursor)
             return []
         key = backend.key(last)
         if key is None:
@@ -338,15 +322,11 @@ class Hub:
                         if ready:
                             listener.live = True
                         listener.condition.notify_all()
-                        moved = listener.loop  # its first async step, meanwhile
                 except Exception:
                     self.drop(listener, "taking its events failed")
                     continue
                 if not kept:
                     self._overflowed(listener)
-                if moved is not None:
-                    with contextlib.suppress(RuntimeError):  # its loop is closed
-                        moved.call_soon_threadsafe(listener.signal)
                 if ready:
                     listener.ready.set()
             else:
