@@ -46,6 +46,18 @@ def test_a_document_and_its_lines() -> None:
     assert body(stream_json(iter(range(3)))) == b"[0,1,2]"
 
 
+def test_no_items_as_json_lines_are_no_chunks_sync_or_async() -> None:
+    async def none() -> AsyncIterator[Any]:
+        for item in ():
+            yield item
+
+    async def read(chunks: Any) -> list[bytes]:
+        return [chunk async for chunk in chunks]
+
+    assert list(stream_ndjson([])) == []  # type: ignore[arg-type]
+    assert asyncio.run(read(stream_ndjson(none()))) == []
+
+
 def test_an_envelope_holds_the_array_where_its_key_is() -> None:
     assert body(stream_json([1, 2], envelope={"count": 2})) == (
         b'{"count":2,"results":[1,2]}'
