@@ -120,6 +120,21 @@ def _resolve_header(header: Iterable[object]) -> Iterable[object]:
     return [str(cell) if isinstance(cell, Promise) else cell for cell in header]
 
 
+def attachment(filename: str | None) -> str | None:
+    """The ``Content-Disposition`` that makes a response the download
+    ``filename`` (a lazy translation string is resolved now); ``None``: none.
+    """
+    if filename is None:
+        return None
+    if isinstance(filename, Promise):
+        filename = str(filename)
+    if not isinstance(filename, str):
+        raise TypeError(
+            f"filename must be a str, not {filename!r} ({type(filename).__name__})."
+        )
+    return content_disposition(filename)
+
+
 def _short_repr(value: object) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -143,16 +158,7 @@ class StreamingCSVResponse(StreamingResponse):
         **options: Unpack[CSVOptions],
     ) -> None:
         given = {key.lower() for key in headers or ()}
-        disposition = None
-        if filename is not None and "content-disposition" not in given:
-            if isinstance(filename, Promise):
-                filename = str(filename)
-            if not isinstance(filename, str):
-                raise TypeError(
-                    f"filename must be a str, not {filename!r} "
-                    f"({type(filename).__name__})."
-                )
-            disposition = content_disposition(filename)
+        disposition = None if "content-disposition" in given else attachment(filename)
         content = _feed(rows, options)
         super().__init__(
             content,
