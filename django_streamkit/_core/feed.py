@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
-from itertools import islice
+from itertools import chain, islice
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 from django_streamkit._core.gate import Weigh
@@ -176,6 +176,41 @@ class PacedFeed(Feed[T]):
                 yield end
         finally:
             await self.aclose()
+
+
+class RowFeed(PacedFeed[Any]):
+    """A paced feed of rows, or (``batched``) of lists of rows as a database
+    fetches them, written a list of rows at a time by :meth:`_write` (CSV,
+    XLSX). Iterated directly, fetched batches are flattened, so a chunk holds
+    ``limit()`` rows exactly."""
+
+    def __init__(
+        self,
+        rows: Iterator[object] | AsyncIterator[object],
+        fmt: Pace,
+        *,
+        header_apart: bool = False,
+        batched: bool = False,
+    ) -> None:
+        self.fmt = fmt
+        self.source = rows
+        self.is_async = hasattr(rows, "__anext__")
+        self.head_alone = header_apart
+        self.weigh = len if batched else None
+        self._batched = batched
+
+    def render(self, items: list[Any]) -> bytes:
+        return self._write(list(chain.from_iterable(items)) if self._batched else items)
+
+    def _write(self, rows: list[Any]) -> bytes:
+        """``rows`` as bytes, counted with :meth:`_wrote`."""
+        raise NotImplementedError
+
+    def _direct(
+        self, source: Iterator[Any]
+    ) -> tuple[Iterator[Any], None, Callable[[list[Any]], bytes]]:
+        rows = chain.from_iterable(source) if self._batched else source
+        return rows, None, self._write
 
 
 def _take(items: Iterator[Any], limit: int, weigh: Weigh[Any] | None) -> list[Any]:

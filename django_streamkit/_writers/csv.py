@@ -11,10 +11,8 @@ generator's ``finally`` runs) when the chunks end, fail or are closed early.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from itertools import chain
-from typing import Any
 
-from django_streamkit._core.feed import PacedFeed, chunks_of
+from django_streamkit._core.feed import RowFeed, chunks_of
 from django_streamkit._writers.csv_encoder import Encoder
 from django_streamkit._writers.csv_format import CSVFormat
 from django_streamkit._writers.csv_text import Row
@@ -22,7 +20,7 @@ from django_streamkit._writers.csv_text import Row
 __all__ = ["CSVFeed", "CSVFormat", "aiter_csv", "chunks_of", "iter_csv"]
 
 
-class CSVFeed(PacedFeed[Any]):
+class CSVFeed(RowFeed):
     """Encoded CSV of ``rows``, as a :class:`Feed` and as an iterator.
 
     A streaming response relays it: the rows are pulled as they come and
@@ -46,12 +44,7 @@ class CSVFeed(PacedFeed[Any]):
         header_apart: bool = False,
         batched: bool = False,
     ) -> None:
-        self.fmt = fmt
-        self.source = rows
-        self.is_async = hasattr(rows, "__anext__")
-        self.head_alone = header_apart
-        self.weigh = len if batched else None
-        self._batched = batched
+        super().__init__(rows, fmt, header_apart=header_apart, batched=batched)
         self._encoder = Encoder(fmt)
         self._bound = False  # bind() has seen the first row
         self._copy: Callable[[Iterable[object]], Row] | None = None
@@ -62,10 +55,6 @@ class CSVFeed(PacedFeed[Any]):
         # Even with nothing else, the encoding's own byte order mark.
         return self._encoder.encode(self._encoder.start())
 
-    def render(self, items: list[Any]) -> bytes:
-        # Rows as the source gives them (fetched batches of rows, flattened).
-        return self._write(list(chain.from_iterable(items)) if self._batched else items)
-
     def _write(self, rows: list[Row]) -> bytes:
         if not rows:
             return b""
@@ -74,15 +63,6 @@ class CSVFeed(PacedFeed[Any]):
         if (copy := self._copy) is not None:
             rows = [copy(row) for row in rows]
         return self._wrote(len(rows), self._encoder.write(rows))
-
-    # -- direct iteration (no relay) --------------------------------------------
-
-    def _direct(
-        self, source: Iterator[Any]
-    ) -> tuple[Iterator[Any], None, Callable[[list[Row]], bytes]]:
-        # Fetched batches flattened: each chunk holds limit() rows exactly.
-        rows = chain.from_iterable(source) if self._batched else source
-        return rows, None, self._write
 
 
 def iter_csv(

@@ -12,12 +12,11 @@ is closed early never looks like a complete file. Nothing here imports Django.
 from __future__ import annotations
 
 import datetime
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any, Final
 
-from django_streamkit._core.feed import PacedFeed, chunks_of
+from django_streamkit._core.feed import RowFeed, chunks_of
 from django_streamkit._writers.xlsx_cells import Cells
 from django_streamkit._writers.xlsx_parts import check_sheet_name
 from django_streamkit._writers.xlsx_sheet import MAX_COLUMNS, Workbook
@@ -92,7 +91,7 @@ class XLSXFormat:
         )
 
 
-class XLSXFeed(PacedFeed[Any]):
+class XLSXFeed(RowFeed):
     """A streamed workbook of ``rows``, as a :class:`Feed` and as an iterator.
 
     Iterated directly, the first chunk holds every part up to the first row
@@ -111,12 +110,7 @@ class XLSXFeed(PacedFeed[Any]):
         header_apart: bool = False,
         batched: bool = False,
     ) -> None:
-        self.fmt = fmt
-        self.source = rows
-        self.is_async = hasattr(rows, "__anext__")
-        self.head_alone = header_apart
-        self.weigh = len if batched else None
-        self._batched = batched
+        super().__init__(rows, fmt, header_apart=header_apart, batched=batched)
         self._book = Workbook(
             fmt.header,
             fmt.sheet_name,
@@ -130,21 +124,8 @@ class XLSXFeed(PacedFeed[Any]):
     def head(self) -> bytes:
         return self._book.head()
 
-    def render(self, items: list[Any]) -> bytes:
-        rows = list(chain.from_iterable(items)) if self._batched else items
-        return self._write(rows)
-
     def _write(self, rows: list[Any]) -> bytes:
         return self._wrote(len(rows), self._book.write(rows))
 
     def tail(self) -> bytes:
         return self._book.tail()
-
-    # -- direct iteration (no relay) --------------------------------------------
-
-    def _direct(
-        self, source: Iterator[Any]
-    ) -> tuple[Iterator[Any], None, Callable[[list[Any]], bytes]]:
-        # Fetched batches flattened, as CSVFeed reads them.
-        rows = chain.from_iterable(source) if self._batched else source
-        return rows, None, self._write
