@@ -104,12 +104,7 @@ def _feed(rows: Rows, options: CSVOptions) -> CSVFeed | CopyFeed:
         return iter_csv(rows, fmt, header_apart=wait)
     if isinstance(rows, AsyncIterable):
         return aiter_csv(rows.__aiter__(), fmt)
-    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
-        raise TypeError(
-            f"stream_csv() rows must be an iterable or async iterable of rows, "
-            f"not {_short_repr(rows)} ({type(rows).__name__}); pass a list of "
-            f"rows, a generator or a QuerySet."
-        )
+    check_rows(rows, "stream_csv()")
     return iter_csv(iter(rows), fmt)
 
 
@@ -133,6 +128,17 @@ def attachment(filename: str | None) -> str | None:
             f"filename must be a str, not {filename!r} ({type(filename).__name__})."
         )
     return content_disposition(filename)
+
+
+def check_rows(rows: object, caller: str) -> None:
+    """Raise unless ``rows`` is an iterable of rows (a str, bytes or a dict
+    is not, though it iterates)."""
+    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
+        raise TypeError(
+            f"{caller} rows must be an iterable or async iterable of rows, "
+            f"not {_short_repr(rows)} ({type(rows).__name__}); pass a list of "
+            f"rows, a generator or a QuerySet."
+        )
 
 
 def _short_repr(value: object) -> str:

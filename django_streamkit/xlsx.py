@@ -22,7 +22,7 @@ from django_streamkit._db.queryset import QuerySetRows, must_wait
 from django_streamkit._writers.datetimes import ISO, LOCAL, DateTimeText
 from django_streamkit._writers.xlsx import XLSXFeed, XLSXFormat, chunks_of
 from django_streamkit.conf import conf
-from django_streamkit.csv import Rows, attachment, queryset_rows
+from django_streamkit.csv import Rows, attachment, check_rows, queryset_rows
 from django_streamkit.responses import StreamingResponse
 
 __all__ = ["CONTENT_TYPE", "StreamingXLSXResponse", "XLSXOptions", "stream_xlsx"]
@@ -99,14 +99,7 @@ def _feed(rows: Rows, options: XLSXOptions) -> XLSXFeed:
         return XLSXFeed(rows, fmt, header_apart=wait)
     if isinstance(rows, AsyncIterable):
         return XLSXFeed(rows.__aiter__(), fmt)
-    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
-        text = repr(rows)
-        raise TypeError(
-            f"stream_xlsx() rows must be an iterable or async iterable of rows, "
-            f"not {text if len(text) <= 80 else text[:77] + '...'} "
-            f"({type(rows).__name__}); pass a list of rows, a generator or a "
-            f"QuerySet."
-        )
+    check_rows(rows, "stream_xlsx()")
     return XLSXFeed(iter(rows), fmt)
 
 
