@@ -8,12 +8,11 @@ import csv
 import datetime
 import io
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client, RequestFactory, override_settings
@@ -26,7 +25,8 @@ from django_streamkit._exports.formats import ExportFormat, filename_for, get_fo
 from django_streamkit.admin import StreamingCSVExportMixin
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.views import CSVStreamView
-from tests.support.testapp.models import Customer, Order
+from tests.support.people import signed_in_staff, three_orders
+from tests.support.testapp.models import Order
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -83,28 +83,12 @@ def __getattr__(name: str) -> object:
 
 @pytest.fixture
 def orders() -> list[Order]:
-    ann = Customer.objects.create(name="Ann")
-    when = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-    return Order.objects.bulk_create(
-        [
-            Order(
-                number=f"N-{i}",
-                customer=ann,
-                status=status,
-                total=Decimal(i),
-                created=when,
-            )
-            for i, status in enumerate(["paid", "new", "paid"], 1)
-        ]
-    )
+    return three_orders()
 
 
 @pytest.fixture
 def staff(client: Client) -> Client:
-    user = User.objects.create_user("staff", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename="view_order"))
-    client.force_login(user)
-    return client
+    return signed_in_staff(client)
 
 
 def table(response: Any, delimiter: str) -> list[list[str]]:
