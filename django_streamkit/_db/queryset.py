@@ -108,16 +108,11 @@ class QuerySetRows(Generator[Any, None, None]):
         ):
             return None
 
-        def batches(queryset: QuerySet[Model, object]) -> Iterator[list[Any]]:
-            plan = ColumnPlan(
+        return self._read(
+            lambda queryset: ColumnPlan(
                 queryset, self.chunk_size, self.labels, as_text, datetimes
             )
-            return plan.batches()
-
-        self._rows = _in_transaction(
-            self.queryset, lambda: keyset.read(self.queryset, self.chunk_size, batches)
         )
-        return self._rows
 
     def value_batches(
         self,
@@ -146,8 +141,8 @@ class QuerySetRows(Generator[Any, None, None]):
         ):
             return None
 
-        def batches(queryset: QuerySet[Model, object]) -> Iterator[list[Any]]:
-            plan = ColumnPlan(
+        return self._read(
+            lambda queryset: ColumnPlan(
                 queryset,
                 self.chunk_size,
                 self.labels,
@@ -156,9 +151,16 @@ class QuerySetRows(Generator[Any, None, None]):
                 finish=finish,
                 finish_texts=texts,
             )
-            return plan.batches()
+        )
 
-        # In keyset pages behind PgBouncer, as csv_batches() reads them.
+    def _read(
+        self, plan: Callable[[QuerySet[Model, object]], ColumnPlan]
+    ) -> Iterator[list[Any]]:
+        # By the column reader, in keyset pages behind PgBouncer and inside
+        # _in_transaction, as iteration reads them.
+        def batches(queryset: QuerySet[Model, object]) -> Iterator[list[Any]]:
+            return plan(queryset).batches()
+
         self._rows = _in_transaction(
             self.queryset, lambda: keyset.read(self.queryset, self.chunk_size, batches)
         )
