@@ -19,6 +19,7 @@ from django.test import Client, RequestFactory
 from django_streamkit import checks as checks_module
 from django_streamkit.exports import CSVExport, registry
 from tests.support.docs import blocks, in_test_app, read_doc
+from tests.support.registry import registry_restored
 from tests.support.testapp.models import Customer, Order
 
 DOC = read_doc("exports.md")
@@ -29,19 +30,14 @@ UTC = datetime.UTC
 def examples() -> Iterator[dict[str, Any]]:
     """Run the Python examples: exports into an emptied registry, the admin
     into a site of its own."""
-    saved = dict(registry._registry)
-    registry._registry.clear()
     namespace: dict[str, Any] = {"doc_site": admin.AdminSite()}
-    try:
+    with registry_restored(empty=True):
         for source in blocks(DOC, "python"):
             source = in_test_app(source).replace(
                 "@admin.register(Order)", "@admin.register(Order, site=doc_site)"
             )
             exec(source, namespace)
         yield namespace
-    finally:
-        registry._registry.clear()
-        registry._registry.update(saved)
 
 
 def numbers(response: Any) -> list[str]:

@@ -23,9 +23,10 @@ from django_streamkit._exports import formats
 from django_streamkit._exports.checks import check_registry
 from django_streamkit._exports.formats import ExportFormat, filename_for, get_format
 from django_streamkit.admin import StreamingCSVExportMixin
-from django_streamkit.exports import CSVExport, register, registry
+from django_streamkit.exports import CSVExport, register
 from django_streamkit.views import CSVStreamView
 from tests.support.people import signed_in_staff, three_orders
+from tests.support.registry import registry_restored
 from tests.support.testapp.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -49,14 +50,10 @@ TSV = ExportFormat("tsv", "TSV", f"{__name__}.TSVStreamView")
 @pytest.fixture(autouse=True)
 def tsv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setitem(formats.FORMATS, "tsv", TSV)
-    saved = dict(registry._registry)
-    try:
+    with registry_restored():
         yield
-    finally:
-        registry._registry.clear()
-        registry._registry.update(saved)
-        # Not left for the system checks of later tests, without the format.
-        site._registry.clear()
+    # Not left for the system checks of later tests, without the format.
+    site._registry.clear()
 
 
 class TwoFormatAdmin(StreamingCSVExportMixin, admin.ModelAdmin):  # type: ignore[type-arg]

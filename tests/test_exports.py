@@ -23,6 +23,7 @@ from django_streamkit._exports.filters import FilterError, filter_queryset
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.views import CSVStreamView
 from tests.support.people import user_with
+from tests.support.registry import registry_restored
 from tests.support.testapp.exports import CustomerExport, OrderExport, PaidOrderExport
 from tests.support.testapp.models import Book, Customer, Order, Sample
 
@@ -92,12 +93,8 @@ def numbers(response: Any) -> list[str]:
 
 @pytest.fixture
 def isolated_registry() -> Iterator[None]:
-    saved = dict(registry._registry)
-    try:
+    with registry_restored():
         yield
-    finally:
-        registry._registry.clear()
-        registry._registry.update(saved)
 
 
 # -- registry ----------------------------------------------------------------

@@ -15,9 +15,10 @@ from django.test import Client, override_settings
 from django.urls import include, path
 
 from django_streamkit.admin import StreamingCSVExportMixin
-from django_streamkit.exports import CSVExport, register, registry
+from django_streamkit.exports import CSVExport, register
 from django_streamkit.xlsx import CONTENT_TYPE
 from tests.support.people import WHEN, signed_in_staff, three_orders
+from tests.support.registry import registry_restored
 from tests.support.testapp.models import Order
 
 pytestmark = pytest.mark.django_db
@@ -46,13 +47,9 @@ def __getattr__(name: str) -> object:
 
 @pytest.fixture(autouse=True)
 def clean_registry() -> Iterator[None]:
-    saved = dict(registry._registry)
-    try:
+    with registry_restored():
         yield
-    finally:
-        registry._registry.clear()
-        registry._registry.update(saved)
-        site._registry.clear()
+    site._registry.clear()
 
 
 @pytest.fixture
