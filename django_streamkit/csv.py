@@ -104,12 +104,7 @@ def _feed(rows: Rows, options: CSVOptions) -> CSVFeed | CopyFeed:
         return iter_csv(rows, fmt, header_apart=wait)
     if isinstance(rows, AsyncIterable):
         return aiter_csv(rows.__aiter__(), fmt)
-    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
-        raise TypeError(
-            f"stream_csv() rows must be an iterable or async iterable of rows, "
-            f"not {_short_repr(rows)} ({type(rows).__name__}); pass a list of "
-            f"rows, a generator or a QuerySet."
-        )
+    check_rows(rows, "stream_csv()")
     return iter_csv(iter(rows), fmt)
 
 
@@ -118,6 +113,32 @@ def _resolve_header(header: Iterable[object]) -> Iterable[object]:
     if isinstance(header, str | bytes):
         return header  # CSVFormat explains the mistake
     return [str(cell) if isinstance(cell, Promise) else cell for cell in header]
+
+
+def attachment(filename: str | None) -> str | None:
+    """The ``Content-Disposition`` that makes a response the download
+    ``filename`` (a lazy translation string is resolved now); ``None``: none.
+    """
+    if filename is None:
+        return None
+    if isinstance(filename, Promise):
+        filename = str(filename)
+    if not isinstance(filename, str):
+        raise TypeError(
+            f"filename must be a str, not {filename!r} ({type(filename).__name__})."
+        )
+    return content_disposition(filename)
+
+
+def check_rows(rows: object, caller: str) -> None:
+    """Raise unless ``rows`` is an iterable of rows (a str, bytes or a dict
+    is not, though it iterates)."""
+    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
+        raise TypeError(
+            f"{caller} rows must be an iterable or async iterable of rows, "
+            f"not {_short_repr(rows)} ({type(rows).__name__}); pass a list of "
+            f"rows, a generator or a QuerySet."
+        )
 
 
 def _short_repr(value: object) -> str:
@@ -143,16 +164,7 @@ class StreamingCSVResponse(StreamingResponse):
         **options: Unpack[CSVOptions],
     ) -> None:
         given = {key.lower() for key in headers or ()}
-        disposition = None
-        if filename is not None and "content-disposition" not in given:
-            if isinstance(filename, Promise):
-                filename = str(filename)
-            if not isinstance(filename, str):
-                raise TypeError(
-                    f"filename must be a str, not {filename!r} "
-                    f"({type(filename).__name__})."
-                )
-            disposition = content_disposition(filename)
+        disposition = None if "content-disposition" in given else attachment(filename)
         content = _feed(rows, options)
         super().__init__(
             content,

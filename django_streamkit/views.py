@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any, ClassVar, Unpack
 
 from django.core.exceptions import ImproperlyConfigured
 from django.core.handlers.asgi import ASGIRequest
-from django.db.models import Model, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 from django.utils.text import slugify
 from django.views.generic.base import ContextMixin, View
@@ -16,13 +15,9 @@ from django.views.generic.base import ContextMixin, View
 from django_streamkit._core.types import Stream
 from django_streamkit._db.columns import (
     CSVColumn,
-    CSVDeclaration,
-    choice_labels,
-    expand_fields,
+    DeclaredColumns,
     positions,
-    resolve_columns,
 )
-from django_streamkit._db.queryset import Labels
 from django_streamkit._events.views import EventStreamView
 from django_streamkit._json.view import JSONStreamView
 from django_streamkit._writers.csv_format import CSVOptions, Dialect
@@ -185,7 +180,7 @@ class AsyncTemplateStreamView(TemplateStreamView):
 # -- CSV ---------------------------------------------------------------------
 
 
-class CSVStreamView(CSVDeclaration, View):
+class CSVStreamView(DeclaredColumns, View):
     """Stream a QuerySet as a CSV download, in Django's class-based idiom.
 
     Rows are read with ``values_list(*fields).iterator()``, so no model
@@ -198,7 +193,9 @@ class CSVStreamView(CSVDeclaration, View):
     """
 
     # model, queryset, fields, labels, choices_as_labels, filename,
-    # escape_formulas and verbatim_fields: see CSVDeclaration.
+    # escape_formulas and verbatim_fields: see CSVDeclaration; get_queryset(),
+    # get_fields(), get_labels(), get_columns() and get_choices_as_labels():
+    # see DeclaredColumns.
     include_header: bool = True
     response_class: ClassVar[type[StreamingCSVResponse]] = StreamingCSVResponse
     # Passed to StreamingCSVResponse; None means the STREAMKIT_* setting.
@@ -218,38 +215,8 @@ class CSVStreamView(CSVDeclaration, View):
 
     # -- hooks, in the order they run -------------------------------------
 
-    def get_queryset(self) -> QuerySet[Model, object]:
-        """The QuerySet to export (``queryset``, or ``model``'s default manager)."""
-        if self.queryset is not None:
-            return self.queryset.all()
-        if self.model is not None:
-            return self.model._default_manager.all()
-        name = type(self).__name__
-        raise ImproperlyConfigured(
-            f"{name} is missing a QuerySet. Define {name}.model, "
-            f"{name}.queryset, or override {name}.get_queryset()."
-        )
-
-    def get_fields(self) -> list[str]:
-        """The lookups to export, one column each."""
-        return expand_fields(self.fields, self.object_list.model, type(self).__name__)
-
-    def get_columns(self) -> list[CSVColumn]:
-        """Resolve each field to its label and model field; validate them."""
-        return resolve_columns(
-            self.object_list, self.get_fields(), self.get_labels(), type(self).__name__
-        )
-
-    def get_labels(self) -> Mapping[str, str]:
-        return self.labels
-
     def get_header(self, columns: Sequence[CSVColumn]) -> list[str] | None:
         return [column.label for column in columns] if self.include_header else None
-
-    def get_choices_as_labels(self, columns: Sequence[CSVColumn]) -> Labels:
-        """Column index -> {stored value: display label} for choice columns,
-        resolved now, in the request's language."""
-        return choice_labels(columns, self.choices_as_labels, type(self).__name__)
 
     def get_rows(self) -> Iterable[Sequence[object]]:
         """The rows to write: ``values_list`` tuples read with ``.iterator()``."""

@@ -19,11 +19,10 @@ from django.utils.functional import Promise
 
 from django_streamkit._core.types import AsyncChunks, SyncChunks
 from django_streamkit._db.queryset import QuerySetRows, must_wait
-from django_streamkit._http import content_disposition
 from django_streamkit._writers.datetimes import ISO, LOCAL, DateTimeText
 from django_streamkit._writers.xlsx import XLSXFeed, XLSXFormat, chunks_of
 from django_streamkit.conf import conf
-from django_streamkit.csv import Rows, queryset_rows
+from django_streamkit.csv import Rows, attachment, check_rows, queryset_rows
 from django_streamkit.responses import StreamingResponse
 
 __all__ = ["CONTENT_TYPE", "StreamingXLSXResponse", "XLSXOptions", "stream_xlsx"]
@@ -100,14 +99,7 @@ def _feed(rows: Rows, options: XLSXOptions) -> XLSXFeed:
         return XLSXFeed(rows, fmt, header_apart=wait)
     if isinstance(rows, AsyncIterable):
         return XLSXFeed(rows.__aiter__(), fmt)
-    if isinstance(rows, str | bytes | Mapping) or not isinstance(rows, Iterable):
-        text = repr(rows)
-        raise TypeError(
-            f"stream_xlsx() rows must be an iterable or async iterable of rows, "
-            f"not {text if len(text) <= 80 else text[:77] + '...'} "
-            f"({type(rows).__name__}); pass a list of rows, a generator or a "
-            f"QuerySet."
-        )
+    check_rows(rows, "stream_xlsx()")
     return XLSXFeed(iter(rows), fmt)
 
 
@@ -140,16 +132,7 @@ class StreamingXLSXResponse(StreamingResponse):
         **options: Unpack[XLSXOptions],
     ) -> None:
         given = {key.lower() for key in headers or ()}
-        disposition = None
-        if filename is not None and "content-disposition" not in given:
-            if isinstance(filename, Promise):
-                filename = str(filename)
-            if not isinstance(filename, str):
-                raise TypeError(
-                    f"filename must be a str, not {filename!r} "
-                    f"({type(filename).__name__})."
-                )
-            disposition = content_disposition(filename)
+        disposition = None if "content-disposition" in given else attachment(filename)
         content = _feed(rows, options)
         super().__init__(
             content,

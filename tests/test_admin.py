@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.db import connection, connections
 from django.db.models import Count, QuerySet
 from django.test import Client, RequestFactory, override_settings
@@ -23,6 +23,7 @@ from django_streamkit import StreamingCSVResponse
 from django_streamkit._exports.display import str_field
 from django_streamkit.admin import StreamingCSVExportMixin
 from django_streamkit.views import CSVStreamView
+from tests.support.people import user_with
 from tests.support.testapp.admin import OrderAdmin
 from tests.support.testapp.models import Author, Book, Customer, Order, Sample
 
@@ -79,9 +80,7 @@ def export_sql(**attrs: Any) -> tuple[list[list[str]], list[str]]:
 
 
 def staff(*codenames: str) -> User:
-    user = User.objects.create_user("staff", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    return user
+    return user_with(*codenames, name="staff", is_staff=True)
 
 
 @pytest.fixture

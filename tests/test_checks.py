@@ -25,6 +25,7 @@ from django_streamkit.checks import (
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.middleware import RequestContextMiddleware
 from django_streamkit.views import CSVStreamView, TemplateStreamView
+from tests.support.registry import registry_restored
 from tests.support.template_views import AsyncTableView, TableView
 from tests.support.testapp.models import Book, Customer, Order
 
@@ -67,13 +68,8 @@ def test_bad_values_are_reported_with_stable_ids(
 @pytest.fixture
 def only() -> Iterator[None]:
     """An empty export registry for the test; the app's exports come back after."""
-    saved = dict(registry._registry)
-    registry._registry.clear()
-    try:
+    with registry_restored(empty=True):
         yield
-    finally:
-        registry._registry.clear()
-        registry._registry.update(saved)
 
 
 def test_the_apps_exports_and_admins_pass() -> None:

@@ -14,9 +14,9 @@ import httpx
 import psycopg
 import pytest
 
-from tests.support.pgserver import app_name, seed
+from tests.support.pgserver import pg_server
 from tests.support.seed import export_size
-from tests.support.servers import Server, serve
+from tests.support.servers import Server
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
 
@@ -53,20 +53,10 @@ def settle(app: str) -> list[tuple[int, str, bool, str]]:
     return activity(app)
 
 
-@pytest.fixture(scope="module")
-def seeded() -> None:
-    seed()
-
-
 @pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
-def server(
-    request: pytest.FixtureRequest, seeded: None
-) -> Iterator[tuple[Server, str]]:
-    app = app_name("streamkit-copy")
-    with serve(
-        request.param, settings=SETTINGS, extra_env={"STREAMKIT_TEST_PGAPP": app}
-    ) as running:
-        yield running, app
+def server(request: pytest.FixtureRequest) -> Iterator[tuple[Server, str]]:
+    with pg_server(request.param, "streamkit-copy", settings=SETTINGS) as running:
+        yield running
 
 
 def test_the_copy_export_is_the_python_export_byte_for_byte(

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from django_streamkit import StreamingCSVResponse, stream_csv
-from django_streamkit._writers import csv as core
+from django_streamkit._core import feed
 from django_streamkit._writers import csv_encoder
 from django_streamkit._writers import csv_text as _csv_text
 from django_streamkit._writers.csv_text import TRIGGERS, escape_cell
@@ -516,7 +516,7 @@ def test_a_slow_source_still_flows_in_small_batches(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = FakeClock()
-    monkeypatch.setattr(core, "time", clock)
+    monkeypatch.setattr(feed, "time", clock)
 
     def slow() -> Iterator[list[int]]:
         for i in range(200):
@@ -560,7 +560,7 @@ def test_async_dict_rows_and_empty_async_source() -> None:
 
 def test_async_slow_source_is_cut_by_the_clock(monkeypatch: pytest.MonkeyPatch) -> None:
     clock = FakeClock()
-    monkeypatch.setattr(core, "time", clock)
+    monkeypatch.setattr(feed, "time", clock)
 
     async def slow() -> AsyncIterator[list[int]]:
         for i in range(100):

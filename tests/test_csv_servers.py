@@ -8,33 +8,22 @@ goes away leaves behind in PostgreSQL.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support.pgserver import ROWS, SETTINGS, app_name, seed, sessions
+from tests.support.pgserver import ROWS, leave_mid_stream, pg_server, settled
 from tests.support.seed import export_size, record_line
-from tests.support.servers import Server, serve
+from tests.support.servers import Server
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
 
 
-@pytest.fixture(scope="module")
-def seeded() -> None:
-    seed()
-
-
 @pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
-def server(
-    request: pytest.FixtureRequest, seeded: None
-) -> Iterator[tuple[Server, str]]:
-    app = app_name("streamkit-csv")
-    with serve(
-        request.param, settings=SETTINGS, extra_env={"STREAMKIT_TEST_PGAPP": app}
-    ) as running:
-        yield running, app
+def server(request: pytest.FixtureRequest) -> Iterator[tuple[Server, str]]:
+    with pg_server(request.param, "streamkit-csv") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
@@ -62,34 +51,14 @@ def test_a_million_rows_stream_with_flat_memory(
     assert lines == ROWS + 1
     assert size == expected_size
     assert growth < 30 * 1024 * 1024, f"peak RSS grew {growth / 2**20:.1f} MiB"
-    deadline = time.monotonic() + 10
-    while sessions(app) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert sessions(app) == [], "the connection is closed after the response"
+    assert settled(app) == [], "the connection is closed after the response"
 
 
 def test_a_client_that_disconnects_leaves_no_cursor_or_transaction(
     server: tuple[Server, str],
 ) -> None:
     running, app = server
-    received = 0
-    with httpx.stream("GET", f"{running.url}/csv/records.csv", timeout=30) as response:
-        # Hold the iterator: dropping it would close the connection at once.
-        chunks = response.iter_raw()
-        for chunk in chunks:
-            received += len(chunk)
-            if received > 256 * 1024:
-                break
-        # Mid-export, the server's connection holds the cursor in a
-        # transaction (this is what must not outlive the client).
-        held = sessions(app)
-        assert held, "the export's database session is visible"
-        assert all(in_transaction for _, in_transaction in held), held
-    # Leaving the block closes the connection mid-body.
-    deadline = time.monotonic() + 10
-    while (left := sessions(app)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert left == [], f"the server still holds {left} after the client left"
+    leave_mid_stream(f"{running.url}/csv/records.csv", app)
     # The worker is free again and the next export starts at once.
     after = httpx.get(f"{running.url}/csv/records.csv?n=10", timeout=30)
     assert after.text.count("\r\n") == 11

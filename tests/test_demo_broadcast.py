@@ -14,7 +14,7 @@ import pytest
 from httpx_sse import connect_sse
 
 from tests.support.servers import ROOT, Server, serve
-from tests.test_demo import PROJECT, manage
+from tests.test_demo import PROJECT, manage, signed_in
 
 pytestmark = pytest.mark.server
 
@@ -40,24 +40,6 @@ def demo(
         extra_env=env,
     ) as server:
         yield server, env
-
-
-def admin_client(server: Server) -> httpx.Client:
-    client = httpx.Client(base_url=server.url, timeout=30)
-    form = client.get("/admin/login/").text
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)
-    assert token
-    response = client.post(
-        "/admin/login/?next=/admin/",
-        data={
-            "csrfmiddlewaretoken": token.group(1),
-            "username": "demo",
-            "password": "streamkit-demo",
-            "next": "/admin/",
-        },
-    )
-    assert response.status_code == 302
-    return client
 
 
 def test_the_page_links_its_stream(demo: tuple[Server, dict[str, str]]) -> None:
@@ -86,7 +68,7 @@ def test_orders_from_a_command_and_the_admin_reach_the_stream(
         out = manage("publish_orders", "--count", "2", "--every", "0", env=env)
         assert out.count("Placed and published order") == 2
         got += [next(events).json() for _ in range(2)]
-        admin = admin_client(server)
+        admin = signed_in(server)
         try:
             form = admin.get("/admin/demo/order/1/change/").text
             token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,21 +11,15 @@ from django.test import RequestFactory
 
 from django_streamkit import stream_csv
 from django_streamkit._http import content_disposition
+from tests.support.docs import blocks, read_doc, run_examples
 from tests.support.testapp.models import Author, Book
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "csv.md").read_text()
-
-
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC, flags=re.S)
+DOC = read_doc("csv.md")
 
 
 @pytest.fixture
 def examples() -> dict[str, Any]:
-    namespace: dict[str, Any] = {}
-    for source in blocks("python"):
-        exec(source.replace("myapp.models", "tests.support.testapp.models"), namespace)
-    return namespace
+    return run_examples(DOC)
 
 
 @pytest.mark.django_db
@@ -54,7 +46,7 @@ def test_the_python_examples_run(examples: dict[str, Any]) -> None:
 
 
 def test_the_header_example_is_what_the_code_writes() -> None:
-    (example,) = [b for b in blocks("text") if "Content-Disposition" in b]
+    (example,) = [b for b in blocks(DOC, "text") if "Content-Disposition" in b]
     assert example.strip() == (
         "Content-Disposition: " + content_disposition("Résumé 2024.csv")
     )
@@ -62,7 +54,7 @@ def test_the_header_example_is_what_the_code_writes() -> None:
 
 @pytest.mark.django_db
 def test_the_error_example_is_what_the_code_raises(examples: dict[str, Any]) -> None:
-    (example,) = [b for b in blocks("text") if "unknown field" in b]
+    (example,) = [b for b in blocks(DOC, "text") if "unknown field" in b]
 
     class BookExport(examples["BookExport"]):  # type: ignore[misc,name-defined]
         fields = ["author__nmae"]
@@ -74,7 +66,7 @@ def test_the_error_example_is_what_the_code_raises(examples: dict[str, Any]) -> 
 
 
 def test_the_csv_error_example_is_what_the_code_raises() -> None:
-    (example,) = [b for b in blocks("text") if "cannot be written" in b]
+    (example,) = [b for b in blocks(DOC, "text") if "cannot be written" in b]
     with pytest.raises(csv.Error) as info:
         b"".join(stream_csv([["a"], ["b,c"]], quoting=csv.QUOTE_NONE))  # type: ignore[arg-type]
     assert f"csv.Error: {info.value}" == " ".join(example.split())

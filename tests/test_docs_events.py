@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import datetime
-import re
 import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import RequestFactory
 from httpx_sse._decoders import SSEDecoder
 
+from tests.support.docs import read_doc, run_examples
 from tests.support.testapp.models import Customer, Order
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "events.md").read_text()
+DOC = read_doc("events.md")
 
 
 @pytest.fixture
 def examples() -> dict[str, Any]:
-    namespace: dict[str, Any] = {}
-    for source in re.findall(r"```python\n(.*?)```", DOC, flags=re.S):
-        exec(source.replace("myapp.models", "tests.support.testapp.models"), namespace)
-    return namespace
+    return run_examples(DOC)
 
 
 def orders(count: int) -> list[Order]:

@@ -9,7 +9,6 @@ import inspect
 import io
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,35 +18,26 @@ from django.test import Client, RequestFactory
 
 from django_streamkit import checks as checks_module
 from django_streamkit.exports import CSVExport, registry
+from tests.support.docs import blocks, in_test_app, read_doc
+from tests.support.registry import registry_restored
 from tests.support.testapp.models import Customer, Order
 
-ROOT = Path(__file__).resolve().parent.parent
-DOC = (ROOT / "docs" / "exports.md").read_text()
+DOC = read_doc("exports.md")
 UTC = datetime.UTC
-
-
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC, flags=re.S)
 
 
 @pytest.fixture
 def examples() -> Iterator[dict[str, Any]]:
     """Run the Python examples: exports into an emptied registry, the admin
     into a site of its own."""
-    saved = dict(registry._registry)
-    registry._registry.clear()
     namespace: dict[str, Any] = {"doc_site": admin.AdminSite()}
-    try:
-        for source in blocks("python"):
-            source = source.replace("myapp.models", "tests.support.testapp.models")
-            source = source.replace(
+    with registry_restored(empty=True):
+        for source in blocks(DOC, "python"):
+            source = in_test_app(source).replace(
                 "@admin.register(Order)", "@admin.register(Order, site=doc_site)"
             )
             exec(source, namespace)
         yield namespace
-    finally:
-        registry._registry.clear()
-        registry._registry.update(saved)
 
 
 def numbers(response: Any) -> list[str]:
@@ -102,7 +92,7 @@ def test_the_examples_run(examples: dict[str, Any], client: Client) -> None:
 def test_the_400_example_is_what_the_code_answers(
     examples: dict[str, Any], client: Client
 ) -> None:
-    (example,) = [b for b in blocks("text") if "Bad value" in b]
+    (example,) = [b for b in blocks(DOC, "text") if "Bad value" in b]
     client.force_login(User.objects.create_superuser("root"))
     response = client.get("/exports/testapp-order.csv?status=bogus")
     assert response.status_code == 400

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 import json
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client, RequestFactory, override_settings
 
+from tests.support.docs import read_doc, run_examples
 from tests.support.testapp.models import Author, Book
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "json.md").read_text()
-
-
-def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", DOC, flags=re.S)
+DOC = read_doc("json.md")
 
 
 @pytest.fixture
 def examples() -> dict[str, Any]:
-    namespace: dict[str, Any] = {}
-    for source in blocks("python"):
-        exec(source.replace("myapp.models", "tests.support.testapp.models"), namespace)
-    return namespace
+    return run_examples(DOC)
 
 
 @pytest.mark.django_db

@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 from httpx_sse import ServerSentEvent as ParsedEvent
@@ -17,6 +16,7 @@ from django_streamkit._broadcast import hub as hub_module
 from django_streamkit._broadcast import memory
 from django_streamkit.broadcast import publish
 from django_streamkit.events import EventChannel, register, registry
+from tests.support.people import user_with
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,12 +27,6 @@ def memory_backend(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     memory.clear()
     with override_settings(STREAMKIT_BROADCAST={"BACKEND": "memory"}):
         yield
-
-
-def user_with(*codenames: str, name: str = "clerk") -> User:
-    user = User.objects.create_user(name, password="pw")
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    return user
 
 
 def read_events(response: Any, count: int) -> list[ParsedEvent]:

@@ -8,12 +8,11 @@ import csv
 import datetime
 import io
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.test import Client, RequestFactory, override_settings
@@ -24,9 +23,11 @@ from django_streamkit._exports import formats
 from django_streamkit._exports.checks import check_registry
 from django_streamkit._exports.formats import ExportFormat, filename_for, get_format
 from django_streamkit.admin import StreamingCSVExportMixin
-from django_streamkit.exports import CSVExport, register, registry
+from django_streamkit.exports import CSVExport, register
 from django_streamkit.views import CSVStreamView
-from tests.support.testapp.models import Customer, Order
+from tests.support.people import signed_in_staff, three_orders
+from tests.support.registry import registry_restored
+from tests.support.testapp.models import Order
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -49,14 +50,10 @@ TSV = ExportFormat("tsv", "TSV", f"{__name__}.TSVStreamView")
 @pytest.fixture(autouse=True)
 def tsv(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setitem(formats.FORMATS, "tsv", TSV)
-    saved = dict(registry._registry)
-    try:
+    with registry_restored():
         yield
-    finally:
-        registry._registry.clear()
-        registry._registry.update(saved)
-        # Not left for the system checks of later tests, without the format.
-        site._registry.clear()
+    # Not left for the system checks of later tests, without the format.
+    site._registry.clear()
 
 
 class TwoFormatAdmin(StreamingCSVExportMixin, admin.ModelAdmin):  # type: ignore[type-arg]
@@ -83,28 +80,12 @@ def __getattr__(name: str) -> object:
 
 @pytest.fixture
 def orders() -> list[Order]:
-    ann = Customer.objects.create(name="Ann")
-    when = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-    return Order.objects.bulk_create(
-        [
-            Order(
-                number=f"N-{i}",
-                customer=ann,
-                status=status,
-                total=Decimal(i),
-                created=when,
-            )
-            for i, status in enumerate(["paid", "new", "paid"], 1)
-        ]
-    )
+    return three_orders()
 
 
 @pytest.fixture
 def staff(client: Client) -> Client:
-    user = User.objects.create_user("staff", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename="view_order"))
-    client.force_login(user)
-    return client
+    return signed_in_staff(client)
 
 
 def table(response: Any, delimiter: str) -> list[list[str]]:

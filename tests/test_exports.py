@@ -14,7 +14,7 @@ from typing import Any
 import django
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import User
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, override_settings
 from django.urls import include, path
@@ -22,6 +22,8 @@ from django.urls import include, path
 from django_streamkit._exports.filters import FilterError, filter_queryset
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.views import CSVStreamView
+from tests.support.people import user_with
+from tests.support.registry import registry_restored
 from tests.support.testapp.exports import CustomerExport, OrderExport, PaidOrderExport
 from tests.support.testapp.models import Book, Customer, Order, Sample
 
@@ -66,12 +68,6 @@ def orders() -> list[Order]:
     return Order.objects.bulk_create(made)
 
 
-def user_with(*codenames: str, name: str = "clerk") -> User:
-    user = User.objects.create_user(name, password="pw")
-    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
-    return user
-
-
 @pytest.fixture
 def clerk(client: Client) -> Client:
     """A signed-in user who may view orders (but not authors)."""
@@ -97,12 +93,8 @@ def numbers(response: Any) -> list[str]:
 
 @pytest.fixture
 def isolated_registry() -> Iterator[None]:
-    saved = dict(registry._registry)
-    try:
+    with registry_restored():
         yield
-    finally:
-        registry._registry.clear()
-        registry._registry.update(saved)
 
 
 # -- registry ----------------------------------------------------------------

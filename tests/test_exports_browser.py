@@ -11,21 +11,19 @@ from __future__ import annotations
 
 import csv
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Download, Page, sync_playwright
+from playwright.sync_api import Browser, Download, Page
 
+from tests.support.browser import chromium
 from tests.support.servers import ROOT, Server, serve
 
 pytestmark = pytest.mark.server
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 TIMEOUT = 20_000  # ms, for every wait
 
 # 1,200 orders over 4 customers; the admin shows 2 per page.
@@ -92,15 +90,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: run scripts/browser"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=FLAGS, headless=True, timeout=60_000
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

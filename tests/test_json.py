@@ -25,7 +25,7 @@ from django_streamkit import (
     stream_json,
     stream_ndjson,
 )
-from django_streamkit._db import queryset as _queryset
+from django_streamkit._db import columns_reader
 from tests.support.databases import each_database
 from tests.support.testapp.models import Author, Book
 from tests.test_views_csv import seed
@@ -44,6 +44,18 @@ def test_a_document_and_its_lines() -> None:
     assert body(stream_json([])) == b"[]"
     assert body(stream_ndjson([])) == b""
     assert body(stream_json(iter(range(3)))) == b"[0,1,2]"
+
+
+def test_no_items_as_json_lines_are_no_chunks_sync_or_async() -> None:
+    async def none() -> AsyncIterator[Any]:
+        for item in ():
+            yield item
+
+    async def read(chunks: Any) -> list[bytes]:
+        return [chunk async for chunk in chunks]
+
+    assert list(stream_ndjson([])) == []  # type: ignore[arg-type]
+    assert asyncio.run(read(stream_ndjson(none()))) == []
 
 
 def test_an_envelope_holds_the_array_where_its_key_is() -> None:
@@ -190,13 +202,13 @@ def test_querysets_are_read_a_column_at_a_time(
 ) -> None:
     seed(db)
     chunks = []
-    convert = _queryset._columns
+    convert = columns_reader.columns_of
 
     def spy(chunk: list[Any], columns: Any) -> Any:
         chunks.append(len(chunk))
         return convert(chunk, columns)
 
-    monkeypatch.setattr(_queryset, "_columns", spy)
+    monkeypatch.setattr(columns_reader, "columns_of", spy)
     books = Book.objects.using(db).order_by("pk")
     values = books.values("title", "price", "published")
     assert json.loads(body(StreamingJSONResponse(values))) == [

@@ -9,32 +9,21 @@ what a client that goes away leaves behind in PostgreSQL.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
-from tests.support.pgserver import ROWS, SETTINGS, app_name, seed, sessions
-from tests.support.servers import Server, serve
+from tests.support.pgserver import ROWS, leave_mid_stream, pg_server, settled
+from tests.support.servers import Server
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
 
 
-@pytest.fixture(scope="module")
-def seeded() -> None:
-    seed()
-
-
 @pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
-def server(
-    request: pytest.FixtureRequest, seeded: None
-) -> Iterator[tuple[Server, str]]:
-    app = app_name("streamkit-json")
-    with serve(
-        request.param, settings=SETTINGS, extra_env={"STREAMKIT_TEST_PGAPP": app}
-    ) as running:
-        yield running, app
+def server(request: pytest.FixtureRequest) -> Iterator[tuple[Server, str]]:
+    with pg_server(request.param, "streamkit-json") as running:
+        yield running
 
 
 def test_a_million_rows_stream_with_flat_memory(server: tuple[Server, str]) -> None:
@@ -69,30 +58,13 @@ def test_a_million_rows_stream_with_flat_memory(server: tuple[Server, str]) -> N
     last = json.loads(b"{" + tail.rpartition(b",{")[2].removesuffix(b"]"))
     assert list(last) == list(warm[0])
     assert growth < 30 * 1024 * 1024, f"peak RSS grew {growth / 2**20:.1f} MiB"
-    deadline = time.monotonic() + 10
-    while sessions(app) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert sessions(app) == [], "the connection is closed after the response"
+    assert settled(app) == [], "the connection is closed after the response"
 
 
 def test_a_client_that_disconnects_leaves_no_cursor_or_transaction(
     server: tuple[Server, str],
 ) -> None:
     running, app = server
-    received = 0
-    url = f"{running.url}/json/records.json?format=ndjson"
-    with httpx.stream("GET", url, timeout=30) as response:
-        chunks = response.iter_raw()  # held: dropping it would close at once
-        for chunk in chunks:
-            received += len(chunk)
-            if received > 256 * 1024:
-                break
-        held = sessions(app)
-        assert held, "the stream's database session is visible"
-        assert all(in_transaction for _, in_transaction in held), held
-    deadline = time.monotonic() + 10
-    while (left := sessions(app)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert left == [], f"the server still holds {left} after the client left"
+    leave_mid_stream(f"{running.url}/json/records.json?format=ndjson", app)
     after = httpx.get(f"{running.url}/json/records.json?n=10&format=ndjson", timeout=30)
     assert after.text.count("\n") == 10

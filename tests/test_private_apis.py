@@ -126,7 +126,7 @@ def test_queryset_result_cache(samples: list[Sample]) -> None:
 @pytest.mark.django_db
 def test_values_list_iterable_reads_through_results_iter() -> None:
     """``ValuesListIterable`` and ``SQLCompiler.results_iter`` /
-    ``execute_sql`` (_queryset.py): the column reader runs the query as
+    ``execute_sql`` (_db/columns_reader.py): the column reader runs the query as
     ``values_list().iterator()`` does, ``execute_sql(MULTI, chunked_fetch=...,
     chunk_size=...)``, then converts the raw chunks itself; the two must stay
     the same query."""
@@ -155,7 +155,7 @@ def test_values_list_iterable_reads_through_results_iter() -> None:
 @pytest.mark.django_db
 def test_compiler_select_col_count_and_converters(samples: list[Sample]) -> None:
     """``SQLCompiler.select``, ``col_count``, ``get_converters()``,
-    ``has_composite_fields()`` and ``results_iter(chunks)`` (_queryset.py):
+    ``has_composite_fields()`` and ``results_iter(chunks)`` (columns_reader.py):
     after ``execute_sql`` the selected expressions are ``select[:col_count]``
     (first of each triple); ``get_converters`` maps a column index to
     ``(converters, expression)``, each called as ``converter(value,

@@ -27,8 +27,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from django_streamkit import StreamingJSONResponse, stream_csv
+from django_streamkit._db import columns_reader
 from django_streamkit._db import postgres as _cells_postgres
-from django_streamkit._db import queryset as _queryset
 from django_streamkit._db import sqlite as _cells_sqlite
 from django_streamkit.csv import queryset_rows
 from tests.support.databases import each_database
@@ -169,13 +169,13 @@ def test_the_column_reader_is_what_runs(
         [Sample(count=i, price=decimal.Decimal(i) / 4, text=f"t{i}") for i in range(50)]
     )
     chunks = []
-    convert = _queryset._convert
+    convert = columns_reader.convert
 
     def spy(chunk: list[Any], columns: Any) -> Any:
         chunks.append(len(chunk))
         return convert(chunk, columns)
 
-    monkeypatch.setattr(_queryset, "_convert", spy)
+    monkeypatch.setattr(columns_reader, "convert", spy)
     as_text = []
     text_init = _cells_postgres.Text.__init__
 

@@ -8,25 +8,21 @@ is still loading.
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
+from tests.support.browser import chromium
 from tests.support.servers import Server, serve
 
 pytestmark = pytest.mark.server
 
-CHROMIUM = "/usr/bin/chromium"
+# Beyond the usual flags: nothing but the test's own requests on the wire.
 FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
     "--disable-quic",
-    "--no-first-run",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
@@ -46,15 +42,8 @@ STATE = """() => ({
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    assert shutil.which(CHROMIUM), f"{CHROMIUM} is missing: run scripts/browser"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=FLAGS, headless=True, timeout=60_000
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    with chromium(*FLAGS) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

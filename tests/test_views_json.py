@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ImproperlyConfigured
 from django.test import Client, RequestFactory, override_settings
 from django.urls import include, path
@@ -19,7 +18,8 @@ from django_streamkit.admin import StreamingCSVExportMixin
 from django_streamkit.exports import CSVExport, register, registry
 from django_streamkit.views import JSONStreamView
 from tests.support.json_urls import BookJSON, CountedBookJSON
-from tests.support.testapp.models import Book, Customer, Order
+from tests.support.people import signed_in_staff, three_orders
+from tests.support.testapp.models import Book, Order
 from tests.test_views_csv import seed
 
 pytestmark = pytest.mark.django_db
@@ -152,20 +152,12 @@ urlpatterns = [
 
 @pytest.fixture
 def orders() -> None:
-    ann = Customer.objects.create(name="Ann")
-    when = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-    Order.objects.bulk_create(
-        Order(number=f"N-{i}", customer=ann, status=status, total=i, created=when)
-        for i, status in enumerate(["paid", "new", "paid"], 1)
-    )
+    three_orders()
 
 
 @pytest.fixture
 def staff(client: Client) -> Client:
-    user = User.objects.create_user("staff", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename="view_order"))
-    client.force_login(user)
-    return client
+    return signed_in_staff(client)
 
 
 @pytest.fixture

@@ -6,20 +6,20 @@ from __future__ import annotations
 import datetime
 import io
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import openpyxl
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Permission, User
 from django.test import Client, override_settings
 from django.urls import include, path
 
 from django_streamkit.admin import StreamingCSVExportMixin
-from django_streamkit.exports import CSVExport, register, registry
+from django_streamkit.exports import CSVExport, register
 from django_streamkit.xlsx import CONTENT_TYPE
-from tests.support.testapp.models import Customer, Order
+from tests.support.people import WHEN, signed_in_staff, three_orders
+from tests.support.registry import registry_restored
+from tests.support.testapp.models import Order
 
 pytestmark = pytest.mark.django_db
 UTC = datetime.UTC
@@ -47,41 +47,19 @@ def __getattr__(name: str) -> object:
 
 @pytest.fixture(autouse=True)
 def clean_registry() -> Iterator[None]:
-    saved = dict(registry._registry)
-    try:
+    with registry_restored():
         yield
-    finally:
-        registry._registry.clear()
-        registry._registry.update(saved)
-        site._registry.clear()
-
-
-WHEN = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
+    site._registry.clear()
 
 
 @pytest.fixture
 def orders() -> list[Order]:
-    ann = Customer.objects.create(name="Ann")
-    return Order.objects.bulk_create(
-        [
-            Order(
-                number=f"=N-{i}",
-                customer=ann,
-                status=status,
-                total=Decimal(i),
-                created=WHEN,
-            )
-            for i, status in enumerate(["paid", "new", "paid"], 1)
-        ]
-    )
+    return three_orders("=N-{}")
 
 
 @pytest.fixture
 def staff(client: Client) -> Client:
-    user = User.objects.create_user("staff", password="pw", is_staff=True)
-    user.user_permissions.add(*Permission.objects.filter(codename="view_order"))
-    client.force_login(user)
-    return client
+    return signed_in_staff(client)
 
 
 def sheet_rows(response: Any) -> list[tuple[Any, ...]]:

@@ -22,8 +22,8 @@ import httpx
 import openpyxl
 import pytest
 
-from tests.support.pgserver import SETTINGS, app_name, seed, sessions
-from tests.support.servers import Server, serve
+from tests.support.pgserver import leave_mid_stream, pg_server
+from tests.support.servers import Server
 from tests.support.views import PAUSE
 
 pytestmark = [pytest.mark.server, pytest.mark.postgres]
@@ -37,12 +37,8 @@ SLACK = 1.0  # as in tests/test_latency_servers.py
 
 @pytest.fixture(scope="module", params=["gunicorn", "uvicorn"])
 def server(request: pytest.FixtureRequest) -> Iterator[tuple[Server, str]]:
-    seed()
-    app = app_name("streamkit-xlsx")
-    with serve(
-        request.param, settings=SETTINGS, extra_env={"STREAMKIT_TEST_PGAPP": app}
-    ) as running:
-        yield running, app
+    with pg_server(request.param, "streamkit-xlsx") as running:
+        yield running
 
 
 class SheetReader:
@@ -170,23 +166,7 @@ def test_a_client_that_leaves_a_queryset_export_releases_its_cursor(
     server: tuple[Server, str],
 ) -> None:
     running, app = server
-    received = 0
-    with httpx.stream(
-        "GET", f"{running.url}/xlsx/records.xlsx", timeout=30
-    ) as response:
-        assert response.status_code == 200
-        chunks = response.iter_raw()
-        for chunk in chunks:
-            received += len(chunk)
-            if received > 256 * 1024:
-                break
-        held = sessions(app)
-        assert held, "the export's database session is visible"
-        assert all(in_transaction for _, in_transaction in held), held
-    deadline = time.monotonic() + 10
-    while (left := sessions(app)) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert left == [], f"the server still holds {left} after the client left"
+    leave_mid_stream(f"{running.url}/xlsx/records.xlsx", app)
     after = httpx.get(f"{running.url}/xlsx/records.xlsx?n=10", timeout=30)
     book = openpyxl.load_workbook(io.BytesIO(after.content))
     rows = list(book.active.iter_rows(values_only=True))

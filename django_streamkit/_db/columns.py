@@ -47,6 +47,49 @@ class CSVDeclaration:
     verbatim_fields: Collection[str] = ()
 
 
+class DeclaredColumns(CSVDeclaration):
+    """The hooks of a view that streams declared columns of a QuerySet
+    (:class:`~django_streamkit.views.CSVStreamView`, its XLSX subclass and
+    :class:`~django_streamkit.views.JSONStreamView`), in the order they run:
+    ``get()`` keeps ``get_queryset()`` as ``object_list``, then calls
+    ``get_columns()``."""
+
+    object_list: QuerySet[Model, object]
+
+    def get_queryset(self) -> QuerySet[Model, object]:
+        """The QuerySet to stream (``queryset``, or ``model``'s default manager)."""
+        if self.queryset is not None:
+            return self.queryset.all()
+        if self.model is not None:
+            return self.model._default_manager.all()
+        name = type(self).__name__
+        raise ImproperlyConfigured(
+            f"{name} is missing a QuerySet. Define {name}.model, "
+            f"{name}.queryset, or override {name}.get_queryset()."
+        )
+
+    def get_fields(self) -> list[str]:
+        """The lookups to stream, one column each."""
+        return expand_fields(self.fields, self.object_list.model, type(self).__name__)
+
+    def get_labels(self) -> Mapping[str, str]:
+        return self.labels
+
+    def get_columns(self) -> list[CSVColumn]:
+        """Resolve each field to its label and model field; validate them and
+        ``labels``."""
+        return resolve_columns(
+            self.object_list, self.get_fields(), self.get_labels(), type(self).__name__
+        )
+
+    def get_choices_as_labels(
+        self, columns: Sequence[CSVColumn]
+    ) -> dict[int, dict[object, str]]:
+        """Column index -> {stored value: display label} for choice columns,
+        resolved now, in the request's language."""
+        return choice_labels(columns, self.choices_as_labels, type(self).__name__)
+
+
 @dataclass(frozen=True)
 class CSVColumn:
     """One CSV column: its lookup, label and field."""

@@ -8,19 +8,15 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
-from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.text import slugify
 from django.views.generic.base import View
 
 from django_streamkit._db.columns import (
     CSVColumn,
-    CSVDeclaration,
-    choice_labels,
-    expand_fields,
-    resolve_columns,
+    DeclaredColumns,
 )
-from django_streamkit._db.queryset import Labels, QuerySetRows
+from django_streamkit._db.queryset import QuerySetRows
 from django_streamkit._http import content_disposition
 from django_streamkit._json.feed import json_feed
 from django_streamkit.conf import conf
@@ -30,7 +26,7 @@ from django_streamkit.responses import StreamingResponse
 __all__ = ["JSONDownloadView", "JSONStreamView", "NDJSONDownloadView"]
 
 
-class JSONStreamView(CSVDeclaration, View):
+class JSONStreamView(DeclaredColumns, View):
     """Stream a QuerySet as JSON, in Django's class-based idiom.
 
     The same ``model``, ``queryset``, ``fields``, ``labels`` and
@@ -85,30 +81,6 @@ class JSONStreamView(CSVDeclaration, View):
             return self.format
         return self.request.GET.get(self.format_param, "json")
 
-    def get_queryset(self) -> QuerySet[Model, object]:
-        """The QuerySet to stream (``queryset``, or ``model``'s default manager)."""
-        if self.queryset is not None:
-            return self.queryset.all()
-        if self.model is not None:
-            return self.model._default_manager.all()
-        name = type(self).__name__
-        raise ImproperlyConfigured(
-            f"{name} is missing a QuerySet. Define {name}.model, "
-            f"{name}.queryset, or override {name}.get_queryset()."
-        )
-
-    def get_fields(self) -> list[str]:
-        return expand_fields(self.fields, self.object_list.model, type(self).__name__)
-
-    def get_labels(self) -> Mapping[str, str]:
-        return self.labels
-
-    def get_columns(self) -> list[CSVColumn]:
-        """Resolve each field; validate them and ``labels``."""
-        return resolve_columns(
-            self.object_list, self.get_fields(), self.get_labels(), type(self).__name__
-        )
-
     def get_keys(self, columns: Sequence[CSVColumn]) -> list[str]:
         """Each row's keys: the field names, or their ``labels``."""
         labels = self.get_labels()
@@ -122,9 +94,6 @@ class JSONStreamView(CSVDeclaration, View):
                     f"Give each its own key in labels."
                 )
         return keys
-
-    def get_choices_as_labels(self, columns: Sequence[CSVColumn]) -> Labels:
-        return choice_labels(columns, self.choices_as_labels, type(self).__name__)
 
     def get_rows(self) -> QuerySetRows:
         """The rows: ``values_list`` tuples read in chunks."""

@@ -14,18 +14,14 @@ The item source is closed when the chunks end, fail or are closed early.
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from itertools import islice
-from typing import Any, Final, Protocol
+from typing import Any, Protocol
 
-from django_streamkit._core.feed import AsyncFeedChunks, Feed, FeedChunks
+from django_streamkit._core.feed import PacedFeed, chunks_of
 from django_streamkit._writers.json_cells import as_bytes, line_safe
 
 __all__ = ["JSONFeed", "JSONFormat", "RowWriter", "chunks_of"]
-
-_END: Final = object()
 
 
 class RowWriter(Protocol):
@@ -131,7 +127,7 @@ class JSONFormat:
         return exc
 
 
-class JSONFeed(Feed[Any]):
+class JSONFeed(PacedFeed[Any]):
     """Encoded JSON of ``items``, as a :class:`Feed` and as an iterator.
 
     As :class:`~django_streamkit._writers.csv.CSVFeed`: relayed by a
@@ -139,6 +135,9 @@ class JSONFeed(Feed[Any]):
     first, then chunks of about ``chunk_size``). ``row`` (a ``%`` template)
     means the items are fetched batches of rows of fragments.
     """
+
+    fmt: JSONFormat
+    noun = "items"
 
     def __init__(
         self,
@@ -154,8 +153,6 @@ class JSONFeed(Feed[Any]):
         self.head_alone = head_apart
         self.weigh = None if rows is None else _rows_in
         self._rows = rows
-        self._items = self._bytes = 0
-        self._mark = (0.0, 0)
 
     # -- Feed ----------------------------------------------------------------
 
@@ -172,95 +169,12 @@ class JSONFeed(Feed[Any]):
             data = self._rows.write(items) if count else b""
         else:
             count = len(items)
-            text = fmt.items_text(items, self._items)
+            text = fmt.items_text(items, self._count)
             data = as_bytes(text + "\n" if fmt.lines and count else text)
         if not count:
             return b""
         if fmt.lines:
             data = line_safe(data)
-        elif self._items:
+        elif self._count:
             data = b"," + data
-        self._items += count
-        self._bytes += len(data)
-        return data
-
-    def limit(self) -> int:
-        """Items (or fetched batches) for the next chunk, as
-        :meth:`CSVFeed.limit <django_streamkit._writers.csv.CSVFeed.limit>`
-        counts rows: a chunk's worth by the sizes so far, no more than the
-        source made in ``max_latency`` last time, and 2 after the first."""
-        now, items = time.monotonic(), self._items
-        if not items:
-            self._mark = (now, 0)
-            return 1
-        (then, before), self._mark = self._mark, (now, items)
-        if before == 0:
-            return 2
-        n = -(-self.fmt.chunk_size * items // max(self._bytes, 1))
-        if (elapsed := now - then) > 0:
-            n = min(n, int((items - before) * self.fmt.max_latency / elapsed))
-        return max(1, n)
-
-    # -- direct iteration (no relay) --------------------------------------------
-
-    def chunks(self) -> Iterator[bytes]:
-        """The chunks, for code that iterates them itself."""
-        source = self.source
-        if not isinstance(source, Iterator):
-            raise TypeError("The items are an async iterable: use achunks().")
-        try:
-            head = self.head()
-            if self.head_alone and head:
-                yield head
-                head = b""
-            first = next(source, _END)
-            if first is _END:
-                yield head + self.tail()
-                return
-            yield head + self.render([first])
-            while batch := self._take(source, self.limit()):
-                yield self.render(batch)
-            if tail := self.tail():
-                yield tail
-        finally:
-            self.close()
-
-    def _take(self, source: Iterator[Any], limit: int) -> list[Any]:
-        # limit() counts rows; a QuerySet's items are fetched batches of them.
-        if (weigh := self.weigh) is None:
-            return list(islice(source, limit))
-        batch, rows = [], 0
-        for item in source:
-            batch.append(item)
-            rows += weigh(item)
-            if rows >= limit:
-                break
-        return batch
-
-    async def achunks(self) -> AsyncIterator[bytes]:
-        """The async twin of :meth:`chunks`: a batch ends when it holds
-        ``limit()`` items or ``max_latency`` has passed since it began."""
-        source = self.source
-        if not isinstance(source, AsyncIterator):
-            raise TypeError("The items are a sync iterable: use chunks().")
-        latency = self.fmt.max_latency
-        head, batch, n = self.head(), [], 1
-        began = time.monotonic()
-        try:
-            async for item in source:
-                batch.append(item)
-                if len(batch) >= n or time.monotonic() - began >= latency:
-                    chunk, head, batch = head + self.render(batch), b"", []
-                    yield chunk
-                    n, began = self.limit(), time.monotonic()
-            if end := head + self.render(batch) + self.tail():
-                yield end
-        finally:
-            await self.aclose()
-
-
-def chunks_of(feed: JSONFeed) -> FeedChunks[Any] | AsyncFeedChunks[Any]:
-    """``feed``'s chunks, to iterate directly: sync or async, never both."""
-    if feed.is_async:
-        return AsyncFeedChunks(feed, feed.achunks())
-    return FeedChunks(feed, feed.chunks())
+        return self._wrote(count, data)

@@ -12,13 +12,11 @@ is closed early never looks like a complete file. Nothing here imports Django.
 from __future__ import annotations
 
 import datetime
-import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import chain, islice
 from typing import Any, Final
 
-from django_streamkit._core.feed import AsyncFeedChunks, Feed, FeedChunks
+from django_streamkit._core.feed import RowFeed, chunks_of
 from django_streamkit._writers.xlsx_cells import Cells
 from django_streamkit._writers.xlsx_parts import check_sheet_name
 from django_streamkit._writers.xlsx_sheet import MAX_COLUMNS, Workbook
@@ -27,8 +25,6 @@ __all__ = ["MAX_COLUMNS", "MAX_ROWS", "XLSXFeed", "XLSXFormat", "chunks_of"]
 
 #: Excel's rows per sheet, the header row included.
 MAX_ROWS: Final = 1_048_576
-
-_END: Final = object()
 
 
 @dataclass(frozen=True)
@@ -95,7 +91,7 @@ class XLSXFormat:
         )
 
 
-class XLSXFeed(Feed[Any]):
+class XLSXFeed(RowFeed):
     """A streamed workbook of ``rows``, as a :class:`Feed` and as an iterator.
 
     Iterated directly, the first chunk holds every part up to the first row
@@ -103,6 +99,8 @@ class XLSXFeed(Feed[Any]):
     ``header_apart`` the first chunk is made without reading a row.
     ``batched`` rows come as lists of rows (as a database fetches them).
     """
+
+    fmt: XLSXFormat
 
     def __init__(
         self,
@@ -112,12 +110,7 @@ class XLSXFeed(Feed[Any]):
         header_apart: bool = False,
         batched: bool = False,
     ) -> None:
-        self.fmt = fmt
-        self.source = rows
-        self.is_async = hasattr(rows, "__anext__")
-        self.head_alone = header_apart
-        self.weigh = len if batched else None
-        self._batched = batched
+        super().__init__(rows, fmt, header_apart=header_apart, batched=batched)
         self._book = Workbook(
             fmt.header,
             fmt.sheet_name,
@@ -125,91 +118,14 @@ class XLSXFeed(Feed[Any]):
             Cells(fmt.timezone),
             fmt.keys,
         )
-        self._rows = self._bytes = 0
-        self._mark = (0.0, 0)
 
     # -- Feed ----------------------------------------------------------------
 
     def head(self) -> bytes:
         return self._book.head()
 
-    def render(self, items: list[Any]) -> bytes:
-        rows = list(chain.from_iterable(items)) if self._batched else items
-        return self._write(rows)
-
     def _write(self, rows: list[Any]) -> bytes:
-        data = self._book.write(rows)
-        self._rows += len(rows)
-        self._bytes += len(data)
-        return data
+        return self._wrote(len(rows), self._book.write(rows))
 
     def tail(self) -> bytes:
         return self._book.tail()
-
-    def limit(self) -> int:
-        """Rows for the next chunk, as :meth:`CSVFeed.limit
-        <django_streamkit._writers.csv.CSVFeed.limit>` weighs them: a chunk's
-        worth of compressed bytes by the rows so far, no more than the source
-        made in ``max_latency`` last time, and 2 after the first row."""
-        now, rows = time.monotonic(), self._rows
-        if not rows:
-            self._mark = (now, 0)
-            return 1
-        (then, before), self._mark = self._mark, (now, rows)
-        if before == 0:
-            return 2
-        n = -(-self.fmt.chunk_size * rows // max(self._bytes, 1))
-        if (elapsed := now - then) > 0:
-            n = min(n, int((rows - before) * self.fmt.max_latency / elapsed))
-        return max(1, n)
-
-    # -- direct iteration (no relay) --------------------------------------------
-
-    def chunks(self) -> Iterator[bytes]:
-        """The chunks, for code that iterates them itself."""
-        source = self.source
-        if not isinstance(source, Iterator):
-            raise TypeError("The rows are an async iterable: use achunks().")
-        rows: Iterator[Any] = chain.from_iterable(source) if self._batched else source
-        try:
-            head = self.head()
-            if self.head_alone:
-                yield head
-                head = b""
-            first = next(rows, _END)
-            if first is _END:
-                yield head + self.tail()
-                return
-            yield head + self._write([first])
-            while batch := list(islice(rows, self.limit())):
-                yield self._write(batch)
-            yield self.tail()
-        finally:
-            self.close()
-
-    async def achunks(self) -> AsyncIterator[bytes]:
-        """The async twin of :meth:`chunks`: a batch ends when it holds
-        ``limit()`` rows or ``max_latency`` has passed since it began."""
-        source = self.source
-        if not isinstance(source, AsyncIterator):
-            raise TypeError("The rows are a sync iterable: use chunks().")
-        latency = self.fmt.max_latency
-        head, batch, n = self.head(), [], 1
-        began = time.monotonic()
-        try:
-            async for row in source:
-                batch.append(row)
-                if len(batch) >= n or time.monotonic() - began >= latency:
-                    chunk, head, batch = head + self._write(batch), b"", []
-                    yield chunk
-                    n, began = self.limit(), time.monotonic()
-            yield head + self._write(batch) + self.tail()
-        finally:
-            await self.aclose()
-
-
-def chunks_of(feed: XLSXFeed) -> FeedChunks[Any] | AsyncFeedChunks[Any]:
-    """``feed``'s chunks, to iterate directly: sync or async, never both."""
-    if feed.is_async:
-        return AsyncFeedChunks(feed, feed.achunks())
-    return FeedChunks(feed, feed.chunks())

@@ -9,16 +9,14 @@ by ``LISTEN``/``NOTIFY`` on PostgreSQL.
 
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from django.core.handlers.asgi import ASGIRequest
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from demo.models import Book, Order
+from demo.models import Order, place_random_order
 from django_streamkit import EventStreamResponse, last_event_id
 from django_streamkit.broadcast import publish, subscribe
 from django_streamkit.events import sync_only
@@ -39,8 +37,6 @@ FEATURE = {
     ],
 }
 
-CUSTOMERS = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra"]
-
 
 def order_event(order: Order) -> dict[str, Any]:
     return {
@@ -59,22 +55,6 @@ def order_saved(
     """``post_save`` of ``Order``: publish it. In the admin's transaction
     the event leaves on the commit, and never if the save is rolled back."""
     publish(CHANNEL, {**order_event(instance), "created": created}, event="order")
-
-
-def place_random_order() -> Order:
-    book = Book.objects.order_by("?").first()
-    if book is None:
-        raise LookupError("no books: run manage.py seed")
-    quantity = random.randint(1, 3)
-    return Order.objects.create(
-        book=book,
-        customer=random.choice(CUSTOMERS),
-        email="live@example.com",
-        quantity=quantity,
-        total=book.price * quantity,
-        status=Order.Status.NEW,
-        created=timezone.now(),
-    )
 
 
 def page(request: HttpRequest) -> HttpResponse:

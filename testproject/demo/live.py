@@ -13,10 +13,9 @@ from decimal import Decimal
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from demo.models import Book, Order
+from demo.models import Order, place_random_order
 from django_streamkit import ServerSentEvent
 from django_streamkit.views import EventStreamView
 
@@ -86,23 +85,11 @@ def _order_id(value: str | None) -> int | None:
 @require_POST
 def place_order(request: HttpRequest) -> JsonResponse:
     """Place a random order, as a shop's checkout would."""
-    book = Book.objects.order_by("?").first()
-    if book is None:
-        return JsonResponse({"error": "no books: run manage.py seed"}, status=409)
-    quantity = random.randint(1, 3)
-    order = Order.objects.create(
-        book=book,
-        customer=random.choice(CUSTOMERS),
-        email="live@example.com",
-        quantity=quantity,
-        total=book.price * quantity,
-        status=Order.Status.NEW,
-        created=timezone.now(),
-    )
+    try:
+        order = place_random_order()
+    except LookupError as exc:
+        return JsonResponse({"error": str(exc)}, status=409)
     return JsonResponse({"id": order.pk, "total": str(Decimal(order.total))})
-
-
-CUSTOMERS = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra"]
 
 
 def chat_page(request: HttpRequest) -> HttpResponse:

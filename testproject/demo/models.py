@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import random
+
 from django.db import models
+from django.utils import timezone
 
 
 class Author(models.Model):
@@ -63,3 +66,23 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"Order {self.pk}"
+
+
+CUSTOMERS = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Edsger Dijkstra"]
+
+
+def place_random_order() -> Order:
+    """A new order of a random book, as a shop's checkout would place it."""
+    book = Book.objects.order_by("?").first()
+    if book is None:
+        raise LookupError("no books: run manage.py seed")
+    quantity = random.randint(1, 3)
+    return Order.objects.create(
+        book=book,
+        customer=random.choice(CUSTOMERS),
+        email="live@example.com",
+        quantity=quantity,
+        total=book.price * quantity,
+        status=Order.Status.NEW,
+        created=timezone.now(),
+    )

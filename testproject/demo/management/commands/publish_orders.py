@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from demo.broadcast import place_random_order
+from demo.models import place_random_order
 
 
 class Command(BaseCommand):
