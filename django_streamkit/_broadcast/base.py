@@ -94,5 +94,26 @@ def encode_data(data: object) -> str:
         ) from exc
 
 
-def decode_data(text: str) -> Any:
-    return json.loads(text)
+class Undecodable:
+    """Stored data that is not JSON (written by something else than
+    ``publish()``): no event can be made of it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: object) -> None:
+        self.text = text
+
+    def __repr__(self) -> str:
+        text = repr(self.text)
+        return f"<not JSON: {text if len(text) <= 80 else text[:77] + '...'}>"
+
+
+def decode_data(text: object) -> Any:
+    """Stored data as its value, or :class:`Undecodable` (never raising, so
+    one bad record can't stop a backend's read of every channel)."""
+    if not isinstance(text, str):
+        return Undecodable(text)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return Undecodable(text)

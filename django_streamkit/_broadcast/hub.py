@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from django_streamkit._broadcast.base import Backend, Batch, Record
+from django_streamkit._broadcast.base import Backend, Batch, Record, Undecodable
 from django_streamkit._events.event import ServerSentEvent
 
 logger = logging.getLogger("django_streamkit")
@@ -41,6 +41,10 @@ def reset_event(after: str | None, until: str) -> ServerSentEvent:
 
 
 def to_event(record: Record) -> ServerSentEvent:
+    if isinstance(record.data, Undecodable):
+        raise ValueError(
+            f"Record {record.id} holds data that is not JSON: {record.data!r}"
+        )
     return ServerSentEvent(record.data, event=record.event, id=record.id)
 
 

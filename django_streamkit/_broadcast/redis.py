@@ -155,7 +155,7 @@ def _part(text: str) -> bool:
 
 def _batch(entries: Any, after: str) -> Batch:
     records = [
-        Record(str(entry_id), fields.get("e"), decode_data(fields["d"]))
+        Record(str(entry_id), fields.get("e"), decode_data(fields.get("d")))
         for entry_id, fields in entries or []
     ]
     previous = str(entries[0][1].get("p", after)) if entries else after
