@@ -677,7 +677,10 @@ def test_an_error_later_is_raised_while_streaming() -> None:
         b"".join(response)
 
 
-def test_stream_csv_chunks_pass_through_the_response_unchanged() -> None:
+def test_stream_csv_chunks_pass_through_the_response_unchanged(settings: Any) -> None:
+    # Chunks sized by bytes alone: a loaded machine must not make either
+    # side send early for latency.
+    settings.STREAMKIT_MAX_LATENCY = 60
     rows = [[f"row {i}", "lorem ipsum dolor sit amet"] for i in range(50000)]
     pieces = list(stream_csv(rows))  # type: ignore[arg-type]
     chunks = list(StreamingCSVResponse(rows))
