@@ -34,11 +34,14 @@ class Text:
         self.values = nulls_apart(values)
 
 
-def _unsigned(values: Cells, unusual: re.Pattern[str] | None = None) -> Cells:
+def _unsigned(
+    values: Cells, unusual: re.Pattern[str] | None = None, *, signed: bool = False
+) -> Cells:
     # A number's text is its CSV cell unless it is negative (escaping never
-    # touches a number, and would touch the text) or unusual.
+    # touches a number, and would touch the text) or unusual; ``signed``: a
+    # negative one's text is kept too (no escaping: another writer's str()).
     def cells(column: Column) -> Column:
-        if has_negative(column):
+        if not signed and has_negative(column):
             return values(column)
         if unusual is not None and unusual.search("\n".join(column)) is not None:
             return values(column)
@@ -99,16 +102,6 @@ def _dates(values: Cells) -> Cells:
         if shaped(column, "0000-00-00"):
             return column
         return values(column)
-
-    return cells
-
-
-def _exact(values: Cells, unusual: re.Pattern[str]) -> Cells:
-    # A numeric's text is str() of its Decimal unless it is unusual.
-    def cells(column: Column) -> Column:
-        if unusual.search("\n".join(column)) is not None:
-            return values(column)
-        return column
 
     return cells
 
@@ -182,10 +175,10 @@ class Loaders:
             kind = kinds.get(column.type_code)
             if kind in ("int2", "int4", "int8"):
                 self.columns[index] = Text(_unsigned(_ints), _ints)
-            elif kind == "numeric" and self.value_texts:
-                self.columns[index] = Text(_exact(_decimals, _TINY), _decimals)
             elif kind == "numeric":
-                self.columns[index] = Text(_unsigned(_decimals, _TINY), _decimals)
+                signed = self.value_texts
+                cells = _unsigned(_decimals, _TINY, signed=signed)
+                self.columns[index] = Text(cells, _decimals)
             elif kind == "timestamptz":
                 values = _loaded(connection, TimestamptzLoader, column.type_code, True)
                 self.columns[index] = Text(_timestamps(values, self.datetimes), values)
